@@ -1,0 +1,126 @@
+/*
+ * conf.h - the one configuration file of tarpitd, slowspam-milter and
+ * slowspamctl (GKeyFile syntax, see slowspam.conf(5)).
+ *
+ * conf_load() reads the file, applies command-line overrides, fills in
+ * defaults and checks every value, so the daemons only ever see a
+ * complete, valid configuration. Every problem is reported, each naming
+ * the file, the line, the group and the key.
+ */
+#ifndef SLOWSPAM_CONF_H
+#define SLOWSPAM_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "addr.h"
+#include "store.h"
+
+enum conf_action {
+	CONF_ACTION_TAG,
+	CONF_ACTION_QUARANTINE,
+	CONF_ACTION_DIVERT,
+	CONF_ACTION_TEMPFAIL,
+	CONF_ACTION_REJECT,
+};
+
+struct conf_listen {
+	struct addr	addr;
+	uint16_t	port;		/* 0: not set */
+};
+
+struct conf_listen_list {
+	struct conf_listen *v;
+	size_t		n;
+};
+
+struct conf_cidr_list {
+	struct addr_cidr *v;
+	size_t		n;
+};
+
+/* Durations are in milliseconds. */
+struct conf {
+	char		*path;		/* the file read */
+
+	struct conf_tarpitd {
+		struct conf_listen_list listen;
+		char		*hostname;
+		int64_t		greet_wait;
+		int64_t		drip_interval;
+		int64_t		max_hold;
+		unsigned	max_clients;
+		unsigned	max_clients_per_net;
+		unsigned	workers;
+		char		*user;
+		char		*chroot;	/* "" for none */
+		char		*event_log;	/* "" for none */
+		struct conf_listen metrics_listen; /* port 0: none */
+	} tarpitd;
+
+	struct conf_milter {
+		char		*socket;
+		int64_t		window;
+		enum conf_action action;
+		enum conf_action action_bot;
+		char		*divert_to;	/* "" for none */
+		struct conf_cidr_list trusted_networks;
+		bool		spf;
+		char		*authserv_id;
+	} milter;
+
+	struct conf_store {
+		enum store_backend backend;
+		char		*path;
+		int64_t		ttl;
+		unsigned	ipv4_prefix;
+		unsigned	ipv6_prefix;
+		uint64_t	map_size;
+		char		*redis;
+		char		*redis_password;
+		unsigned	redis_db;
+		int64_t		redis_timeout;
+	} store;
+
+	struct conf_log {
+		int		level;
+		int		facility;
+	} log;
+};
+
+#define CONF_ERROR (conf_error_quark())
+GQuark	conf_error_quark(void);
+enum conf_error {
+	CONF_ERROR_READ,	/* the file cannot be read or parsed */
+	CONF_ERROR_INVALID,	/* one or more bad keys or values */
+};
+
+/* The default file: $(sysconfdir)/slowspam/slowspam.conf. */
+const char *conf_default_path(void);
+
+/*
+ * Load path (NULL: the default), then overrides, each "group.key=value"
+ * as from the command line (NULL-terminated list, may be NULL). On any
+ * problem returns NULL; the error message has one line per problem.
+ */
+struct conf *conf_load(const char *path, const char *const *overrides,
+	    GError **error);
+void	conf_free(struct conf *conf);
+
+/* The store options a configuration asks for. */
+void	conf_store_options(const struct conf *conf, struct store_options *out);
+
+const char *conf_action_name(enum conf_action action);
+
+/*
+ * "30", "30s", "250ms", "10m", "2h", "7d" to milliseconds; a plain
+ * number is seconds. False with a static reason in *why.
+ */
+bool	conf_parse_duration(const char *text, int64_t *ms, const char **why);
+/* "4096", "64K", "512M", "1G", "1T" (powers of 1024) to bytes. */
+bool	conf_parse_size(const char *text, uint64_t *bytes, const char **why);
+
+#endif /* SLOWSPAM_CONF_H */

@@ -1,0 +1,106 @@
+/*
+ * store.h - the hit store: what the tar pits saw, keyed by client network.
+ *
+ * One small API over several backends (LMDB now, Redis later). Keys are
+ * network keys from addr_netkey() ("192.0.2.1/32", "2001:db8::/64").
+ * Every call may block on disk or network: an event loop must go through
+ * storeq.h instead. Functions return false and set a STORE_ERROR on
+ * failure; a failure never loses records already stored.
+ *
+ * An LMDB store may be opened by many processes at once, but only once
+ * per process, and never across fork(): open it again in the child.
+ */
+#ifndef SLOWSPAM_STORE_H
+#define SLOWSPAM_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "record.h"
+
+/* Longest key accepted (ADDR_NETKEY_LEN less the NUL, with room). */
+#define STORE_KEY_MAX	63
+
+enum store_backend {
+	STORE_BACKEND_LMDB,
+	STORE_BACKEND_REDIS,
+};
+
+struct store_options {
+	enum store_backend backend;
+	const char	*path;		/* LMDB file (its lock file: path-lock) */
+	uint64_t	map_size;	/* LMDB: largest the file may grow to */
+	int64_t		ttl;		/* ms; used to make room when full */
+	bool		read_only;	/* never create or write */
+};
+
+#define STORE_ERROR (store_error_quark())
+GQuark	store_error_quark(void);
+enum store_error {
+	STORE_ERROR_IO,		/* open, read or write failed */
+	STORE_ERROR_FOREIGN,	/* the file is not a slowspam store */
+	STORE_ERROR_VERSION,	/* written by a newer slowspam */
+	STORE_ERROR_CORRUPT,	/* a damaged record */
+	STORE_ERROR_FULL,	/* no room even after growing and expiring */
+	STORE_ERROR_BAD_KEY,	/* empty or overlong key */
+	STORE_ERROR_UNAVAILABLE, /* backend down or not built in */
+};
+
+struct store;
+
+/* One tar-pit event for store_tarpit_apply(). */
+struct store_item {
+	char	key[STORE_KEY_MAX + 1];
+	struct tarpit_update update;
+};
+
+/* Called per record by store_foreach(); return false to stop. */
+typedef bool (*store_foreach_fn)(const char *key, const struct hit_record *rec,
+    void *data);
+
+struct store *store_open(const struct store_options *opts, GError **error);
+/* Close; NULL is a no-op. */
+void	store_free(struct store *st);
+const char *store_describe(const struct store *st);	/* "lmdb:/path" */
+
+/* Apply tar-pit events, all in one transaction (one disk sync). */
+bool	store_tarpit_apply(struct store *st, const struct store_item *items,
+	    size_t n, GError **error);
+
+/*
+ * Record a contact with the primary MX at time now. If before is not
+ * NULL, it gets the record as it was before (zeroed if there was none),
+ * read and updated atomically.
+ */
+bool	store_primary_contact(struct store *st, const char *key, int64_t now,
+	    struct hit_record *before, GError **error);
+
+/* Look key up: true and *found set, or false on error. */
+bool	store_lookup(struct store *st, const char *key, struct hit_record *rec,
+	    bool *found, GError **error);
+
+/*
+ * Call fn for every record in key order. Damaged records are skipped,
+ * logged and counted in *bad (if not NULL), never deleted.
+ */
+bool	store_foreach(struct store *st, store_foreach_fn fn, void *data,
+	    size_t *bad, GError **error);
+
+/* Delete key's record; *found says whether there was one. */
+bool	store_forget(struct store *st, const char *key, bool *found,
+	    GError **error);
+
+/*
+ * Delete records whose newest activity is older than now - ttl; the
+ * count goes to *removed (if not NULL). Damaged records are kept.
+ */
+bool	store_expire(struct store *st, int64_t now, int64_t ttl,
+	    size_t *removed, GError **error);
+
+/* Milliseconds since the epoch, for record times. */
+int64_t	store_now(void);
+
+#endif /* SLOWSPAM_STORE_H */

@@ -1,0 +1,40 @@
+/*
+ * storeq.h - a write queue in front of the hit store, for event loops.
+ *
+ * storeq_push() copies an event into a bounded queue and returns at once;
+ * a writer thread applies whatever has gathered in one transaction, so
+ * the caller never waits on a disk sync, and a slow disk only makes the
+ * batches bigger. When the queue is full, events are dropped and counted.
+ *
+ * Create the queue after any fork(): the writer is a thread.
+ */
+#ifndef SLOWSPAM_STOREQ_H
+#define SLOWSPAM_STOREQ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store.h"
+
+struct storeq_stats {
+	uint64_t	queued;		/* accepted by storeq_push() */
+	uint64_t	written;	/* committed to the store */
+	uint64_t	dropped;	/* refused: the queue was full */
+	uint64_t	failed;		/* lost to a store error */
+	uint64_t	batches;	/* transactions committed */
+};
+
+struct storeq;
+
+/* Queue up to capacity events for st (which the queue does not own). */
+struct storeq *storeq_new(struct store *st, size_t capacity);
+/* Write what is queued, stop the writer, free; NULL is a no-op. */
+void	storeq_free(struct storeq *q);
+/* Queue one event for key; false if the queue was full (counted). */
+bool	storeq_push(struct storeq *q, const char *key,
+	    const struct tarpit_update *u);
+/* Wait until everything pushed so far is written or failed. */
+void	storeq_flush(struct storeq *q);
+void	storeq_get_stats(struct storeq *q, struct storeq_stats *out);
+
+#endif /* SLOWSPAM_STOREQ_H */

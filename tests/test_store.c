@@ -1,0 +1,715 @@
+/*
+ * test_store.c - the LMDB hit store: records, iteration, expiry, bad and
+ * foreign files, a full map, two processes at once, and writers killed
+ * with SIGKILL in the middle of a transaction.
+ *
+ * LMDB allows one open per process and none across fork(), so every test
+ * closes the store before it forks, and children open their own.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <lmdb.h>
+
+#include "helo.h"
+#include "store.h"
+#include "testutil.h"
+
+#define T0	INT64_C(1790000000000)
+#define DAY_MS	INT64_C(86400000)
+
+static char *tmpdir;
+
+/* A fresh store path in the private directory. */
+static char *
+new_path(const char *name)
+{
+	return g_build_filename(tmpdir, name, "hits.lmdb", NULL);
+}
+
+static struct store *
+open_store(const char *path, uint64_t map_size, int64_t ttl, bool ro)
+{
+	struct store_options o = { STORE_BACKEND_LMDB, path, map_size, ttl,
+	    ro };
+	g_autoptr(GError) err = NULL;
+	struct store *st = store_open(&o, &err);
+
+	g_assert_no_error(err);
+	g_assert_nonnull(st);
+	return st;
+}
+
+/* Expect store_open to fail with code and a message containing text. */
+static void
+open_fails(const char *path, bool ro, int code, const char *text)
+{
+	struct store_options o = { STORE_BACKEND_LMDB, path, 1u << 30, 0, ro };
+	g_autoptr(GError) err = NULL;
+
+	g_assert_null(store_open(&o, &err));
+	g_assert_error(err, STORE_ERROR, code);
+	g_assert_nonnull(strstr(err->message, path));
+	if (strstr(err->message, text) == NULL)
+		g_error("want '%s' in '%s'", text, err->message);
+}
+
+/* An item: key, at time now, maybe a new session, maybe a HELO. */
+static struct store_item
+item(const char *key, int64_t now, bool session, const char *helo)
+{
+	struct store_item it = { .update = { .now = now,
+	    .new_session = session } };
+
+	g_strlcpy(it.key, key, sizeof(it.key));
+	if (helo != NULL)
+		record_update_set_helo(&it.update, helo, strlen(helo),
+		    HELO_FQDN);
+	return it;
+}
+
+static void
+apply_one(struct store *st, struct store_item it)
+{
+	g_autoptr(GError) err = NULL;
+
+	g_assert_true(store_tarpit_apply(st, &it, 1, &err));
+	g_assert_no_error(err);
+}
+
+static struct hit_record
+must_find(struct store *st, const char *key)
+{
+	struct hit_record r;
+	bool found = false;
+	g_autoptr(GError) err = NULL;
+
+	g_assert_true(store_lookup(st, key, &r, &found, &err));
+	g_assert_no_error(err);
+	g_assert_true(found);
+	return r;
+}
+
+static void
+test_roundtrip(void)
+{
+	g_autofree char *path = new_path("roundtrip");
+	struct store *st = open_store(path, 1u << 30, 0, false);
+	struct store_item items[3] = {
+		item("192.0.2.1/32", T0, true, NULL),
+		item("192.0.2.1/32", T0 + 2000, false, "bot.example"),
+		item("2001:db8::/64", T0 + 3000, true, NULL),
+	};
+	struct hit_record r, before;
+	bool found = true;
+	g_autoptr(GError) err = NULL;
+
+	g_assert_cmpstr(store_describe(st), ==, g_strdup_printf("lmdb:%s",
+	    path));
+	items[2].update.held_ms = 1500;
+	items[2].update.evidence = EVIDENCE_BARE_LF;
+	g_assert_true(store_tarpit_apply(st, items, 3, &err));
+	r = must_find(st, "192.0.2.1/32");
+	g_assert_cmpuint(r.tarpit_sessions, ==, 1);
+	g_assert_cmpint(r.tarpit_first, ==, T0);
+	g_assert_cmpint(r.tarpit_last, ==, T0 + 2000);
+	g_assert_cmpstr(r.helo, ==, "bot.example");
+	r = must_find(st, "2001:db8::/64");
+	g_assert_cmpuint(r.tarpit_held_ms, ==, 1500);
+	g_assert_cmpuint(r.evidence, ==, EVIDENCE_BARE_LF);
+
+	/* The primary's contact returns the record as it was before. */
+	g_assert_true(store_primary_contact(st, "192.0.2.1/32", T0 + 9000,
+	    &before, &err));
+	g_assert_cmpuint(before.primary_sessions, ==, 0);
+	g_assert_true(record_backup_first(&before, T0 + 9000, DAY_MS));
+	r = must_find(st, "192.0.2.1/32");
+	g_assert_cmpuint(r.primary_sessions, ==, 1);
+	g_assert_cmpint(r.primary_first, ==, T0 + 9000);
+	g_assert_cmpuint(r.tarpit_sessions, ==, 1);
+	g_assert_true(store_primary_contact(st, "198.51.100.7/32", T0, &before,
+	    &err));
+	g_assert_cmpuint(before.tarpit_sessions + before.primary_sessions, ==, 0);
+	g_assert_true(store_primary_contact(st, "198.51.100.7/32", T0, NULL,
+	    &err));
+	g_assert_cmpuint(must_find(st, "198.51.100.7/32").primary_sessions, ==,
+	    2);
+
+	g_assert_true(store_lookup(st, "203.0.113.1/32", &r, &found, &err));
+	g_assert_false(found);
+	g_assert_no_error(err);
+
+	/* Records survive closing and opening again, read-only too. */
+	store_free(st);
+	st = open_store(path, 1u << 30, 0, true);
+	g_assert_cmpuint(must_find(st, "2001:db8::/64").tarpit_sessions, ==, 1);
+	store_free(st);
+	store_free(NULL);
+}
+
+static void
+test_bad_keys(void)
+{
+	g_autofree char *path = new_path("badkeys");
+	struct store *st = open_store(path, 1u << 30, 0, false);
+	char big[STORE_KEY_MAX + 2];
+	struct hit_record r;
+	bool found;
+	struct store_item it = item("x", T0, true, NULL);
+
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	for (int i = 0; i < 2; i++) {
+		g_autoptr(GError) err = NULL;
+		const char *key = i == 0 ? "" : big;
+
+		g_assert_false(store_lookup(st, key, &r, &found, &err));
+		g_assert_error(err, STORE_ERROR, STORE_ERROR_BAD_KEY);
+		g_clear_error(&err);
+		g_assert_false(store_primary_contact(st, key, T0, NULL, &err));
+		g_assert_error(err, STORE_ERROR, STORE_ERROR_BAD_KEY);
+		g_clear_error(&err);
+		g_assert_false(store_forget(st, key, NULL, &err));
+		g_assert_error(err, STORE_ERROR, STORE_ERROR_BAD_KEY);
+		g_clear_error(&err);
+		it.key[0] = '\0';
+		g_assert_false(store_tarpit_apply(st, &it, 1, &err));
+		g_assert_error(err, STORE_ERROR, STORE_ERROR_BAD_KEY);
+	}
+	store_free(st);
+}
+
+/* Count records into *(size_t *)data. */
+static bool
+count_one(const char *key, const struct hit_record *rec, void *data)
+{
+	(void)key;
+	(void)rec;
+	(*(size_t *)data)++;
+	return true;
+}
+
+struct collect {
+	GPtrArray *keys;
+	size_t stop_after;
+};
+
+static bool
+collect(const char *key, const struct hit_record *rec, void *data)
+{
+	struct collect *c = data;
+
+	g_assert_cmpuint(rec->tarpit_sessions, ==, 1);
+	g_ptr_array_add(c->keys, g_strdup(key));
+	return c->keys->len < c->stop_after;
+}
+
+static void
+test_foreach_forget(void)
+{
+	g_autofree char *path = new_path("foreach");
+	struct store *st = open_store(path, 1u << 30, 0, false);
+	struct collect c = { g_ptr_array_new_with_free_func(g_free), 100 };
+	g_autoptr(GError) err = NULL;
+	size_t bad = 99;
+	bool found;
+
+	apply_one(st, item("10.0.0.2/32", T0, true, NULL));
+	apply_one(st, item("10.0.0.1/32", T0, true, NULL));
+	apply_one(st, item("2001:db8::/64", T0, true, NULL));
+	g_assert_true(store_foreach(st, collect, &c, &bad, &err));
+	g_assert_cmpuint(bad, ==, 0);
+	g_assert_cmpuint(c.keys->len, ==, 3);
+	g_assert_cmpstr(c.keys->pdata[0], ==, "10.0.0.1/32");
+	g_assert_cmpstr(c.keys->pdata[2], ==, "2001:db8::/64");
+
+	g_ptr_array_set_size(c.keys, 0);
+	c.stop_after = 2;
+	g_assert_true(store_foreach(st, collect, &c, NULL, &err));
+	g_assert_cmpuint(c.keys->len, ==, 2);
+
+	g_assert_true(store_forget(st, "10.0.0.1/32", &found, &err));
+	g_assert_true(found);
+	g_assert_true(store_forget(st, "10.0.0.1/32", &found, &err));
+	g_assert_false(found);
+	g_ptr_array_set_size(c.keys, 0);
+	c.stop_after = 100;
+	g_assert_true(store_foreach(st, collect, &c, NULL, &err));
+	g_assert_cmpuint(c.keys->len, ==, 2);
+	g_assert_no_error(err);
+	g_ptr_array_unref(c.keys);
+	store_free(st);
+}
+
+/* Expiry goes by the newest activity of either kind, in batches. */
+static void
+test_expire(void)
+{
+	g_autofree char *path = new_path("expire");
+	struct store *st = open_store(path, 1u << 30, 0, false);
+	const size_t n = 25000;	/* more than one expiry batch */
+	g_autofree struct store_item *items = g_new(struct store_item, n);
+	g_autoptr(GError) err = NULL;
+	size_t removed = 0;
+	struct hit_record r;
+	bool found;
+
+	for (size_t i = 0; i < n; i++) {
+		char key[32];
+
+		g_snprintf(key, sizeof(key), "10.%zu.%zu.%zu/32", i >> 16,
+		    (i >> 8) & 255, i & 255);
+		/* Even records are old, odd ones recent. */
+		items[i] = item(key, i % 2 == 0 ? T0 - 40 * DAY_MS : T0, true,
+		    NULL);
+	}
+	g_assert_true(store_tarpit_apply(st, items, n, &err));
+	/* An old tar-pit record the primary saw recently stays. */
+	g_assert_true(store_primary_contact(st, "10.0.0.0/32", T0, NULL, &err));
+
+	g_assert_true(store_expire(st, T0, 30 * DAY_MS, &removed, &err));
+	g_assert_no_error(err);
+	g_assert_cmpuint(removed, ==, n / 2 - 1);	/* 10.0.0.0 stays */
+	g_assert_true(store_lookup(st, "10.0.0.0/32", &r, &found, &err));
+	g_assert_true(found);
+	g_assert_true(store_lookup(st, "10.0.0.2/32", &r, &found, &err));
+	g_assert_false(found);
+	g_assert_true(store_lookup(st, "10.0.0.3/32", &r, &found, &err));
+	g_assert_true(found);
+	g_assert_true(store_expire(st, T0, 30 * DAY_MS, &removed, &err));
+	g_assert_cmpuint(removed, ==, 0);
+	store_free(st);
+}
+
+/* Put raw bytes into a database of an LMDB file, behind the store's back. */
+static void
+raw_put(const char *path, const char *db, const char *key, const void *val,
+    size_t len)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { strlen(key), (void *)key }, v = { len, (void *)val };
+
+	g_assert_cmpint(mdb_env_create(&env), ==, 0);
+	g_assert_cmpint(mdb_env_set_maxdbs(env, 4), ==, 0);
+	g_assert_cmpint(mdb_env_open(env, path, MDB_NOSUBDIR, 0600), ==, 0);
+	g_assert_cmpint(mdb_txn_begin(env, NULL, 0, &txn), ==, 0);
+	g_assert_cmpint(mdb_dbi_open(txn, db, MDB_CREATE, &dbi), ==, 0);
+	g_assert_cmpint(mdb_put(txn, dbi, &k, &v, 0), ==, 0);
+	g_assert_cmpint(mdb_txn_commit(txn), ==, 0);
+	mdb_env_close(env);
+}
+
+/* A damaged record is reported, skipped, and never overwritten. */
+static void
+test_damaged_record(void)
+{
+	g_autofree char *path = new_path("damaged");
+	struct store *st = open_store(path, 1u << 30, 0, false);
+	static const uint8_t junk[] = { 1, 0, 0, 0, 'j', 'u', 'n', 'k' };
+	g_autoptr(GError) err = NULL;
+	struct store_item it = item("192.0.2.66/32", T0, true, NULL);
+	struct hit_record r;
+	size_t bad = 0, removed = 9;
+	bool found;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { 13, (void *)"192.0.2.66/32" }, v;
+
+	apply_one(st, item("192.0.2.1/32", T0, true, NULL));
+	store_free(st);
+	raw_put(path, "hits", "192.0.2.66/32", junk, sizeof(junk));
+	st = open_store(path, 1u << 30, 0, false);
+
+	g_assert_false(store_lookup(st, "192.0.2.66/32", &r, &found, &err));
+	g_assert_error(err, STORE_ERROR, STORE_ERROR_CORRUPT);
+	g_assert_nonnull(strstr(err->message, "192.0.2.66/32"));
+	g_clear_error(&err);
+	g_assert_false(store_primary_contact(st, "192.0.2.66/32", T0, &r,
+	    &err));
+	g_assert_error(err, STORE_ERROR, STORE_ERROR_CORRUPT);
+	g_clear_error(&err);
+	g_assert_true(store_tarpit_apply(st, &it, 1, &err));
+	g_assert_true(store_foreach(st, count_one, &removed, &bad, &err));
+	g_assert_cmpuint(removed, ==, 10);	/* 9 + the good record */
+	g_assert_cmpuint(bad, ==, 1);
+	g_assert_true(store_expire(st, T0 + 365 * DAY_MS, DAY_MS, &removed,
+	    &err));
+	g_assert_cmpuint(removed, ==, 1);	/* only the good one */
+	store_free(st);
+
+	/* The damaged bytes are still there, untouched. */
+	g_assert_cmpint(mdb_env_create(&env), ==, 0);
+	g_assert_cmpint(mdb_env_set_maxdbs(env, 4), ==, 0);
+	g_assert_cmpint(mdb_env_open(env, path, MDB_NOSUBDIR | MDB_RDONLY,
+	    0600), ==, 0);
+	g_assert_cmpint(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), ==, 0);
+	g_assert_cmpint(mdb_dbi_open(txn, "hits", 0, &dbi), ==, 0);
+	g_assert_cmpint(mdb_get(txn, dbi, &k, &v), ==, 0);
+	g_assert_cmpmem(v.mv_data, v.mv_size, junk, sizeof(junk));
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+
+/* Bytes of a file, to show a refused file was left untouched. */
+static GBytes *
+file_bytes(const char *path)
+{
+	char *data;
+	gsize len;
+
+	g_assert_true(g_file_get_contents(path, &data, &len, NULL));
+	return g_bytes_new_take(data, len);
+}
+
+static void
+test_foreign_files(void)
+{
+	g_autofree char *dir = g_build_filename(tmpdir, "foreign", NULL);
+	g_autofree char *text = g_build_filename(dir, "text", NULL);
+	g_autofree char *other = g_build_filename(dir, "other.lmdb", NULL);
+	g_autofree char *newer = new_path("newer");
+	g_autofree char *empty = g_build_filename(dir, "empty.lmdb", NULL);
+	g_autofree char *absent = g_build_filename(dir, "absent.lmdb", NULL);
+	g_autoptr(GBytes) before = NULL, after = NULL;
+	char junk[8192];
+	struct store *st;
+
+	g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)(i * 7 + 3);
+	g_assert_true(g_file_set_contents(text, junk, sizeof(junk), NULL));
+	before = file_bytes(text);
+	open_fails(text, false, STORE_ERROR_FOREIGN, "not an LMDB file");
+	open_fails(text, true, STORE_ERROR_FOREIGN, "not an LMDB file");
+	after = file_bytes(text);
+	g_assert_true(g_bytes_equal(before, after));
+
+	/* Another program's LMDB database: refused, not written to. */
+	raw_put(other, NULL, "somekey", "someval", 7);
+	g_clear_pointer(&before, g_bytes_unref);
+	g_clear_pointer(&after, g_bytes_unref);
+	before = file_bytes(other);
+	open_fails(other, false, STORE_ERROR_FOREIGN, "another program");
+	after = file_bytes(other);
+	g_assert_true(g_bytes_equal(before, after));
+
+	/* A store from a newer slowspam. */
+	st = open_store(newer, 1u << 30, 0, false);
+	store_free(st);
+	raw_put(newer, "meta", "format", "slowspam-hits 2", 15);
+	open_fails(newer, false, STORE_ERROR_VERSION, "newer than this");
+	raw_put(newer, "meta", "format", "other-thing 1", 13);
+	open_fails(newer, true, STORE_ERROR_FOREIGN, "not a slowspam hit store");
+
+	/* Nothing yet: read-only users are told so; a directory is no file. */
+	open_fails(absent, true, STORE_ERROR_IO, "no store there yet");
+	g_assert_true(g_file_set_contents(empty, "", 0, NULL));
+	open_fails(empty, true, STORE_ERROR_FOREIGN, "an empty file");
+	open_fails(dir, false, STORE_ERROR_IO, "cannot open store");
+}
+
+/* A map that cannot grow further: a clear error, nothing lost. */
+static void
+test_full(void)
+{
+	g_autofree char *path = new_path("full");
+	const uint64_t max = 32u << 20;	/* grows 16 MiB -> 32 MiB, then full */
+	struct store *st = open_store(path, max, 30 * DAY_MS, false);
+	char helo[RECORD_HELO_MAX + 1];
+	size_t stored = 0, counted = 0;
+	bool full = false;
+	g_autoptr(GError) err = NULL;
+
+	memset(helo, 'h', RECORD_HELO_MAX);
+	helo[RECORD_HELO_MAX] = '\0';
+	for (size_t batch = 0; batch < 1000 && !full; batch++) {
+		struct store_item items[500];
+
+		for (size_t i = 0; i < G_N_ELEMENTS(items); i++) {
+			char key[32];
+			size_t n = batch * G_N_ELEMENTS(items) + i;
+
+			g_snprintf(key, sizeof(key), "10.%zu.%zu.%zu/32",
+			    n >> 16, (n >> 8) & 255, n & 255);
+			items[i] = item(key, store_now(), true, helo);
+		}
+		if (store_tarpit_apply(st, items, G_N_ELEMENTS(items), &err))
+			stored += G_N_ELEMENTS(items);
+		else
+			full = true;
+	}
+	g_assert_true(full);
+	g_assert_error(err, STORE_ERROR, STORE_ERROR_FULL);
+	g_assert_nonnull(strstr(err->message, path));
+	g_assert_nonnull(strstr(err->message, "32 MiB"));
+	g_assert_nonnull(strstr(err->message, "map_size"));
+	g_assert_cmpuint(stored, >, 50000);	/* it did grow past 16 MiB */
+
+	/* Everything committed before is there, and reads still work. */
+	g_assert_true(store_foreach(st, count_one, &counted, NULL, NULL));
+	g_assert_cmpuint(counted, ==, stored);
+	g_assert_cmpuint(must_find(st, "10.0.0.0/32").tarpit_sessions, ==, 1);
+	store_free(st);
+
+	/* With a TTL they have outlived, a full store expires and goes on. */
+	g_usleep(2000);
+	st = open_store(path, max, 1, false);
+	{
+		struct store_item items[500];
+
+		for (size_t i = 0; i < G_N_ELEMENTS(items); i++) {
+			char key[32];
+
+			g_snprintf(key, sizeof(key), "11.0.%zu.%zu/32", i >> 8,
+			    i & 255);
+			items[i] = item(key, store_now() + 1000, true, helo);
+		}
+		g_clear_error(&err);
+		g_assert_true(store_tarpit_apply(st, items, G_N_ELEMENTS(items),
+		    &err));
+		g_assert_no_error(err);
+	}
+	counted = 0;
+	g_assert_true(store_foreach(st, count_one, &counted, NULL, NULL));
+	g_assert_cmpuint(counted, ==, 500);
+	store_free(st);
+}
+
+#define TWO_PROC_KEYS	20000
+#define TWO_PROC_BATCH	200
+#define TWO_PROC_READS	4000
+
+static void
+two_proc_key(size_t i, char *key, size_t size)
+{
+	g_snprintf(key, size, "10.%zu.%zu.%zu/32", i >> 16, (i >> 8) & 255,
+	    i & 255);
+}
+
+/* Child: write one tar-pit session for every key, in batches. */
+static void G_GNUC_NORETURN
+two_proc_writer(const char *path)
+{
+	struct store *st = open_store(path, 1u << 30, 0, false);
+	char helo[RECORD_HELO_MAX + 1];
+
+	memset(helo, 'w', RECORD_HELO_MAX);
+	helo[RECORD_HELO_MAX] = '\0';
+	for (size_t b = 0; b < TWO_PROC_KEYS / TWO_PROC_BATCH; b++) {
+		struct store_item items[TWO_PROC_BATCH];
+
+		for (size_t i = 0; i < TWO_PROC_BATCH; i++) {
+			char key[32];
+
+			two_proc_key(b * TWO_PROC_BATCH + i, key, sizeof(key));
+			items[i] = item(key, T0 + 1, true, helo);
+		}
+		if (!store_tarpit_apply(st, items, TWO_PROC_BATCH, NULL))
+			_exit(3);
+	}
+	store_free(st);
+	_exit(0);
+}
+
+/* Child: read records and record primary contacts meanwhile. */
+static void G_GNUC_NORETURN
+two_proc_reader(const char *path)
+{
+	struct store *st = NULL;
+	size_t seen = 0;
+
+	/* The writer creates the file; wait for it. */
+	for (int tries = 0; st == NULL && tries < 500; tries++) {
+		struct store_options o = { STORE_BACKEND_LMDB, path, 1u << 30,
+		    0, false };
+
+		if ((st = store_open(&o, NULL)) == NULL)
+			g_usleep(10000);
+	}
+	if (st == NULL)
+		_exit(4);
+	for (size_t j = 0; j < TWO_PROC_READS; j++) {
+		char key[32];
+		struct hit_record r;
+		bool found;
+
+		two_proc_key((j * 7) % TWO_PROC_KEYS, key, sizeof(key));
+		if (!store_lookup(st, key, &r, &found, NULL))
+			_exit(5);
+		seen += found;
+		if (!store_primary_contact(st, key, T0 + 2, NULL, NULL))
+			_exit(6);
+	}
+	store_free(st);
+	_exit(seen > 0 ? 0 : 7);
+}
+
+static int
+wait_child(pid_t pid)
+{
+	int status;
+
+	g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+/*
+ * One process writes sessions while another reads and records primary
+ * contacts on the same file; the writer grows the map past 16 MiB while
+ * the reader has it open. No update may be lost on either side.
+ */
+static void
+test_two_processes(void)
+{
+	g_autofree char *path = new_path("twoproc");
+	g_autofree char *dir = g_path_get_dirname(path);
+	g_autofree unsigned *contacts = g_new0(unsigned, TWO_PROC_KEYS);
+	struct store *st;
+	pid_t writer, reader;
+
+	g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+	if ((writer = fork()) == 0)
+		two_proc_writer(path);
+	if ((reader = fork()) == 0)
+		two_proc_reader(path);
+	g_assert_cmpint(wait_child(writer), ==, 0);
+	g_assert_cmpint(wait_child(reader), ==, 0);
+
+	for (size_t j = 0; j < TWO_PROC_READS; j++)
+		contacts[(j * 7) % TWO_PROC_KEYS]++;
+	st = open_store(path, 1u << 30, 0, true);
+	for (size_t i = 0; i < TWO_PROC_KEYS; i++) {
+		char key[32];
+		struct hit_record r;
+
+		two_proc_key(i, key, sizeof(key));
+		r = must_find(st, key);
+		if (r.tarpit_sessions != 1 || r.primary_sessions != contacts[i] ||
+		    r.helo_len != RECORD_HELO_MAX)
+			g_error("%s: tarpit %u, primary %u (want %u)", key,
+			    r.tarpit_sessions, r.primary_sessions, contacts[i]);
+	}
+	store_free(st);
+}
+
+#define KILL_KEYS	400
+
+/*
+ * Child: forever, one transaction adds a session to every one of
+ * KILL_KEYS records, so after any crash all counts must be equal.
+ */
+static void G_GNUC_NORETURN
+kill_writer(const char *path, int ready_fd)
+{
+	struct store *st;
+	struct store_item items[KILL_KEYS];
+
+	alarm(20);	/* a writer stuck on a dead writer's lock fails */
+	st = open_store(path, 1u << 30, 0, false);
+	for (size_t i = 0; i < KILL_KEYS; i++) {
+		char key[32];
+
+		g_snprintf(key, sizeof(key), "172.16.%zu.%zu/32", i >> 8,
+		    i & 255);
+		items[i] = item(key, T0, true, "crash.example");
+	}
+	for (unsigned n = 0;; n++) {
+		if (!store_tarpit_apply(st, items, KILL_KEYS, NULL))
+			_exit(3);
+		if (n == 0 && write(ready_fd, "r", 1) != 1)
+			_exit(4);
+	}
+}
+
+struct equal_counts {
+	uint32_t count;
+	size_t records;
+	bool equal;
+};
+
+static bool
+check_equal(const char *key, const struct hit_record *rec, void *data)
+{
+	struct equal_counts *e = data;
+
+	(void)key;
+	if (e->records++ == 0)
+		e->count = rec->tarpit_sessions;
+	e->equal = e->equal && rec->tarpit_sessions == e->count;
+	return true;
+}
+
+static void
+test_sigkill(void)
+{
+	g_autofree char *path = new_path("sigkill");
+	g_autofree char *dir = g_path_get_dirname(path);
+	uint32_t last = 0;
+
+	g_assert_cmpint(g_mkdir_with_parents(dir, 0700), ==, 0);
+	for (int round = 0; round < 8; round++) {
+		struct equal_counts e = { 0, 0, true };
+		struct store *st;
+		size_t bad = 1;
+		int fds[2];
+		char c;
+		pid_t pid;
+
+		g_assert_cmpint(pipe(fds), ==, 0);
+		if ((pid = fork()) == 0) {
+			close(fds[0]);
+			kill_writer(path, fds[1]);
+		}
+		close(fds[1]);
+		g_assert_cmpint(read(fds[0], &c, 1), ==, 1);
+		close(fds[0]);
+		/* Land the kill at a different point of a transaction each time. */
+		g_usleep((gulong)g_test_rand_int_range(1000, 60000));
+		g_assert_cmpint(kill(pid, SIGKILL), ==, 0);
+		g_assert_cmpint(wait_child(pid), ==, 128 + SIGKILL);
+
+		st = open_store(path, 1u << 30, 0, false);
+		g_assert_true(store_foreach(st, check_equal, &e, &bad, NULL));
+		g_assert_cmpuint(bad, ==, 0);
+		g_assert_cmpuint(e.records, ==, KILL_KEYS);
+		g_assert_true(e.equal);
+		g_assert_cmpuint(e.count, >, last);
+		g_test_message("round %d: %u sessions each", round, e.count);
+		last = e.count;
+		/* The store stays writable after the crash. */
+		apply_one(st, item("192.0.2.1/32", T0, true, NULL));
+		g_assert_true(store_forget(st, "192.0.2.1/32", NULL, NULL));
+		store_free(st);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	int rc;
+
+	g_test_init(&argc, &argv, NULL);
+	tmpdir = test_tmpdir_new("store");
+	g_test_add_func("/store/roundtrip", test_roundtrip);
+	g_test_add_func("/store/bad-keys", test_bad_keys);
+	g_test_add_func("/store/foreach-forget", test_foreach_forget);
+	g_test_add_func("/store/expire", test_expire);
+	g_test_add_func("/store/damaged-record", test_damaged_record);
+	g_test_add_func("/store/foreign-files", test_foreign_files);
+	g_test_add_func("/store/full", test_full);
+	g_test_add_func("/store/two-processes", test_two_processes);
+	g_test_add_func("/store/sigkill", test_sigkill);
+	rc = g_test_run();
+	test_tmpdir_remove(tmpdir);
+	return rc;
+}
