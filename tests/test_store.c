@@ -101,6 +101,7 @@ static void
 test_roundtrip(void)
 {
 	g_autofree char *path = new_path("roundtrip");
+	g_autofree char *describe = g_strdup_printf("lmdb:%s", path);
 	struct store *st = open_store(path, 1u << 30, 0, false);
 	struct store_item items[3] = {
 		item("192.0.2.1/32", T0, true, NULL),
@@ -111,8 +112,7 @@ test_roundtrip(void)
 	bool found = true;
 	g_autoptr(GError) err = NULL;
 
-	g_assert_cmpstr(store_describe(st), ==, g_strdup_printf("lmdb:%s",
-	    path));
+	g_assert_cmpstr(store_describe(st), ==, describe);
 	items[2].update.held_ms = 1500;
 	items[2].update.evidence = EVIDENCE_BARE_LF;
 	g_assert_true(store_tarpit_apply(st, items, 3, &err));
