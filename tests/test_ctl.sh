@@ -1,0 +1,54 @@
+#!/bin/sh
+# test_ctl.sh - slowspamctl from the shell: -t, usage errors, and the store
+# commands on a private store. Prints TAP.
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+ctl=$top_builddir/slowspamctl/slowspamctl
+dir=$(mktemp -d "${TMPDIR:-/tmp}/slowspam-ctl-XXXXXX") || exit 1
+trap 'rm -rf "$dir"' EXIT
+n=0
+failed=0
+
+# check NAME WANT_STATUS PATTERN CMD... : run CMD, compare its exit status
+# and look for PATTERN (grep -E) in its stdout+stderr.
+check() {
+	name=$1 want=$2 pattern=$3
+	shift 3
+	n=$((n + 1))
+	out=$("$@" 2>&1)
+	status=$?
+	if [ "$status" -eq "$want" ] && printf '%s\n' "$out" | grep -Eq -- "$pattern"; then
+		echo "ok $n - $name"
+	else
+		echo "not ok $n - $name (status $status, want $want)"
+		printf '%s\n' "$out" | sed 's/^/# /'
+		failed=$((failed + 1))
+	fi
+}
+
+echo "1..14"
+conf=$dir/slowspam.conf
+printf '[store]\npath = %s/store/hits.lmdb\n' "$dir" > "$conf"
+example=$top_srcdir/conf-examples/slowspam.conf
+
+check "version" 0 "^slowspamctl [0-9]" "$ctl" -V
+check "-t passes the example" 0 "slowspam.conf: OK" "$ctl" -c "$example" -t
+printf '[tarpitd]\nworkers = 0\n[store]\nttl = 1y\n' > "$dir/bad.conf"
+check "-t names file, line and key" 1 "bad.conf:2: \[tarpitd\] workers: \"0\": out of range" \
+	"$ctl" -c "$dir/bad.conf" -t
+check "-t reports every problem" 1 "bad.conf:4: \[store\] ttl: \"1y\": unknown duration unit" \
+	"$ctl" -c "$dir/bad.conf" -t
+check "-t on a missing file" 1 "absent.conf.*No such file" "$ctl" -c "$dir/absent.conf" -t
+check "no command" 2 "a command is needed" "$ctl" -c "$conf"
+check "unknown command" 2 "unknown command" "$ctl" -c "$conf" frobnicate
+check "lookup needs an address" 2 "wrong number of operands" "$ctl" -c "$conf" lookup
+check "lookup before any store" 2 "no store there yet" "$ctl" -c "$conf" lookup 192.0.2.1
+check "forget creates the store, finds nothing" 1 "192.0.2.1 \(192.0.2.1/32\): not in the store" \
+	"$ctl" -c "$conf" forget 192.0.2.1
+check "lookup by network key" 1 "\(2001:db8:1:2::/64\): not in the store" \
+	"$ctl" -c "$conf" lookup 2001:db8:1:2:3:4:5:6
+check "--set overrides the prefix" 1 "\(192.0.2.0/24\): not in the store" \
+	"$ctl" -c "$conf" --set store.ipv4_prefix=24 lookup 192.0.2.77
+check "bad address" 2 "not-an-ip: not an IPv4 or IPv6 address" "$ctl" -c "$conf" lookup not-an-ip
+check "expire an empty store" 0 "^expired 0 records$" "$ctl" -c "$conf" expire
+[ "$failed" -eq 0 ]
