@@ -22,14 +22,14 @@
  *  4. SP/HTAB inside: HELO_INVALID/HELO_R_SPACE. Other control bytes (CR,
  *     LF, ...) are plain bad characters in step 7.
  *  5. Starts with '[': an address literal. "[a.b.c.d]" is
- *     HELO_LITERAL_IPV4, "[IPv6:...]" (tag in any case) with an address
- *     inet_pton(AF_INET6) accepts is HELO_LITERAL_IPV6; anything else,
+ *     HELO_LITERAL_IPV4, "[IPv6:...]" (tag in any case) with an IPv6
+ *     address addr_parse() accepts is HELO_LITERAL_IPV6; anything else,
  *     unterminated included, is HELO_INVALID/HELO_R_BAD_LITERAL.
  *  6. Otherwise a single trailing '.' is stripped (HELO_F_TRAILING_DOT)
  *     if it is not the whole argument and not part of "..", as Postfix
  *     dup_if_truncate() does; so "a.b.." and "." keep their empty label.
  *     Then a valid dotted quad is HELO_BARE_IPV4, and text with a ':'
- *     that inet_pton(AF_INET6) accepts (at most 45 bytes) HELO_BARE_IPV6.
+ *     that addr_parse() accepts (at most 45 bytes) HELO_BARE_IPV6.
  *     Like Postfix, "192.0.2.1." is a bare address with a trailing dot.
  *  7. Otherwise a host name, reasons by priority: any byte outside
  *     letters, digits, '-', '_', '.' is HELO_R_BAD_CHAR (0x80-0xff, '/',
@@ -40,9 +40,10 @@
  *     label numeric; "1.2.3.321", "12345", but "1.2.3.x" is a name).
  *     One label: HELO_SINGLE_LABEL, more: HELO_FQDN.
  *
- * Dotted quads are strict, as inet_pton(AF_INET): four decimal octets
- * 0-255, no leading zeros ("01.2.3.4" is all_numeric bare and
- * bad_literal in brackets; Postfix would take it), "0.1.2.3" is valid.
+ * Addresses are parsed by addr.c, so dotted quads are strict, as
+ * inet_pton(AF_INET): four decimal octets 0-255, no leading zeros
+ * ("01.2.3.4" is all_numeric bare and bad_literal in brackets; Postfix
+ * would take it), "0.1.2.3" is valid.
  *
  * Flags: HELO_F_EXTRA_BLANKS with every class. Steps 2-4 look no further,
  * so HELO_R_NUL, HELO_R_SPACE and HELO_TOO_LONG carry no other flag. From
@@ -60,28 +61,16 @@
 #include "config.h"
 #endif
 
-#include <sys/types.h>
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
+#include "addr.h"
 #include "helo.h"
 
-/* Longest text form of an IPv6 address (INET6_ADDRSTRLEN - 1). */
-#define HELO_V6_TEXT_MAX	45
 /* The address literal tag of RFC 5321 section 4.1.3. */
 #define HELO_V6_TAG		"IPv6:"
 #define HELO_V6_TAG_LEN		5
-
-/* A parsed address; IPv4 uses bytes[0..3]. */
-struct helo_addr {
-	int	family;
-	uint8_t	bytes[16];
-};
 
 static const char *const class_names[HELO_CLASS_COUNT] = {
 	"empty", "fqdn", "single_label", "bare_ipv4", "bare_ipv6",
@@ -146,106 +135,29 @@ has_upper(const char *s, size_t len)
 	return false;
 }
 
-/* Strict dotted quad in s[0..len), as inet_pton(AF_INET) takes it. */
+/*
+ * An address in s[0..len) of the family its text says: IPv6 if it holds
+ * a ':' (then possibly folded to IPv4), else a strict dotted quad.
+ */
 static bool
-parse_ipv4(const char *s, size_t len, uint8_t out[4])
+parse_addr(const char *s, size_t len, bool v6, struct addr *a)
 {
-	size_t i, ndig = 0;
-	unsigned val = 0, octets = 0;
-	unsigned char c;
-
-	if (len < 7 || len > 15)
-		return false;
-	for (i = 0; i < len; i++) {
-		c = (unsigned char)s[i];
-		if (is_digit(c)) {
-			if (ndig == 1 && val == 0)
-				return false;	/* leading zero */
-			val = val * 10 + (unsigned)(c - '0');
-			if (++ndig > 3 || val > 255)
-				return false;
-		} else if (c == '.') {
-			if (ndig == 0 || octets == 3)
-				return false;
-			out[octets++] = (uint8_t)val;
-			val = 0;
-			ndig = 0;
-		} else
-			return false;
-	}
-	if (ndig == 0 || octets != 3)
-		return false;
-	out[3] = (uint8_t)val;
-	return true;
+	return (memchr(s, ':', len) != NULL) == v6 &&
+	    addr_parse_len(s, len, a);
 }
 
-/* IPv6 text in s[0..len) (needs a ':'), via inet_pton on a local copy. */
+/* Is the address one of ours->addrs? */
 static bool
-parse_ipv6(const char *s, size_t len, uint8_t out[16])
+ours_has_addr(const struct helo_ours *ours, const struct addr *a)
 {
-	char text[HELO_V6_TEXT_MAX + 1];
-
-	if (len < 2 || len > HELO_V6_TEXT_MAX)
-		return false;
-	if (memchr(s, ':', len) == NULL || memchr(s, '\0', len) != NULL)
-		return false;
-	memcpy(text, s, len);
-	text[len] = '\0';
-	return inet_pton(AF_INET6, text, out) == 1;
-}
-
-/* Fold an IPv4-mapped IPv6 address (::ffff:a.b.c.d) to plain IPv4. */
-static void
-fold_mapped(struct helo_addr *a)
-{
-	static const uint8_t prefix[12] = {
-		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff,
-	};
-
-	if (a->family == AF_INET6 &&
-	    memcmp(a->bytes, prefix, sizeof(prefix)) == 0) {
-		a->family = AF_INET;
-		memmove(a->bytes, a->bytes + 12, 4);
-		memset(a->bytes + 4, 0, 12);
-	}
-}
-
-/* Parse an address of ours (a C string); false if unusable. */
-static bool
-parse_ours_addr(const char *text, struct helo_addr *a)
-{
-	size_t len;
-
-	if (text == NULL)
-		return false;
-	len = strnlen(text, HELO_V6_TEXT_MAX + 1);
-	memset(a, 0, sizeof(*a));
-	if (parse_ipv4(text, len, a->bytes))
-		a->family = AF_INET;
-	else if (parse_ipv6(text, len, a->bytes))
-		a->family = AF_INET6;
-	else
-		return false;
-	fold_mapped(a);
-	return true;
-}
-
-/* Is the (folded) address one of ours->addrs? */
-static bool
-ours_has_addr(const struct helo_ours *ours, const struct helo_addr *a)
-{
-	struct helo_addr o;
-	size_t i, n;
+	struct addr o;
+	size_t i;
 
 	if (ours == NULL || ours->addrs == NULL)
 		return false;
-	for (i = 0; i < ours->naddrs; i++) {
-		if (!parse_ours_addr(ours->addrs[i], &o))
-			continue;
-		n = o.family == AF_INET ? 4 : 16;
-		if (o.family == a->family && memcmp(o.bytes, a->bytes, n) == 0)
+	for (i = 0; i < ours->naddrs; i++)
+		if (addr_parse(ours->addrs[i], &o) && addr_equal(&o, a))
 			return true;
-	}
 	return false;
 }
 
@@ -340,7 +252,7 @@ static void
 classify_bare(const char *s, size_t len, const struct helo_ours *ours,
     struct helo_result *out)
 {
-	struct helo_addr a;
+	struct addr a;
 
 	if (memchr(s, '_', len) != NULL)
 		out->flags |= HELO_F_UNDERSCORE;
@@ -351,18 +263,14 @@ classify_bare(const char *s, size_t len, const struct helo_ours *ours,
 		len--;
 	}
 
-	memset(&a, 0, sizeof(a));
-	if (parse_ipv4(s, len, a.bytes)) {
-		a.family = AF_INET;
+	if (parse_addr(s, len, false, &a))
 		out->class = HELO_BARE_IPV4;
-	} else if (parse_ipv6(s, len, a.bytes)) {
-		a.family = AF_INET6;
+	else if (parse_addr(s, len, true, &a))
 		out->class = HELO_BARE_IPV6;
-	} else {
+	else {
 		classify_name(s, len, ours, out);
 		return;
 	}
-	fold_mapped(&a);
 	if (ours_has_addr(ours, &a))
 		out->flags |= HELO_F_OURS;
 }
@@ -372,7 +280,7 @@ static void
 classify_literal(const char *s, size_t len, const struct helo_ours *ours,
     struct helo_result *out)
 {
-	struct helo_addr a;
+	struct addr a;
 	const char *in = s + 1;
 	size_t ilen = len - 1, i;
 	bool closed, v6 = false;
@@ -396,22 +304,10 @@ classify_literal(const char *s, size_t len, const struct helo_ours *ours,
 
 	out->class = HELO_INVALID;
 	out->reason = HELO_R_BAD_LITERAL;
-	memset(&a, 0, sizeof(a));
-	if (!closed)
+	if (!closed || !parse_addr(in, ilen, v6, &a))
 		return;
-	if (v6) {
-		if (!parse_ipv6(in, ilen, a.bytes))
-			return;
-		a.family = AF_INET6;
-		out->class = HELO_LITERAL_IPV6;
-	} else {
-		if (!parse_ipv4(in, ilen, a.bytes))
-			return;
-		a.family = AF_INET;
-		out->class = HELO_LITERAL_IPV4;
-	}
+	out->class = v6 ? HELO_LITERAL_IPV6 : HELO_LITERAL_IPV4;
 	out->reason = HELO_R_NONE;
-	fold_mapped(&a);
 	if (ours_has_addr(ours, &a))
 		out->flags |= HELO_F_OURS;
 }

@@ -62,7 +62,7 @@ static enum log_dest log_dest = LOG_DEST_STDERR;
 static int log_level = LOG_INFO;
 static bool log_syslog_open;
 
-static const struct {
+static const struct log_name {
 	const char *name;
 	int value;
 } level_names[] = {
@@ -161,44 +161,34 @@ log_close(void)
 	errno = saved;
 }
 
+/* Look name up in table[0..n); false if it is not there. */
+static bool
+lookup_name(const struct log_name *table, size_t n, const char *name,
+    int *value)
+{
+	for (size_t i = 0; name != NULL && i < n; i++) {
+		if (strcmp(name, table[i].name) == 0) {
+			*value = table[i].value;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* A level name (lower case) to its number; false if unknown. */
 bool
 log_level_parse(const char *name, int *level)
 {
-	int saved = errno;
-	size_t i;
-	bool found = false;
-
-	for (i = 0; name != NULL && i < sizeof(level_names) /
-	    sizeof(level_names[0]); i++) {
-		if (strcmp(name, level_names[i].name) == 0) {
-			*level = level_names[i].value;
-			found = true;
-			break;
-		}
-	}
-	errno = saved;
-	return found;
+	return lookup_name(level_names, sizeof(level_names) /
+	    sizeof(level_names[0]), name, level);
 }
 
 /* A facility name (lower case) to its number; false if unknown. */
 bool
 log_facility_parse(const char *name, int *facility)
 {
-	int saved = errno;
-	size_t i;
-	bool found = false;
-
-	for (i = 0; name != NULL && i < sizeof(facility_names) /
-	    sizeof(facility_names[0]); i++) {
-		if (strcmp(name, facility_names[i].name) == 0) {
-			*facility = facility_names[i].value;
-			found = true;
-			break;
-		}
-	}
-	errno = saved;
-	return found;
+	return lookup_name(facility_names, sizeof(facility_names) /
+	    sizeof(facility_names[0]), name, facility);
 }
 
 /* The name of any syslog level; "unknown" outside 0..7. */
