@@ -2,6 +2,7 @@
  * conf.c - load and check slowspam.conf.
  *
  *	conf_load		file + overrides + defaults, all checked
+ *	conf_load_data		the same for text in memory
  *	conf_free		release a configuration
  *	conf_default_path	$(sysconfdir)/slowspam/slowspam.conf
  *	conf_store_options	the hit-store part, for store_open()
@@ -24,6 +25,9 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/stat.h>
+
+#include <glib/gstdio.h>
 
 #include "conf.h"
 #include "helo.h"
@@ -37,6 +41,9 @@
 #endif
 
 G_DEFINE_QUARK(slowspam-conf-error-quark, conf_error)
+
+/* A configuration is a few KiB; refuse what cannot be one. */
+#define CONF_FILE_MAX	(1 << 20)
 
 #define SECOND	INT64_C(1000)
 #define MINUTE	(60 * SECOND)
@@ -777,27 +784,55 @@ conf_default_path(void)
 struct conf *
 conf_load(const char *path, const char *const *overrides, GError **error)
 {
-	struct load ld = { 0 };
 	g_autofree char *text = NULL;
 	g_autoptr(GError) err = NULL;
-	const char *bad;
+	GStatBuf sb;
 	gsize len;
 
 	if (path == NULL)
 		path = conf_default_path();
+	/* Refuse a huge file before reading it into memory. */
+	if (g_stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    sb.st_size > CONF_FILE_MAX) {
+		g_set_error(error, CONF_ERROR, CONF_ERROR_READ,
+		    "%s: larger than %d KiB: not a slowspam configuration",
+		    path, CONF_FILE_MAX >> 10);
+		return NULL;
+	}
 	if (!g_file_get_contents(path, &text, &len, &err)) {
 		g_set_error(error, CONF_ERROR, CONF_ERROR_READ, "%s",
 		    err->message);
 		return NULL;
 	}
-	ld.path = path;
+	return conf_load_data(path, text, len, overrides, error);
+}
+
+struct conf *
+conf_load_data(const char *name, const char *data, size_t len,
+    const char *const *overrides, GError **error)
+{
+	struct load ld = { 0 };
+	g_autoptr(GError) err = NULL;
+	g_autofree char *text = NULL;
+	const char *bad;
+
+	if (len > CONF_FILE_MAX) {
+		g_set_error(error, CONF_ERROR, CONF_ERROR_READ,
+		    "%s: larger than %d KiB: not a slowspam configuration",
+		    name, CONF_FILE_MAX >> 10);
+		return NULL;
+	}
+	text = g_malloc(len + 1);
+	memcpy(text, data, len);
+	text[len] = '\0';
+	ld.path = name;
 	ld.kf = g_key_file_new();
 	ld.lines = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	ld.overridden = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
 	    NULL);
 	ld.problems = g_string_new(NULL);
 	ld.conf = g_new0(struct conf, 1);
-	ld.conf->path = g_strdup(path);
+	ld.conf->path = g_strdup(name);
 
 	if (!g_utf8_validate(text, (gssize)len, &bad)) {
 		/* GLib would quote the bad bytes; say where they are instead. */
@@ -805,12 +840,12 @@ conf_load(const char *path, const char *const *overrides, GError **error)
 
 		for (const char *p = text; p < bad; p++)
 			line += *p == '\n';
-		g_string_append_printf(ld.problems, "%s:%u: %s", path, line,
+		g_string_append_printf(ld.problems, "%s:%u: %s", name, line,
 		    *bad == '\0' ? "not a text file (contains NUL bytes)" :
 		    "not valid UTF-8 text");
 	} else if (!g_key_file_load_from_data(ld.kf, text, len,
 	    G_KEY_FILE_NONE, &err)) {
-		g_string_append_printf(ld.problems, "%s: %s", path,
+		g_string_append_printf(ld.problems, "%s: %s", name,
 		    err->message);
 	} else {
 		index_lines(&ld, text);

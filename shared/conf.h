@@ -108,6 +108,9 @@ const char *conf_default_path(void);
  */
 struct conf *conf_load(const char *path, const char *const *overrides,
 	    GError **error);
+/* The same for the text data[0..len), reported as coming from name. */
+struct conf *conf_load_data(const char *name, const char *data, size_t len,
+	    const char *const *overrides, GError **error);
 void	conf_free(struct conf *conf);
 
 /* The store options a configuration asks for. */

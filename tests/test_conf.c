@@ -238,8 +238,15 @@ test_unreadable(void)
 	    20);
 	g_autofree char *msg2 = load_fails(nul, NULL, CONF_ERROR_INVALID);
 
+	g_autofree char *huge = g_strnfill(2 << 20, '#');
+	g_autofree char *big = write_conf("big.conf", huge, -1);
+	g_autofree char *msg3 = load_fails(big, NULL, CONF_ERROR_READ);
+	g_autofree char *msg4 = load_fails(tmpdir, NULL, CONF_ERROR_READ);
+
 	g_assert_nonnull(strstr(msg, path));
 	g_assert_nonnull(strstr(msg, "No such file"));
+	g_assert_nonnull(strstr(msg3, "big.conf: larger than 1024 KiB"));
+	g_assert_nonnull(strstr(msg4, tmpdir));
 	g_assert_nonnull(strstr(msg2, "NUL"));
 }
 
