@@ -57,7 +57,10 @@ struct store_item {
 	struct tarpit_update update;
 };
 
-/* Called per record by store_foreach(); return false to stop. */
+/*
+ * Called per record by store_foreach(), inside a read transaction: it
+ * must not call the store itself. Return false to stop.
+ */
 typedef bool (*store_foreach_fn)(const char *key, const struct hit_record *rec,
     void *data);
 

@@ -129,13 +129,14 @@ static bool lmdb_expire(struct store *st, int64_t now, int64_t ttl,
 
 /*
  * Run step in a write transaction and commit it. A full map is grown,
- * then expired, then the step is retried; steps must be repeatable.
+ * then (if may_expire) expired, then the step is retried; steps must be
+ * repeatable. Expiry itself passes false, so it cannot recurse.
  */
 static bool
 write_txn(struct store_lmdb *s, write_step step, void *ctx, const char *what,
-    GError **error)
+    bool may_expire, GError **error)
 {
-	bool expired = false;
+	bool expired = !may_expire;
 
 	for (;;) {
 		MDB_txn *txn;
@@ -245,7 +246,7 @@ lmdb_tarpit_apply(struct store *st, const struct store_item *items, size_t n,
 	struct apply_ctx a = { items, n };
 
 	return write_txn((struct store_lmdb *)st, apply_step, &a,
-	    "recording tar-pit sessions", error);
+	    "recording tar-pit sessions", true, error);
 }
 
 struct primary_ctx {
@@ -282,7 +283,7 @@ lmdb_primary_contact(struct store *st, const char *key, int64_t now,
 	g_autoptr(GError) err = NULL;
 
 	if (write_txn(s, primary_step, &p, "recording a primary contact",
-	    &err))
+	    true, &err))
 		return true;
 	if (p.err != NULL) {
 		g_set_error(error, STORE_ERROR, STORE_ERROR_CORRUPT,
@@ -405,7 +406,7 @@ lmdb_forget(struct store *st, const char *key, bool *found, GError **error)
 	struct forget_ctx f = { key, found };
 
 	return write_txn((struct store_lmdb *)st, forget_step, &f,
-	    "forgetting a record", error);
+	    "forgetting a record", false, error);
 }
 
 struct expire_ctx {
@@ -458,7 +459,7 @@ lmdb_expire(struct store *st, int64_t now, int64_t ttl, size_t *removed,
 	*removed = 0;
 	do {
 		if (!write_txn((struct store_lmdb *)st, expire_step, &e,
-		    "expiring records", error))
+		    "expiring records", false, error))
 			return false;
 		*removed += e.removed;
 	} while (e.more);
