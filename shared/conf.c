@@ -186,18 +186,58 @@ conf_parse_size(const char *text, uint64_t *bytes, const char **why)
 	return true;
 }
 
+static const char why_range[] = "out of range";
+
+/* Is v within k's limits? load_key() adds the limits to the message. */
+static bool
+in_range(const struct key *k, int64_t v, const char **why)
+{
+	if (v >= k->min && v <= k->max)
+		return true;
+	*why = why_range;
+	return false;
+}
+
+static bool parse_duration(const struct key *, const char *, void *,
+    const char **);
+static bool parse_size(const struct key *, const char *, void *,
+    const char **);
+
+/* A limit as it would be written in the file: "10ms", "5m", "16M", "64". */
+static void
+format_limit(const struct key *k, int64_t v, char *buf, size_t size)
+{
+	static const struct {
+		int64_t scale;
+		const char *suffix;
+	} durations[] = { { 7 * DAY, "w" }, { DAY, "d" }, { HOUR, "h" },
+	    { MINUTE, "m" }, { SECOND, "s" }, { 1, "ms" } },
+	    sizes[] = { { INT64_C(1) << 40, "T" }, { 1 << 30, "G" },
+	    { 1 << 20, "M" }, { 1 << 10, "K" }, { 1, "" } };
+	size_t i = 0;
+
+	if (k->parse == parse_duration || k->parse == parse_size) {
+		bool dur = k->parse == parse_duration;
+
+		while (v != 0 && v % (dur ? durations[i].scale :
+		    sizes[i].scale) != 0)
+			i++;
+		g_snprintf(buf, size, "%" G_GINT64_FORMAT "%s",
+		    v == 0 ? 0 : v / (dur ? durations[i].scale : sizes[i].scale),
+		    v == 0 ? "" : dur ? durations[i].suffix : sizes[i].suffix);
+	} else {
+		g_snprintf(buf, size, "%" G_GINT64_FORMAT, v);
+	}
+}
+
 static bool
 parse_duration(const struct key *k, const char *text, void *field,
     const char **why)
 {
 	int64_t v;
 
-	if (!conf_parse_duration(text, &v, why))
+	if (!conf_parse_duration(text, &v, why) || !in_range(k, v, why))
 		return false;
-	if (v < k->min || v > k->max) {
-		*why = "out of range";
-		return false;
-	}
 	*(int64_t *)field = v;
 	return true;
 }
@@ -213,10 +253,8 @@ parse_uint(const struct key *k, const char *text, void *field,
 		*why = "not a whole number";
 		return false;
 	}
-	if ((int64_t)v < k->min || (int64_t)v > k->max) {
-		*why = "out of range";
+	if (!in_range(k, (int64_t)v, why))
 		return false;
-	}
 	*(unsigned *)field = (unsigned)v;
 	return true;
 }
@@ -227,12 +265,9 @@ parse_size(const struct key *k, const char *text, void *field,
 {
 	uint64_t v;
 
-	if (!conf_parse_size(text, &v, why))
+	if (!conf_parse_size(text, &v, why) ||
+	    !in_range(k, v > INT64_MAX ? INT64_MAX : (int64_t)v, why))
 		return false;
-	if (v < (uint64_t)k->min || v > (uint64_t)k->max) {
-		*why = "out of range";
-		return false;
-	}
 	*(uint64_t *)field = v;
 	return true;
 }
@@ -731,9 +766,18 @@ load_key(struct load *ld, const struct key *k)
 		char shown[LOG_VALUE_MAX + 8];
 
 		log_escape(value, strlen(value), 60, shown, sizeof(shown));
+		char lo[32], hi[32], limits[80] = "";
+
+		if (why == why_range) {
+			format_limit(k, k->min, lo, sizeof(lo));
+			format_limit(k, k->max, hi, sizeof(hi));
+			g_snprintf(limits, sizeof(limits), " (%s to %s)", lo, hi);
+		}
 		problem(ld, k->group, k->name, "\"%s\": %s%s", shown, why,
-		    strstr(value, " #") != NULL ?
-		    " (comments go on lines of their own)" : "");
+		    limits);
+		if (strstr(value, " #") != NULL)
+			g_string_append(ld->problems,
+			    " (comments go on lines of their own)");
 	}
 }
 

@@ -202,14 +202,14 @@ test_bad_values(void)
 		":5: [tarpitd] max_hold: \"10m                # one more "
 		    "ADDR:PORT\": unknown duration unit (use ms, s, m, h, d "
 		    "or w) (comments go on lines of their own)",
-		":6: [tarpitd] workers: \"0\": out of range",
+		":6: [tarpitd] workers: \"0\": out of range (1 to 64)",
 		":8: [tarpitd] max_clients_per_net: must not exceed max_clients",
 		":9: [tarpitd] lisen: unknown key",
 		":12: [milter] action: \"drop\": not one of the allowed values",
 		":13: [milter] trusted_networks: \"10.0.0.1/8\": host bits",
 		":14: [milter] spf: \"maybe\": not yes or no",
 		":17: [store] ttl: given again on line 18 (each key once)",
-		":19: [store] ipv6_prefix: \"129\": out of range",
+		":19: [store] ipv6_prefix: \"129\": out of range (16 to 128)",
 		":21: [mystery]: unknown group",
 	};
 	g_autofree char *path = g_test_build_filename(G_TEST_DIST, "conf",
@@ -313,7 +313,13 @@ test_together(void)
 		{ "[store]\nbackend = sqlite\n", "[store] backend: \"sqlite\": " },
 		{ "[store]\nmap_size = 1P\n", "[store] map_size: \"1P\": " },
 		{ "[store]\nmap_size = 8M\n", "[store] map_size: \"8M\": "
-		    "out of range" },
+		    "out of range (16M to 1T)" },
+		{ "[tarpitd]\ndrip_interval = 5ms\n", "[tarpitd] drip_interval: "
+		    "\"5ms\": out of range (10ms to 5m)" },
+		{ "[milter]\nwindow = 400d\n", "[milter] window: \"400d\": "
+		    "out of range (1m to 365d)" },
+		{ "[store]\nttl = 0\n", "[store] ttl: \"0\": out of range "
+		    "(1h to 3650d)" },
 		{ "[store]\nredis = localhost\n", "[store] redis: " },
 		{ "[store]\nttl = 99999999999999999999d\n", "[store] ttl: " },
 		{ "[log]\nlevel = loud\n", "[log] level: \"loud\": " },
