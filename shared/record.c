@@ -9,6 +9,7 @@
  *	record_last_seen	newest activity, for expiry
  *	record_encode		record to bytes
  *	record_decode		bytes to record, checked
+ *	record_evidence_name	the name of one evidence flag
  *	record_evidence_format	evidence flags as names
  *	record_format_time	a record time as ISO 8601
  *
@@ -233,6 +234,13 @@ record_decode(const uint8_t *buf, size_t len, struct hit_record *rec,
 		return false;
 	}
 	return true;
+}
+
+/* The name of evidence bit i, or NULL. */
+const char *
+record_evidence_name(unsigned i)
+{
+	return i < G_N_ELEMENTS(evidence_names) ? evidence_names[i] : NULL;
 }
 
 /* Evidence flags as comma-separated names into buf; returns buf. */

@@ -100,6 +100,8 @@ size_t	record_encode(const struct hit_record *rec, uint8_t *buf);
 bool	record_decode(const uint8_t *buf, size_t len, struct hit_record *rec,
 	    GError **error);
 
+/* The name of evidence bit i ("pregreet"), or NULL past the last. */
+const char *record_evidence_name(unsigned i);
 /* Evidence flags as "pregreet,bare_lf" ("" for none) into buf; returns buf. */
 const char *record_evidence_format(uint32_t evidence, char *buf, size_t size);
 

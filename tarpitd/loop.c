@@ -1,0 +1,798 @@
+/*
+ * loop.c - one tar-pit worker: epoll, the clients and their timers.
+ *
+ *	tarpit_new	set up a worker (opens the store: call after fork)
+ *	tarpit_run	serve until SIGTERM
+ *	tarpit_free	release everything
+ *
+ * Clients live in an array indexed by descriptor, so holding one costs
+ * its struct client and nothing else: no buffer (replies come from the
+ * shared script), no allocation unless it sends a partial first line.
+ * Every client waits in one of three FIFO lists, one per constant delay
+ * (greeting, waiting for a command until max_hold, drip), so each list
+ * is sorted by deadline as it is built (endlessh's trick); the loop
+ * sleeps until the earliest head and touches only clients that are due.
+ *
+ * Store writes go through storeq, so the loop never waits on the disk:
+ * a contact when a client connects, its HELO when it arrives, and the
+ * hold time and evidence when the session ends.
+ *
+ * Diagnostics: one "session" line per ended session; accept errors
+ * and a full store queue are logged at most once a minute.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "helo.h"
+#include "log.h"
+#include "record.h"
+#include "storeq.h"
+#include "tarpit.h"
+
+#define READ_CHUNK	4096
+/* Reads per readable event: a flood cannot starve the other clients. */
+#define READS_PER_EVENT	8
+#define ACCEPTS_PER_EVENT 64
+#define EPOLL_BATCH	256
+/* After EMFILE/ENFILE, stop accepting for this long (ms). */
+#define ACCEPT_PAUSE	1000
+#define QUEUE_EVENTS	65536
+#define COMPLAIN_EVERY	(60 * 1000)
+
+/* Which FIFO a client waits in; one per constant delay. */
+enum queue {
+	Q_GREET,	/* deadline = connect + greet_wait */
+	Q_WAIT,		/* deadline = connect + max_hold */
+	Q_DRIP,		/* deadline = last line + drip_interval */
+	Q_COUNT,
+	Q_NONE = Q_COUNT,
+};
+
+struct client {
+	struct smtp_session s;
+	struct addr	addr;
+	uint16_t	port;
+	uint8_t		queue;		/* enum queue */
+	bool		used;
+	int32_t		prev, next;	/* neighbours in the queue, or -1 */
+};
+
+struct fifo {
+	int32_t		head, tail;
+};
+
+/* Counters for SIGUSR1. */
+struct totals {
+	uint64_t	sessions;
+	uint64_t	held_ms;
+	uint64_t	ended[SMTP_END_ERROR + 1];
+	uint64_t	evidence[8];
+	uint64_t	helos;
+};
+
+struct tarpit {
+	struct conf	*conf;
+	const char *const *overrides;
+	struct smtp_params params;
+	struct smtp_script script;
+	struct listeners listen;
+	int		epfd;
+	struct client	*clients;	/* indexed by descriptor */
+	int		nslots;
+	struct fifo	q[Q_COUNT];
+	unsigned	nclients;
+	GHashTable	*per_net;	/* masked struct addr -> count */
+	struct store	*store;
+	struct storeq	*queue;
+	int		event_fd;	/* event_log, or -1 */
+	int64_t		accept_resume;	/* 0: accepting */
+	int64_t		last_complaint;
+	struct totals	totals;
+};
+
+volatile sig_atomic_t tarpit_got_hup, tarpit_got_term, tarpit_got_usr1;
+
+static int64_t
+mono_ms(void)
+{
+	return g_get_monotonic_time() / 1000;
+}
+
+/* Wall-clock time of a monotonic instant. */
+static int64_t
+wall_ms(int64_t mono)
+{
+	return store_now() - (mono_ms() - mono);
+}
+
+/*
+ * In a chroot, the store and the event log are found below it: make
+ * their paths relative to it (tarpitd checked at start-up they lie
+ * inside; a reload that moves them out is refused).
+ */
+static bool
+chroot_paths(struct conf *c, GError **error)
+{
+	const char *root = c->tarpitd.chroot;
+	char **paths[] = { &c->store.path, &c->tarpitd.event_log };
+
+	if (root[0] == '\0')
+		return true;
+	for (size_t i = 0; i < G_N_ELEMENTS(paths); i++) {
+		const char *inside = tarpit_inside_chroot(root, *paths[i]);
+
+		if (inside == NULL) {
+			g_set_error(error, CONF_ERROR, CONF_ERROR_INVALID,
+			    "%s: %s is not inside chroot %s", c->path, *paths[i],
+			    root);
+			return false;
+		}
+		inside = g_strdup(inside);
+		g_free(*paths[i]);
+		*paths[i] = (char *)inside;
+	}
+	return true;
+}
+
+static void
+set_params(struct tarpit *t)
+{
+	t->params.greet_wait = t->conf->tarpitd.greet_wait;
+	t->params.drip_interval = t->conf->tarpitd.drip_interval;
+	t->params.max_hold = t->conf->tarpitd.max_hold;
+	smtp_script_init(&t->script, t->conf->tarpitd.hostname);
+}
+
+/* FIFO lists of clients, linked through their descriptors. */
+static void
+fifo_remove(struct tarpit *t, int fd)
+{
+	struct client *c = &t->clients[fd];
+	struct fifo *q;
+
+	if (c->queue == Q_NONE)
+		return;
+	q = &t->q[c->queue];
+	if (c->prev >= 0)
+		t->clients[c->prev].next = c->next;
+	else
+		q->head = c->next;
+	if (c->next >= 0)
+		t->clients[c->next].prev = c->prev;
+	else
+		q->tail = c->prev;
+	c->queue = Q_NONE;
+	c->prev = c->next = -1;
+}
+
+static void
+fifo_append(struct tarpit *t, int fd, enum queue which)
+{
+	struct client *c = &t->clients[fd];
+	struct fifo *q = &t->q[which];
+
+	c->queue = (uint8_t)which;
+	c->next = -1;
+	c->prev = q->tail;
+	if (q->tail >= 0)
+		t->clients[q->tail].next = fd;
+	else
+		q->head = fd;
+	q->tail = fd;
+}
+
+/* Put a client in the queue its state calls for. */
+static void
+requeue(struct tarpit *t, int fd)
+{
+	static const int8_t by_state[] = {
+		[SMTP_GREET] = Q_GREET, [SMTP_WAIT] = Q_WAIT,
+		[SMTP_DRIP] = Q_DRIP, [SMTP_CLOSING] = Q_NONE,
+		[SMTP_CLOSED] = Q_NONE,
+	};
+	struct client *c = &t->clients[fd];
+	enum queue want = (enum queue)by_state[c->s.state];
+
+	/* Still in the right queue: its deadline did not change. */
+	if (c->queue == want)
+		return;
+	fifo_remove(t, fd);
+	if (want != Q_NONE)
+		fifo_append(t, fd, want);
+}
+
+static int
+compare_deadline(const void *a, const void *b, void *data)
+{
+	const struct tarpit *t = data;
+	int64_t da = t->clients[*(const int *)a].s.deadline;
+	int64_t db = t->clients[*(const int *)b].s.deadline;
+
+	return da < db ? -1 : da > db;
+}
+
+/* Sort every queue again, after a reload changed the delays. */
+static void
+resort_queues(struct tarpit *t)
+{
+	for (int q = 0; q < Q_COUNT; q++) {
+		g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
+
+		for (int fd = t->q[q].head; fd >= 0; fd = t->clients[fd].next)
+			g_array_append_val(fds, fd);
+		g_array_sort_with_data(fds, compare_deadline, t);
+		t->q[q].head = t->q[q].tail = -1;
+		for (guint i = 0; i < fds->len; i++)
+			fifo_append(t, g_array_index(fds, int, i), (enum queue)q);
+	}
+}
+
+/* Log something that can repeat fast at most once a minute. */
+static bool
+may_complain(struct tarpit *t)
+{
+	int64_t now = mono_ms();
+
+	if (t->last_complaint != 0 && now - t->last_complaint < COMPLAIN_EVERY)
+		return false;
+	t->last_complaint = now;
+	return true;
+}
+
+/* Queue a store event for a's network; never blocks. */
+static void
+store_event(struct tarpit *t, const struct addr *a,
+    const struct tarpit_update *u)
+{
+	char key[ADDR_NETKEY_LEN];
+
+	addr_netkey(a, t->conf->store.ipv4_prefix, t->conf->store.ipv6_prefix,
+	    key);
+	if (!storeq_push(t->queue, key, u) && may_complain(t))
+		log_msg(LOG_WARNING, "store queue full: dropping tar-pit "
+		    "events (the store is slower than the clients)");
+}
+
+/* The per-network key of a: its address masked to the store prefix. */
+static struct addr
+net_of(const struct tarpit *t, const struct addr *a)
+{
+	struct addr n = *a;
+
+	addr_mask(&n, n.family == AF_INET ? t->conf->store.ipv4_prefix :
+	    t->conf->store.ipv6_prefix);
+	return n;
+}
+
+static guint
+addr_hash(gconstpointer p)
+{
+	const struct addr *a = p;
+	guint h = (guint)a->family;
+
+	for (size_t i = 0; i < sizeof(a->bytes); i++)
+		h = h * 31 + a->bytes[i];
+	return h;
+}
+
+static gboolean
+addr_eq(gconstpointer a, gconstpointer b)
+{
+	return addr_equal(a, b);
+}
+
+/* Add delta to the count of a's network; returns the new count. */
+static unsigned
+net_count(struct tarpit *t, const struct addr *a, int delta)
+{
+	struct addr n = net_of(t, a);
+	unsigned count = GPOINTER_TO_UINT(g_hash_table_lookup(t->per_net, &n));
+
+	count = (unsigned)((int)count + delta);
+	if (count == 0)
+		g_hash_table_remove(t->per_net, &n);
+	else
+		g_hash_table_replace(t->per_net, g_memdup2(&n, sizeof(n)),
+		    GUINT_TO_POINTER(count));
+	return count;
+}
+
+/* Write the rest of the pending line, as far as the socket takes it. */
+static void
+flush(struct tarpit *t, int fd)
+{
+	struct client *c = &t->clients[fd];
+	const char *data;
+	size_t len;
+
+	while ((len = smtp_pending(&c->s, &t->script, &data)) > 0) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0) {
+			smtp_sent(&c->s, &t->script, (size_t)n);
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			/* Not reading: try again at its next deadline. */
+			if (c->s.state == SMTP_CLOSING)
+				c->s.state = SMTP_CLOSED;
+			return;
+		}
+		smtp_closed(&c->s, SMTP_END_CLIENT_CLOSED);
+		return;
+	}
+}
+
+/* The session is over: report it, tell the store, close. */
+static void
+end_session(struct tarpit *t, int fd)
+{
+	struct client *c = &t->clients[fd];
+	int64_t now = mono_ms();
+	struct session_report r = { &c->addr, c->port, wall_ms(c->s.start),
+	    wall_ms(now), &c->s };
+	struct tarpit_update u = { .now = r.disconnect,
+	    .evidence = c->s.evidence, .held_ms = (uint64_t)(now - c->s.start) };
+
+	session_log(&r);
+	if (t->event_fd >= 0) {
+		char line[2048];
+		size_t n = session_json(&r, line, sizeof(line) - 1);
+
+		if (n > 0) {
+			line[n++] = '\n';
+			/* O_APPEND: one write is one whole line. */
+			if (write(t->event_fd, line, n) != (ssize_t)n &&
+			    may_complain(t))
+				log_msg(LOG_ERR, "event_log %s: %m",
+				    t->conf->tarpitd.event_log);
+		}
+	}
+	store_event(t, &c->addr, &u);
+
+	t->totals.sessions++;
+	t->totals.held_ms += u.held_ms;
+	t->totals.ended[MIN(c->s.end, SMTP_END_ERROR)]++;
+	for (unsigned i = 0; i < 8; i++)
+		t->totals.evidence[i] += (c->s.evidence >> i) & 1;
+	if (c->s.end != SMTP_END_LIMIT) {
+		net_count(t, &c->addr, -1);
+		t->nclients--;
+	}
+	fifo_remove(t, fd);
+	smtp_clear(&c->s);
+	c->used = false;
+	close(fd);
+}
+
+/* After the session moved: write, then requeue or end it. */
+static void
+settle(struct tarpit *t, int fd)
+{
+	struct client *c = &t->clients[fd];
+
+	flush(t, fd);
+	if (c->s.state == SMTP_CLOSED || c->s.state == SMTP_CLOSING) {
+		/* The 421 went out as far as it could; never wait on it. */
+		if (c->s.state == SMTP_CLOSING)
+			c->s.state = SMTP_CLOSED;
+		end_session(t, fd);
+		return;
+	}
+	requeue(t, fd);
+}
+
+/* Bytes from a client; nothing of them is kept but the HELO. */
+static void
+client_readable(struct tarpit *t, int fd)
+{
+	static uint8_t buf[READ_CHUNK];
+	struct client *c = &t->clients[fd];
+
+	for (int i = 0; i < READS_PER_EVENT; i++) {
+		struct smtp_command cmd;
+		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			smtp_closed(&c->s, SMTP_END_CLIENT_CLOSED);
+			break;
+		}
+		smtp_input(&c->s, &t->params, mono_ms(), buf, (size_t)n, &cmd);
+		if (cmd.complete && cmd.is_helo) {
+			struct tarpit_update u = { .now = store_now() };
+
+			record_update_set_helo(&u, cmd.arg, cmd.arg_len,
+			    c->s.helo_class);
+			store_event(t, &c->addr, &u);
+			t->totals.helos++;
+		}
+	}
+	settle(t, fd);
+}
+
+/* Tune a new client's socket: small buffers cost the kernel less. */
+static void
+tune_socket(int fd)
+{
+	int small = 1, on = 1;
+
+	/* The smallest receive buffer also slows the client (endlessh). */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+/* One new connection: greet it, or turn it away over a limit. */
+static void
+client_new(struct tarpit *t, int fd, const struct sockaddr_storage *ss,
+    socklen_t len)
+{
+	struct client *c;
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
+	    .data.fd = fd };
+	struct tarpit_update u = { .now = store_now(), .new_session = true };
+	bool over;
+
+	if (fd >= t->nslots) {
+		close(fd);
+		return;
+	}
+	c = &t->clients[fd];
+	memset(c, 0, sizeof(*c));
+	c->queue = Q_NONE;
+	c->prev = c->next = -1;
+	c->used = true;
+	if (!addr_from_sockaddr((const struct sockaddr *)ss, len, &c->addr,
+	    &c->port)) {
+		c->used = false;
+		close(fd);
+		return;
+	}
+	tune_socket(fd);
+	store_event(t, &c->addr, &u);
+	smtp_start(&c->s, &t->params, mono_ms());
+
+	over = t->nclients >= t->conf->tarpitd.max_clients;
+	if (!over && net_count(t, &c->addr, 1) >
+	    t->conf->tarpitd.max_clients_per_net) {
+		net_count(t, &c->addr, -1);
+		over = true;
+	}
+	if (over) {
+		smtp_abort(&c->s, SMTP_END_LIMIT);
+		settle(t, fd);
+		return;
+	}
+	t->nclients++;
+	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		smtp_closed(&c->s, SMTP_END_ERROR);
+		settle(t, fd);
+		return;
+	}
+	settle(t, fd);
+}
+
+static void
+listeners_watch(struct tarpit *t, bool on)
+{
+	for (size_t i = 0; i < t->listen.n; i++) {
+		/* Shared sockets: wake one worker per connection, not all. */
+		struct epoll_event ev = { .events = EPOLLIN |
+		    (t->listen.shared ? EPOLLEXCLUSIVE : 0),
+		    .data.fd = -1 - (int)i };
+
+		epoll_ctl(t->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL,
+		    t->listen.fds[i], &ev);
+	}
+}
+
+/* Accept what is waiting on listening socket i. */
+static void
+accept_some(struct tarpit *t, size_t i)
+{
+	for (int n = 0; n < ACCEPTS_PER_EVENT && t->accept_resume == 0; n++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int fd = accept4(t->listen.fds[i], (struct sockaddr *)&ss, &len,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd >= 0) {
+			client_new(t, fd, &ss, len);
+			continue;
+		}
+		switch (errno) {
+		case EINTR:
+		case ECONNABORTED:
+		case EPROTO:
+			continue;
+		case EAGAIN:
+			return;
+		case EMFILE:
+		case ENFILE:
+		case ENOBUFS:
+		case ENOMEM:
+			/* Out of descriptors: pause instead of spinning. */
+			if (may_complain(t))
+				log_msg(LOG_WARNING, "accept: %m; not accepting "
+				    "for %d ms (%u clients held)", ACCEPT_PAUSE,
+				    t->nclients);
+			listeners_watch(t, false);
+			t->accept_resume = mono_ms() + ACCEPT_PAUSE;
+			return;
+		default:
+			if (may_complain(t))
+				log_msg(LOG_ERR, "accept: %m");
+			return;
+		}
+	}
+}
+
+/* Move every client whose deadline has come. */
+static void
+run_timers(struct tarpit *t, int64_t now)
+{
+	for (int q = 0; q < Q_COUNT; q++) {
+		int fd;
+
+		while ((fd = t->q[q].head) >= 0 &&
+		    t->clients[fd].s.deadline <= now) {
+			/* Off the queue first: its next deadline goes last. */
+			fifo_remove(t, fd);
+			smtp_timeout(&t->clients[fd].s, &t->params, now);
+			settle(t, fd);
+		}
+	}
+	if (t->accept_resume != 0 && now >= t->accept_resume) {
+		t->accept_resume = 0;
+		listeners_watch(t, true);
+	}
+}
+
+/* Milliseconds until the earliest deadline; -1 for none. */
+static int
+next_timeout(const struct tarpit *t, int64_t now)
+{
+	int64_t next = t->accept_resume != 0 ? t->accept_resume : INT64_MAX;
+
+	for (int q = 0; q < Q_COUNT; q++)
+		if (t->q[q].head >= 0)
+			next = MIN(next, t->clients[t->q[q].head].s.deadline);
+	if (next == INT64_MAX)
+		return -1;
+	return next <= now ? 0 : (int)MIN(next - now, 60 * 60 * 1000);
+}
+
+static void
+log_totals(struct tarpit *t)
+{
+	struct storeq_stats q;
+	struct log_event e;
+
+	storeq_get_stats(t->queue, &q);
+	log_event_begin(&e, "totals");
+	log_event_int(&e, "held_now", t->nclients);
+	log_event_int(&e, "sessions", (long long)t->totals.sessions);
+	log_event_fmt(&e, "hours_held", "%.2f",
+	    (double)t->totals.held_ms / 3600000.0);
+	log_event_int(&e, "helos", (long long)t->totals.helos);
+	for (int i = SMTP_END_MAX_HOLD; i <= SMTP_END_ERROR; i++) {
+		char key[32];
+
+		g_snprintf(key, sizeof(key), "end_%s", smtp_end_name(i));
+		log_event_int(&e, key, (long long)t->totals.ended[i]);
+	}
+	for (unsigned i = 0; record_evidence_name(i) != NULL; i++)
+		log_event_int(&e, record_evidence_name(i),
+		    (long long)t->totals.evidence[i]);
+	log_event_int(&e, "store_written", (long long)q.written);
+	log_event_int(&e, "store_dropped", (long long)q.dropped);
+	log_event_int(&e, "store_failed", (long long)q.failed);
+	log_event_emit(&e, LOG_NOTICE);
+}
+
+/* Open the event log for appending; -1 (logged) if it cannot be. */
+static int
+open_event_log(const char *path)
+{
+	int fd;
+
+	if (path[0] == '\0')
+		return -1;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		log_msg(LOG_ERR, "event_log %s: %m", path);
+	return fd;
+}
+
+/* Keys a running worker cannot take on: they need a restart. */
+static void
+warn_restart_keys(const struct conf *old, const struct conf *new)
+{
+	if (old->tarpitd.listen.n != new->tarpitd.listen.n ||
+	    memcmp(old->tarpitd.listen.v, new->tarpitd.listen.v,
+	    old->tarpitd.listen.n * sizeof(*old->tarpitd.listen.v)) != 0 ||
+	    strcmp(old->tarpitd.user, new->tarpitd.user) != 0 ||
+	    strcmp(old->tarpitd.chroot, new->tarpitd.chroot) != 0 ||
+	    old->tarpitd.workers != new->tarpitd.workers ||
+	    strcmp(old->store.path, new->store.path) != 0 ||
+	    old->store.backend != new->store.backend ||
+	    old->store.ipv4_prefix != new->store.ipv4_prefix ||
+	    old->store.ipv6_prefix != new->store.ipv6_prefix)
+		log_msg(LOG_WARNING, "reload: listen, user, chroot, workers "
+		    "and [store] changes take effect after a restart");
+}
+
+/* SIGHUP: read the configuration again; keep the old one if it is bad. */
+static void
+reload(struct tarpit *t)
+{
+	g_autoptr(GError) err = NULL;
+	struct conf *c = conf_load(t->conf->path, t->overrides, &err);
+	bool delays;
+
+	if (c != NULL && !chroot_paths(c, &err))
+		g_clear_pointer(&c, conf_free);
+	if (c == NULL) {
+		g_auto(GStrv) lines = g_strsplit(err->message, "\n", -1);
+
+		for (size_t i = 0; lines[i] != NULL; i++)
+			log_msg(LOG_ERR, "reload: %s", lines[i]);
+		log_msg(LOG_ERR, "reload: keeping the running configuration");
+		return;
+	}
+	warn_restart_keys(t->conf, c);
+	/* Keep what cannot change while running. */
+	c->store.ipv4_prefix = t->conf->store.ipv4_prefix;
+	c->store.ipv6_prefix = t->conf->store.ipv6_prefix;
+	delays = c->tarpitd.greet_wait != t->conf->tarpitd.greet_wait ||
+	    c->tarpitd.drip_interval != t->conf->tarpitd.drip_interval ||
+	    c->tarpitd.max_hold != t->conf->tarpitd.max_hold;
+	conf_free(t->conf);
+	t->conf = c;
+	set_params(t);
+	log_set_level(c->log.level);
+	/* Reopen the event log, for log rotation. */
+	if (t->event_fd >= 0)
+		close(t->event_fd);
+	t->event_fd = open_event_log(c->tarpitd.event_log);
+	if (delays) {
+		/* Deadlines already set stay; the order must still hold. */
+		resort_queues(t);
+	}
+	log_msg(LOG_NOTICE, "reloaded %s", c->path);
+}
+
+/* SIGTERM: a 421 to everyone held, then stop. */
+static void
+shut_down(struct tarpit *t)
+{
+	for (int fd = 0; fd < t->nslots; fd++) {
+		if (!t->clients[fd].used)
+			continue;
+		smtp_abort(&t->clients[fd].s, SMTP_END_SHUTDOWN);
+		settle(t, fd);
+	}
+}
+
+struct tarpit *
+tarpit_new(struct conf *conf, const char *const *overrides,
+    const struct listeners *l, GError **error)
+{
+	struct tarpit *t = g_new0(struct tarpit, 1);
+	struct store_options so;
+	struct rlimit rl;
+
+	t->conf = conf;
+	t->overrides = overrides;
+	t->listen = *l;
+	t->event_fd = -1;
+	t->epfd = -1;
+	set_params(t);
+	for (int q = 0; q < Q_COUNT; q++)
+		t->q[q].head = t->q[q].tail = -1;
+	/* One slot per descriptor this process may ever have. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		rl.rlim_cur = 65536;
+	t->nslots = (int)MIN(rl.rlim_cur, (rlim_t)(1 << 22));
+	t->clients = g_new0(struct client, (gsize)t->nslots);
+	t->per_net = g_hash_table_new_full(addr_hash, addr_eq, g_free, NULL);
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (t->epfd < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+		    "epoll_create1: %s", g_strerror(errno));
+		tarpit_free(t);
+		return NULL;
+	}
+	if (!chroot_paths(conf, error)) {
+		tarpit_free(t);
+		return NULL;
+	}
+	conf_store_options(conf, &so);
+	if ((t->store = store_open(&so, error)) == NULL) {
+		tarpit_free(t);
+		return NULL;
+	}
+	t->queue = storeq_new(t->store, QUEUE_EVENTS);
+	t->event_fd = open_event_log(conf->tarpitd.event_log);
+	listeners_watch(t, true);
+	return t;
+}
+
+int
+tarpit_run(struct tarpit *t)
+{
+	struct epoll_event events[EPOLL_BATCH];
+	sigset_t unblocked;
+
+	/* Signals are blocked but for epoll_pwait: no flag is ever missed. */
+	sigemptyset(&unblocked);
+	while (!tarpit_got_term) {
+		int64_t now = mono_ms();
+		int n = epoll_pwait(t->epfd, events, EPOLL_BATCH,
+		    next_timeout(t, now), &unblocked);
+
+		if (n < 0 && errno != EINTR) {
+			log_msg(LOG_ERR, "epoll_wait: %m");
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = events[i].data.fd;
+
+			if (fd < 0)
+				accept_some(t, (size_t)(-1 - fd));
+			else if (t->clients[fd].used)
+				client_readable(t, fd);
+		}
+		run_timers(t, mono_ms());
+		if (tarpit_got_hup) {
+			tarpit_got_hup = 0;
+			reload(t);
+		}
+		if (tarpit_got_usr1) {
+			tarpit_got_usr1 = 0;
+			log_totals(t);
+		}
+	}
+	shut_down(t);
+	log_totals(t);
+	return EXIT_SUCCESS;
+}
+
+void
+tarpit_free(struct tarpit *t)
+{
+	if (t == NULL)
+		return;
+	storeq_free(t->queue);	/* writes what is queued */
+	store_free(t->store);
+	if (t->event_fd >= 0)
+		close(t->event_fd);
+	if (t->epfd >= 0)
+		close(t->epfd);
+	for (int fd = 0; fd < t->nslots; fd++)
+		if (t->clients[fd].used)
+			smtp_clear(&t->clients[fd].s);
+	g_free(t->clients);
+	g_hash_table_destroy(t->per_net);
+	conf_free(t->conf);
+	g_free(t);
+}

@@ -1,0 +1,150 @@
+/*
+ * privs.c - giving up root, for good, before any client byte is read.
+ *
+ *	privs_prepare_store	let the tar-pit user create and write the store
+ *	privs_prepare_file	create a file (the event log) for the user
+ *	privs_drop		chroot (optional) and become the user
+ *
+ * As OpenBSD spamd and Postfix do: look the user up before chroot,
+ * setgroups, setresgid, setresuid, then check that root cannot be had
+ * back. Running as root is refused; a process not started as root keeps
+ * the user it has.
+ *
+ * Diagnostics: every failure names the user, folder or call.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gstdio.h>
+
+#include "tarpit.h"
+
+/* Look user up; false with error set if it is unknown or root. */
+static bool
+lookup(const char *user, uid_t *uid, gid_t *gid, GError **error)
+{
+	struct passwd *pw;
+
+	errno = 0;
+	if ((pw = getpwnam(user)) == NULL) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
+		    "[tarpitd] user %s: no such user%s%s", user,
+		    errno != 0 ? ": " : "", errno != 0 ? g_strerror(errno) : "");
+		return false;
+	}
+	if (pw->pw_uid == 0) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM,
+		    "[tarpitd] user %s: is root; tarpitd will not run as root",
+		    user);
+		return false;
+	}
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return true;
+}
+
+/* Give file to uid:gid if root owns it; never take anyone else's. */
+static bool
+give_file(const char *file, const char *user, uid_t uid, gid_t gid,
+    GError **error)
+{
+	struct stat sb;
+
+	if (stat(file, &sb) != 0 || sb.st_uid != 0 ||
+	    chown(file, uid, gid) == 0)
+		return true;
+	g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+	    "%s: chown to %s: %s", file, user, g_strerror(errno));
+	return false;
+}
+
+bool
+privs_prepare_store(const char *path, const char *user, GError **error)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	g_autofree char *lock = g_strconcat(path, "-lock", NULL);
+	bool made = !g_file_test(dir, G_FILE_TEST_EXISTS);
+	uid_t uid;
+	gid_t gid;
+
+	if (geteuid() != 0)
+		return true;
+	if (!lookup(user, &uid, &gid, error))
+		return false;
+	if (made && g_mkdir_with_parents(dir, 0750) != 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+		    "store folder %s: %s", dir, g_strerror(errno));
+		return false;
+	}
+	/* A folder we made is the user's; an existing one is left alone. */
+	if (made && chown(dir, uid, gid) != 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+		    "store folder %s: chown to %s: %s", dir, user,
+		    g_strerror(errno));
+		return false;
+	}
+	return give_file(path, user, uid, gid, error) &&
+	    give_file(lock, user, uid, gid, error);
+}
+
+bool
+privs_prepare_file(const char *path, const char *user, GError **error)
+{
+	uid_t uid;
+	gid_t gid;
+	int fd;
+
+	if (geteuid() != 0)
+		return true;
+	if (!lookup(user, &uid, &gid, error))
+		return false;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+		    "%s: %s", path, g_strerror(errno));
+		return false;
+	}
+	close(fd);
+	return give_file(path, user, uid, gid, error);
+}
+
+bool
+privs_drop(const char *user, const char *chroot_dir, GError **error)
+{
+	uid_t uid, ruid, euid, suid;
+	gid_t gid, rgid, egid, sgid;
+
+	if (geteuid() != 0)
+		return true;	/* not root: nothing to give up */
+	if (!lookup(user, &uid, &gid, error))
+		return false;
+	if (chroot_dir != NULL && chroot_dir[0] != '\0' &&
+	    (chdir(chroot_dir) != 0 || chroot(".") != 0 || chdir("/") != 0)) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+		    "[tarpitd] chroot %s: %s", chroot_dir, g_strerror(errno));
+		return false;
+	}
+	if (setgroups(1, &gid) != 0 || setresgid(gid, gid, gid) != 0 ||
+	    setresuid(uid, uid, uid) != 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+		    "cannot become user %s: %s", user, g_strerror(errno));
+		return false;
+	}
+	if (getresuid(&ruid, &euid, &suid) != 0 ||
+	    getresgid(&rgid, &egid, &sgid) != 0 || ruid != uid ||
+	    euid != uid || suid != uid || rgid != gid || egid != gid ||
+	    sgid != gid || setuid(0) == 0) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "dropping root to user %s did not hold", user);
+		return false;
+	}
+	return true;
+}

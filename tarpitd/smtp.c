@@ -1,0 +1,369 @@
+/*
+ * smtp.c - the tar pit's SMTP session state machine.
+ *
+ *	smtp_script_init	build the lines every session sends
+ *	smtp_start		a new connection
+ *	smtp_input		bytes from the client
+ *	smtp_timeout		the session's deadline has come
+ *	smtp_closed		the client went away
+ *	smtp_abort		end now with a 421 (shutdown, limit)
+ *	smtp_pending		what is left of the line going out
+ *	smtp_sent		some of it was written
+ *	smtp_clear		free the session's buffers
+ *	smtp_end_name		why a session ended, as a word
+ *
+ * Evidence: bytes before the final 220 (pregreet); a line ending in a
+ * bare LF; bytes after the first line before our reply ended
+ * (pipelining); a first line over 512 bytes (long_line); a first
+ * command that is not SMTP at all, such as GET or binary (non_smtp);
+ * an SMTP command other than HELO/EHLO first (no_helo); hanging up
+ * while the greeting or the reply was still coming (impatient).
+ *
+ * Only the HELO/EHLO argument is kept; no other client text is stored.
+ * The reply to any other first command drips "421-" lines, so no MAIL,
+ * RCPT or DATA ever sees the start of a 2xx reply.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <string.h>
+
+#include <glib.h>
+
+#include "helo.h"
+#include "record.h"
+#include "smtp.h"
+
+/* EHLO keywords a client expects; dripped in turn, never a last line. */
+static const char *const helo_drip_words[SMTP_DRIP_LINES - 1] = {
+	"PIPELINING", "SIZE 10240000", "VRFY", "ETRN",
+	"ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING",
+	"DELIVERBY", "AUTH PLAIN LOGIN", "HELP", "EXPN", "ONEX", "XUSR",
+};
+
+/* SMTP verbs (RFC 5321 and extensions) other than HELO and EHLO. */
+static const char *const smtp_verbs[] = {
+	"MAIL", "RCPT", "DATA", "RSET", "NOOP", "QUIT", "VRFY", "EXPN",
+	"HELP", "STARTTLS", "AUTH", "BDAT", "ETRN", "TURN", "ATRN", "LHLO",
+	"XCLIENT", "XFORWARD",
+};
+
+static const char *const end_names[] = {
+	"none", "max_hold", "client_closed", "limit", "shutdown", "error",
+};
+
+void
+smtp_script_init(struct smtp_script *sc, const char *hostname)
+{
+	memset(sc, 0, sizeof(*sc));
+	/* Keep lines short whatever the host name: cut it, never overflow. */
+	g_snprintf(sc->teaser, sizeof(sc->teaser),
+	    "220-%.64s ESMTP service ready\r\n", hostname);
+	g_snprintf(sc->greeting, sizeof(sc->greeting),
+	    "220 %.64s ESMTP\r\n", hostname);
+	g_snprintf(sc->drip_helo[0], SMTP_SCRIPT_LINE_MAX,
+	    "250-%.64s Hello, please wait\r\n", hostname);
+	for (int i = 1; i < SMTP_DRIP_LINES; i++)
+		g_snprintf(sc->drip_helo[i], SMTP_SCRIPT_LINE_MAX, "250-%s\r\n",
+		    helo_drip_words[i - 1]);
+	for (int i = 0; i < SMTP_DRIP_LINES; i++)
+		g_snprintf(sc->drip_other[i], SMTP_SCRIPT_LINE_MAX,
+		    "421-4.7.0 %.64s busy, please wait (%d)\r\n", hostname, i);
+	g_snprintf(sc->bye, sizeof(sc->bye), "421 4.7.0 %.64s Service not "
+	    "available, try again later\r\n", hostname);
+	g_snprintf(sc->shutdown, sizeof(sc->shutdown), "421 4.3.2 %.64s "
+	    "Service shutting down, try again later\r\n", hostname);
+	g_snprintf(sc->busy, sizeof(sc->busy), "421 4.7.0 %.64s Too many "
+	    "connections, try again later\r\n", hostname);
+}
+
+/* Queue script line out, from its start. */
+static void
+send_line(struct smtp_session *s, enum smtp_line out)
+{
+	s->out = (uint8_t)out;
+	s->out_off = 0;
+}
+
+void
+smtp_start(struct smtp_session *s, const struct smtp_params *p, int64_t now)
+{
+	memset(s, 0, sizeof(*s));
+	s->start = now;
+	if (p->greet_wait > 0) {
+		s->state = SMTP_GREET;
+		s->deadline = now + p->greet_wait;
+		send_line(s, SMTP_OUT_TEASER);
+	} else {
+		s->state = SMTP_WAIT;
+		s->deadline = now + p->max_hold;
+		send_line(s, SMTP_OUT_GREETING);
+	}
+}
+
+/* Start dripping the reply; the first line goes out at once. */
+static void
+start_drip(struct smtp_session *s, const struct smtp_params *p, int64_t now)
+{
+	s->state = SMTP_DRIP;
+	s->deadline = now + p->drip_interval;
+	s->drip_next = 1;
+	send_line(s, SMTP_OUT_DRIP);
+}
+
+/* Is line[0..len) the verb word, any case, followed by SP or its end? */
+static bool
+verb_is(const char *line, size_t len, const char *word)
+{
+	size_t n = strlen(word);
+
+	return len >= n && g_ascii_strncasecmp(line, word, n) == 0 &&
+	    (len == n || line[n] == ' ');
+}
+
+/* Judge the complete first line line[0..len) (CR and LF removed). */
+static void
+judge_command(struct smtp_session *s, const char *line, size_t len,
+    struct smtp_command *cmd)
+{
+	s->have_command = true;
+	cmd->complete = true;
+	if (verb_is(line, len, "HELO") || verb_is(line, len, "EHLO")) {
+		struct helo_result r;
+
+		s->have_helo = true;
+		cmd->is_helo = true;
+		cmd->arg = len > 5 ? line + 5 : line + len;
+		cmd->arg_len = len > 5 ? len - 5 : 0;
+		helo_classify(cmd->arg, cmd->arg_len, NULL, &r);
+		s->helo_class = (uint8_t)r.class;
+		s->helo_len = (uint8_t)MIN(cmd->arg_len, SMTP_HELO_KEEP);
+		g_free(s->helo);
+		s->helo = g_memdup2(cmd->arg, s->helo_len);
+		return;
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(smtp_verbs); i++) {
+		if (verb_is(line, len, smtp_verbs[i])) {
+			s->evidence |= EVIDENCE_NO_HELO;
+			return;
+		}
+	}
+	s->evidence |= EVIDENCE_NON_SMTP;
+}
+
+/*
+ * Take bytes of the first line from data[0..len); returns how many were
+ * used. The line is judged when its LF arrives or it grows too long.
+ */
+static size_t
+take_line(struct smtp_session *s, const uint8_t *data, size_t len,
+    struct smtp_command *cmd)
+{
+	const uint8_t *lf = memchr(data, '\n', len);
+	size_t n = lf != NULL ? (size_t)(lf - data) : len, line_len, room;
+	const char *line;
+	bool cr;
+
+	/* The byte before the LF, which may have come in an earlier read. */
+	if (n > 0)
+		cr = data[n - 1] == '\r';
+	else
+		cr = s->line_len > 0 && s->line[s->line_len - 1] == '\r';
+
+	if (s->line == NULL && lf != NULL && n < SMTP_LINE_MAX) {
+		/* The whole line in one piece: judge it in place, no copy. */
+		line = (const char *)data;
+		line_len = n;
+	} else {
+		if (s->line == NULL)
+			s->line = g_malloc(SMTP_LINE_MAX);
+		room = SMTP_LINE_MAX - s->line_len;
+		memcpy(s->line + s->line_len, data, MIN(n, room));
+		s->line_len = (uint16_t)(s->line_len + MIN(n, room));
+		if (lf == NULL && n < room)
+			return len;		/* wait for the rest */
+		if (n >= room) {
+			/* Over 512 bytes: judge what we have, skip the rest. */
+			s->evidence |= EVIDENCE_LONG_LINE;
+			s->skip_line = lf == NULL;
+			cr = false;
+		}
+		line = s->line;
+		line_len = s->line_len;
+	}
+	if (lf != NULL && !cr && !(s->evidence & EVIDENCE_LONG_LINE))
+		s->evidence |= EVIDENCE_BARE_LF;
+	if (cr && line_len > 0 && line[line_len - 1] == '\r')
+		line_len--;
+	judge_command(s, line, line_len, cmd);
+	return lf != NULL ? n + 1 : len;
+}
+
+void
+smtp_input(struct smtp_session *s, const struct smtp_params *p, int64_t now,
+    const uint8_t *data, size_t len, struct smtp_command *cmd)
+{
+	size_t used;
+
+	memset(cmd, 0, sizeof(*cmd));
+	if (s->have_command)
+		g_clear_pointer(&s->line, g_free);	/* judged already */
+	if (len == 0 || s->state >= SMTP_CLOSING)
+		return;
+	if (s->state == SMTP_GREET)
+		s->evidence |= EVIDENCE_PREGREET;
+	if (s->skip_line) {
+		const uint8_t *lf = memchr(data, '\n', len);
+
+		if (lf == NULL)
+			return;
+		s->skip_line = false;
+		used = (size_t)(lf - data) + 1;
+		data += used;
+		len -= used;
+	}
+	if (!s->have_command && len > 0) {
+		used = take_line(s, data, len, cmd);
+		data += used;
+		len -= used;
+		if (s->have_command && s->state == SMTP_WAIT)
+			start_drip(s, p, now);
+	}
+	/* More after the first line, before our reply ended: pipelining. */
+	if (len > 0 && s->have_command && !s->skip_line)
+		s->evidence |= EVIDENCE_PIPELINING;
+}
+
+/* Say goodbye with line out, for reason why. */
+static void
+finish(struct smtp_session *s, enum smtp_line out, enum smtp_end why)
+{
+	s->state = SMTP_CLOSING;
+	s->end = (uint8_t)why;
+	send_line(s, out);
+}
+
+void
+smtp_timeout(struct smtp_session *s, const struct smtp_params *p, int64_t now)
+{
+	switch (s->state) {
+	case SMTP_GREET:
+		send_line(s, SMTP_OUT_GREETING);
+		if (s->have_command) {
+			/* It spoke early; its reply starts at the next tick. */
+			s->state = SMTP_DRIP;
+			s->deadline = now + p->drip_interval;
+		} else {
+			s->state = SMTP_WAIT;
+			s->deadline = s->start + p->max_hold;
+		}
+		break;
+	case SMTP_WAIT:
+		finish(s, SMTP_OUT_BYE, SMTP_END_MAX_HOLD);
+		break;
+	case SMTP_DRIP:
+		if (now - s->start >= p->max_hold) {
+			finish(s, SMTP_OUT_BYE, SMTP_END_MAX_HOLD);
+			break;
+		}
+		s->deadline = now + p->drip_interval;
+		/* A client that does not read gets no new line until it does. */
+		if (s->out == SMTP_OUT_NONE) {
+			send_line(s, SMTP_OUT_DRIP);
+			s->drip_next = (uint8_t)((s->drip_next + 1) %
+			    SMTP_DRIP_LINES);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+void
+smtp_closed(struct smtp_session *s, enum smtp_end why)
+{
+	if (s->state >= SMTP_CLOSING && s->end != SMTP_END_NONE &&
+	    why == SMTP_END_CLIENT_CLOSED) {
+		s->state = SMTP_CLOSED;		/* it left while we said bye */
+		return;
+	}
+	if (why == SMTP_END_CLIENT_CLOSED &&
+	    (s->state == SMTP_GREET || s->state == SMTP_DRIP))
+		s->evidence |= EVIDENCE_IMPATIENT;
+	s->state = SMTP_CLOSED;
+	s->end = (uint8_t)why;
+	s->out = SMTP_OUT_NONE;
+}
+
+void
+smtp_abort(struct smtp_session *s, enum smtp_end why)
+{
+	finish(s, why == SMTP_END_LIMIT ? SMTP_OUT_BUSY : SMTP_OUT_SHUTDOWN,
+	    why);
+}
+
+/* The script line for out, of a session that had a HELO or not. */
+static const char *
+script_line(const struct smtp_session *s, const struct smtp_script *sc)
+{
+	/* drip_next was advanced when the line was queued. */
+	unsigned drip = (s->drip_next + SMTP_DRIP_LINES - 1) % SMTP_DRIP_LINES;
+
+	switch (s->out) {
+	case SMTP_OUT_TEASER:
+		return sc->teaser;
+	case SMTP_OUT_GREETING:
+		return sc->greeting;
+	case SMTP_OUT_DRIP:
+		return s->have_helo ? sc->drip_helo[drip] : sc->drip_other[drip];
+	case SMTP_OUT_BYE:
+		return sc->bye;
+	case SMTP_OUT_SHUTDOWN:
+		return sc->shutdown;
+	case SMTP_OUT_BUSY:
+		return sc->busy;
+	default:
+		return "";
+	}
+}
+
+size_t
+smtp_pending(const struct smtp_session *s, const struct smtp_script *sc,
+    const char **data)
+{
+	const char *line = script_line(s, sc);
+	size_t len = strlen(line);
+
+	*data = line + MIN(s->out_off, len);
+	return len - MIN(s->out_off, len);
+}
+
+void
+smtp_sent(struct smtp_session *s, const struct smtp_script *sc, size_t n)
+{
+	size_t len = strlen(script_line(s, sc));
+
+	s->bytes_sent += (uint32_t)n;
+	s->out_off = (uint8_t)MIN(s->out_off + n, len);
+	if (s->out_off < len)
+		return;
+	s->out = SMTP_OUT_NONE;
+	s->out_off = 0;
+	if (s->state == SMTP_CLOSING)
+		s->state = SMTP_CLOSED;
+}
+
+void
+smtp_clear(struct smtp_session *s)
+{
+	g_clear_pointer(&s->line, g_free);
+	g_clear_pointer(&s->helo, g_free);
+}
+
+const char *
+smtp_end_name(enum smtp_end end)
+{
+	return (size_t)end < G_N_ELEMENTS(end_names) ? end_names[end] :
+	    "unknown";
+}

@@ -1,0 +1,147 @@
+/*
+ * smtp.h - the tar pit's SMTP session, as a pure state machine.
+ *
+ * No sockets and no clock: the event loop passes the time in, feeds
+ * received bytes, asks what to send, and reports what was sent. Replies
+ * come from one script shared by all sessions (struct smtp_script) plus
+ * an index and offset per session, so a session needs no output buffer.
+ *
+ * The contract (design.md, "tarpitd behaviour"): a "220-" teaser, the
+ * final "220 " after greet_wait, one command line read, then a "250-"
+ * line per drip_interval that never completes, and at max_hold one
+ * "421 4.7.0" line and close. Never 2xx to MAIL/RCPT/DATA, never 354,
+ * never 5xx.
+ */
+#ifndef SLOWSPAM_SMTP_H
+#define SLOWSPAM_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* RFC 5321 4.5.3.1.4: a command line is at most 512 bytes, CRLF included. */
+#define SMTP_LINE_MAX		512
+/* HELO kept for the session's log line (the store gets up to 255 bytes). */
+#define SMTP_HELO_KEEP		100
+/* Lines of the drip script. */
+#define SMTP_DRIP_LINES		16
+#define SMTP_SCRIPT_LINE_MAX	128
+
+/* Timings and the host name, from [tarpitd]; milliseconds. */
+struct smtp_params {
+	int64_t	greet_wait;
+	int64_t	drip_interval;
+	int64_t	max_hold;
+};
+
+/* Every line a session can send; built once per configuration. */
+struct smtp_script {
+	char	teaser[SMTP_SCRIPT_LINE_MAX];
+	char	greeting[SMTP_SCRIPT_LINE_MAX];
+	/* After HELO/EHLO: "250-" lines; after anything else: "421-". */
+	char	drip_helo[SMTP_DRIP_LINES][SMTP_SCRIPT_LINE_MAX];
+	char	drip_other[SMTP_DRIP_LINES][SMTP_SCRIPT_LINE_MAX];
+	char	bye[SMTP_SCRIPT_LINE_MAX];		/* 421 at max_hold */
+	char	shutdown[SMTP_SCRIPT_LINE_MAX];	/* 421 on SIGTERM */
+	char	busy[SMTP_SCRIPT_LINE_MAX];		/* 421 over a limit */
+};
+
+enum smtp_state {
+	SMTP_GREET,	/* teaser sent; the final 220 is due at the deadline */
+	SMTP_WAIT,	/* 220 sent; waiting for a command until max_hold */
+	SMTP_DRIP,	/* a reply is dripping; next line at the deadline */
+	SMTP_CLOSING,	/* the last line is going out; then close */
+	SMTP_CLOSED,	/* done: see end */
+};
+
+/* Why a session ended; the names are in smtp_end_name(). */
+enum smtp_end {
+	SMTP_END_NONE,
+	SMTP_END_MAX_HOLD,
+	SMTP_END_CLIENT_CLOSED,
+	SMTP_END_LIMIT,
+	SMTP_END_SHUTDOWN,
+	SMTP_END_ERROR,
+};
+
+/* Which script line is going out (see smtp_pending()). */
+enum smtp_line {
+	SMTP_OUT_NONE,
+	SMTP_OUT_TEASER,
+	SMTP_OUT_GREETING,
+	SMTP_OUT_DRIP,
+	SMTP_OUT_BYE,
+	SMTP_OUT_SHUTDOWN,
+	SMTP_OUT_BUSY,
+};
+
+/* One session: small and fixed, but for two rarely used buffers. */
+struct smtp_session {
+	int64_t		start;		/* connect time */
+	int64_t		deadline;	/* next wake-up */
+	uint32_t	evidence;	/* EVIDENCE_* of record.h */
+	uint32_t	bytes_sent;
+	char		*line;		/* a partial first line, or NULL */
+	char		*helo;		/* HELO argument kept for the log */
+	uint16_t	line_len;	/* bytes of the first line seen */
+	uint8_t		state;		/* enum smtp_state */
+	uint8_t		end;		/* enum smtp_end */
+	uint8_t		out;		/* enum smtp_line going out */
+	uint8_t		out_off;	/* bytes of it already sent */
+	uint8_t		drip_next;	/* next drip line */
+	uint8_t		helo_len;
+	uint8_t		helo_class;	/* enum helo_class */
+	bool		have_command;	/* the first line is complete */
+	bool		have_helo;	/* ... and it was HELO or EHLO */
+	bool		skip_line;	/* discarding the rest of a long line */
+};
+
+/* What smtp_input() found in the first command line. */
+struct smtp_command {
+	bool		complete;	/* a whole first line arrived now */
+	bool		is_helo;
+	const char	*arg;		/* HELO argument, not NUL-terminated */
+	size_t		arg_len;
+};
+
+/* Build the script for host name hostname. */
+void	smtp_script_init(struct smtp_script *script, const char *hostname);
+
+/* Start a session at time now; the teaser (or greeting) is pending. */
+void	smtp_start(struct smtp_session *s, const struct smtp_params *p,
+	    int64_t now);
+
+/*
+ * Feed bytes received at time now. When they complete the first command
+ * line, cmd says so (cmd->arg points into data or the session's buffer
+ * and is valid until the next call).
+ */
+void	smtp_input(struct smtp_session *s, const struct smtp_params *p,
+	    int64_t now, const uint8_t *data, size_t len,
+	    struct smtp_command *cmd);
+
+/* The deadline has come: move on (next line, greeting, or goodbye). */
+void	smtp_timeout(struct smtp_session *s, const struct smtp_params *p,
+	    int64_t now);
+
+/* The client closed or the connection failed. */
+void	smtp_closed(struct smtp_session *s, enum smtp_end why);
+
+/* End now with the 421 line for why (SHUTDOWN or LIMIT). */
+void	smtp_abort(struct smtp_session *s, enum smtp_end why);
+
+/* The rest of the line going out: pointer and length (0: nothing). */
+size_t	smtp_pending(const struct smtp_session *s,
+	    const struct smtp_script *script, const char **data);
+
+/* n bytes of the pending line were written. */
+void	smtp_sent(struct smtp_session *s, const struct smtp_script *script,
+	    size_t n);
+
+/* Release the session's buffers. */
+void	smtp_clear(struct smtp_session *s);
+
+/* "max_hold", "client_closed", "limit", "shutdown", "error". */
+const char *smtp_end_name(enum smtp_end end);
+
+#endif /* SLOWSPAM_SMTP_H */

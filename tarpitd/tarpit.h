@@ -1,0 +1,81 @@
+/*
+ * tarpit.h - tarpitd's internal interfaces: the event loop, listening
+ * sockets, privileges and the session record.
+ */
+#ifndef SLOWSPAM_TARPIT_H
+#define SLOWSPAM_TARPIT_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "addr.h"
+#include "conf.h"
+#include "smtp.h"
+
+/* The listening sockets of one process. */
+struct listeners {
+	int	*fds;
+	size_t	n;
+	bool	shared;		/* the same sockets in every worker */
+};
+
+/* Signals seen, set by the handlers, read by the loop. */
+extern volatile sig_atomic_t tarpit_got_hup, tarpit_got_term,
+    tarpit_got_usr1;
+
+/* listen.c */
+/* Bind every configured address (once per worker, with SO_REUSEPORT). */
+bool	listeners_bind(const struct conf *conf, unsigned copies,
+	    struct listeners *out, GError **error);
+/* Take sockets passed by systemd (LISTEN_FDS); false if there are none. */
+bool	listeners_from_systemd(struct listeners *out, GError **error);
+/* The sockets of worker i (of n) out of all. */
+void	listeners_for_worker(const struct listeners *all, unsigned i,
+	    unsigned n, struct listeners *out);
+void	listeners_close(struct listeners *l);
+
+/* privs.c */
+/* If root: chroot (if set) and become user, for good. */
+bool	privs_drop(const char *user, const char *chroot_dir, GError **error);
+/*
+ * If root: create the store's folder for user if it is missing, and give
+ * user the store files root owns. Existing folders are not changed.
+ */
+bool	privs_prepare_store(const char *path, const char *user,
+	    GError **error);
+/* If root: create the file path if missing; give it to user if root's. */
+bool	privs_prepare_file(const char *path, const char *user, GError **error);
+
+/* tarpitd.c */
+/* path inside chroot root ("/" if equal), or NULL if outside it. */
+const char *tarpit_inside_chroot(const char *root, const char *path);
+
+/* loop.c */
+struct tarpit;
+/*
+ * Set up a worker's loop, taking conf (freed by tarpit_free, or here on
+ * failure); the store is opened here, so call it after fork.
+ */
+struct tarpit *tarpit_new(struct conf *conf, const char *const *overrides,
+	    const struct listeners *l, GError **error);
+/* Run until SIGTERM; returns the exit status. */
+int	tarpit_run(struct tarpit *t);
+void	tarpit_free(struct tarpit *t);
+
+/* session.c */
+/* What one ended session leaves: log line, event-log line. */
+struct session_report {
+	const struct addr *addr;
+	uint16_t	port;
+	int64_t		connect;	/* wall clock, ms */
+	int64_t		disconnect;
+	const struct smtp_session *s;
+};
+void	session_log(const struct session_report *r);
+/* One JSON line into buf (no newline); returns its length. */
+size_t	session_json(const struct session_report *r, char *buf, size_t size);
+
+#endif /* SLOWSPAM_TARPIT_H */
