@@ -1,0 +1,828 @@
+/*
+ * test_tarpitd.c - the real tarpitd on loopback against real clients:
+ * a polite client, hostile ones (pipelining, junk, NULs, 100 KB lines,
+ * HTTP, half-closed and vanishing sockets), limits, reload, SIGTERM with
+ * clients held, privilege drop, the store and the event log, and that
+ * nothing a client said but its HELO is kept anywhere.
+ *
+ * Every daemon runs in a private directory on a free port and is stopped
+ * by its test.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "record.h"
+#include "store.h"
+#include "testutil.h"
+
+/* Timings of the test daemons (ms): short, so a session is quick. */
+#define GREET_WAIT	300
+#define DRIP		200
+#define MAX_HOLD	2000
+/* Slack for a loaded machine on top of max_hold + one drip. */
+#define SLACK		1500
+
+struct daemon {
+	char	*dir;
+	char	*conf;
+	char	*log;
+	char	*events;
+	char	*store;
+	uint16_t port;
+	pid_t	pid;
+	int	nofile;		/* RLIMIT_NOFILE for it, 0: as ours */
+};
+
+static char *tmpdir;
+static const char *tarpitd_bin;
+
+/* A port nobody listens on now, on 127.0.0.1. */
+static uint16_t
+free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	uint16_t port;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	g_assert_cmpint(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
+	g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sin, &len), ==, 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return port;
+}
+
+static char *
+read_text(const char *path)
+{
+	char *text = NULL;
+
+	if (!g_file_get_contents(path, &text, NULL, NULL))
+		return g_strdup("");
+	return text;
+}
+
+/* Write d's configuration: the test timings plus extra lines. */
+static void
+write_conf(struct daemon *d, const char *hostname, const char *extra)
+{
+	g_autofree char *text = g_strdup_printf(
+	    "[tarpitd]\nlisten = 127.0.0.1:%u\nhostname = %s\n"
+	    "greet_wait = %dms\ndrip_interval = %dms\nmax_hold = %dms\n"
+	    "user = nobody\nevent_log = %s\n%s\n[store]\npath = %s\n",
+	    d->port, hostname, GREET_WAIT, DRIP, MAX_HOLD, d->events,
+	    extra != NULL ? extra : "", d->store);
+
+	g_assert_true(g_file_set_contents(d->conf, text, -1, NULL));
+}
+
+/* Wait until the daemon's log holds text; false after timeout ms. */
+static bool
+log_has(const struct daemon *d, const char *text, int timeout)
+{
+	for (int waited = 0;; waited += 20) {
+		g_autofree char *log = read_text(d->log);
+
+		if (strstr(log, text) != NULL)
+			return true;
+		if (waited >= timeout)
+			return false;
+		g_usleep(20000);
+	}
+}
+
+static void
+start_daemon(struct daemon *d, const char *name, const char *extra)
+{
+	memset(d, 0, sizeof(*d));
+	d->dir = g_build_filename(tmpdir, name, NULL);
+	g_assert_cmpint(g_mkdir_with_parents(d->dir, 0755), ==, 0);
+	d->conf = g_build_filename(d->dir, "slowspam.conf", NULL);
+	d->log = g_build_filename(d->dir, "tarpitd.log", NULL);
+	d->events = g_build_filename(d->dir, "events.jsonl", NULL);
+	d->store = g_build_filename(d->dir, "store", "hits.lmdb", NULL);
+	d->port = free_port();
+	write_conf(d, "tarpit.test", extra);
+}
+
+/* Start the configured daemon and wait until it serves. */
+static void
+run_daemon(struct daemon *d, const char *const *args)
+{
+	g_autoptr(GPtrArray) argv = g_ptr_array_new();
+
+	g_ptr_array_add(argv, (char *)tarpitd_bin);
+	g_ptr_array_add(argv, (char *)"-f");
+	g_ptr_array_add(argv, (char *)"-c");
+	g_ptr_array_add(argv, d->conf);
+	for (size_t i = 0; args != NULL && args[i] != NULL; i++)
+		g_ptr_array_add(argv, (char *)args[i]);
+	g_ptr_array_add(argv, NULL);
+	if ((d->pid = fork()) == 0) {
+		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+		dup2(fd, 2);
+		if (d->nofile > 0) {
+			struct rlimit rl = { (rlim_t)d->nofile,
+			    (rlim_t)d->nofile };
+
+			setrlimit(RLIMIT_NOFILE, &rl);
+		}
+		execv(tarpitd_bin, (char **)argv->pdata);
+		_exit(127);
+	}
+	g_assert_cmpint(d->pid, >, 0);
+	if (!log_has(d, "serving", 5000)) {
+		g_autofree char *log = read_text(d->log);
+
+		g_error("tarpitd did not start:\n%s", log);
+	}
+}
+
+/* SIGTERM, and the exit status (or -1 if it hung). */
+static int
+stop_daemon(struct daemon *d)
+{
+	int status = -1;
+
+	if (d->pid <= 0)
+		return 0;
+	kill(d->pid, SIGTERM);
+	for (int i = 0; i < 1000; i++) {
+		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+			d->pid = 0;
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 +
+			    WTERMSIG(status);
+		}
+		g_usleep(10000);
+	}
+	kill(d->pid, SIGKILL);
+	waitpid(d->pid, &status, 0);
+	d->pid = 0;
+	return -1;
+}
+
+static void
+free_daemon(struct daemon *d)
+{
+	stop_daemon(d);
+	g_free(d->dir);
+	g_free(d->conf);
+	g_free(d->log);
+	g_free(d->events);
+	g_free(d->store);
+}
+
+/* Connect to the daemon from source address src (NULL: any). */
+static int
+dial(const struct daemon *d, const char *src)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_port = htons(d->port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (src != NULL) {
+		struct sockaddr_in me = { .sin_family = AF_INET };
+
+		inet_pton(AF_INET, src, &me.sin_addr);
+		g_assert_cmpint(bind(fd, (struct sockaddr *)&me, sizeof(me)),
+		    ==, 0);
+	}
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	g_assert_cmpint(connect(fd, (struct sockaddr *)&sin, sizeof(sin)), ==,
+	    0);
+	return fd;
+}
+
+static void
+send_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		if (n <= 0)
+			return;		/* the server may have closed: fine */
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/*
+ * Read until the server closes, until stop appears (if not NULL), or
+ * timeout ms; returns what was read. *closed says if the server closed.
+ */
+static GString *
+read_until(int fd, const char *stop, int timeout, bool *closed)
+{
+	GString *got = g_string_new(NULL);
+	int64_t end = g_get_monotonic_time() / 1000 + timeout;
+
+	*closed = false;
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int64_t left = end - g_get_monotonic_time() / 1000;
+		char buf[4096];
+		ssize_t n;
+
+		if (stop != NULL && strstr(got->str, stop) != NULL)
+			break;
+		if (left <= 0 || poll(&p, 1, (int)left) <= 0)
+			break;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n <= 0) {
+			*closed = true;
+			break;
+		}
+		g_string_append_len(got, buf, n);
+	}
+	return got;
+}
+
+/*
+ * The contract on a transcript: only 220, 250 and 421 lines; no 354, no
+ * 5xx; no 2xx at all unless the client said HELO/EHLO first; and, if
+ * the server closed, the last line is a complete 421.
+ */
+static void
+check_transcript(const GString *t, bool helo, bool closed, const char *what)
+{
+	g_auto(GStrv) lines = g_strsplit(t->str, "\r\n", -1);
+	guint n = g_strv_length(lines);
+
+	for (guint i = 0; i + 1 < n; i++) {
+		const char *l = lines[i];
+
+		if (!(g_str_has_prefix(l, "220") || g_str_has_prefix(l, "250") ||
+		    g_str_has_prefix(l, "421")) || g_str_has_prefix(l, "354") ||
+		    (!helo && g_str_has_prefix(l, "250")))
+			g_error("%s: bad line '%s' in:\n%s", what, l, t->str);
+	}
+	if (closed && (n < 2 || !g_str_has_prefix(lines[n - 2], "421 ") ||
+	    lines[n - 1][0] != '\0'))
+		g_error("%s: closed without a whole 421 line:\n%s", what, t->str);
+}
+
+static struct daemon main_d;
+
+/* A polite client, as swaks or an MTA: held, then a 421 in time. */
+static void
+test_polite(void)
+{
+	int fd = dial(&main_d, NULL);
+	int64_t t0 = g_get_monotonic_time();
+	bool closed;
+	g_autoptr(GString) greeting = read_until(fd, "220 tarpit.test", 3000,
+	    &closed);
+	g_autoptr(GString) rest = NULL;
+	int64_t ms;
+
+	g_assert_true(g_str_has_prefix(greeting->str, "220-tarpit.test"));
+	g_assert_cmpint((g_get_monotonic_time() - t0) / 1000, >=,
+	    GREET_WAIT - 50);
+	send_all(fd, "EHLO mail.example.org\r\n", 23);
+	rest = read_until(fd, NULL, MAX_HOLD + DRIP + SLACK, &closed);
+	ms = (g_get_monotonic_time() - t0) / 1000;
+	close(fd);
+	g_assert_true(closed);
+	g_assert_cmpint(ms, >=, MAX_HOLD - 50);
+	g_assert_cmpint(ms, <=, MAX_HOLD + DRIP + SLACK);
+	g_assert_true(g_str_has_prefix(rest->str, "250-tarpit.test"));
+	g_assert_nonnull(strstr(rest->str, "\r\n421 4.7.0 tarpit.test"));
+	g_string_prepend(rest, greeting->str);
+	check_transcript(rest, true, true, "polite");
+}
+
+/* One hostile client: what it sends, and how. */
+struct hostile {
+	const char *name;
+	const char *data;
+	size_t len;
+	int how;		/* see below */
+	bool helo;		/* first line is HELO/EHLO */
+	const char *evidence;	/* expected in its session line */
+	const char *end;
+};
+enum { H_AFTER_GREETING, H_AT_ONCE, H_HALF_CLOSE, H_VANISH, H_BIG };
+#define BIG_LINE	100000
+
+static const struct hostile hostiles[] = {
+	{ "pipelining", "EHLO bot.example\r\nMAIL FROM:<a@b.example>\r\n"
+	    "RCPT TO:<c@d.example>\r\nDATA\r\nSubject: x\r\n\r\nbody\r\n.\r\n",
+	    0, H_AFTER_GREETING, true, "pipelining", "max_hold" },
+	{ "pregreet", "EHLO early.example\r\n", 0, H_AT_ONCE, true, "pregreet",
+	    "max_hold" },
+	{ "junk", "\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03\r\n", 13,
+	    H_AFTER_GREETING, false, "non_smtp", "max_hold" },
+	{ "nuls", "EHLO a\0b\0c\r\n", 12, H_AFTER_GREETING, true, "-",
+	    "max_hold" },
+	{ "http", "GET / HTTP/1.1\r\nHost: tarpit.test\r\n\r\n", 0,
+	    H_AFTER_GREETING, false, "non_smtp", "max_hold" },
+	{ "connect", "CONNECT 192.0.2.1:25 HTTP/1.0\r\n\r\n", 0,
+	    H_AFTER_GREETING, false, "non_smtp", "max_hold" },
+	{ "mail first", "MAIL FROM:<x@y.example>\r\n", 0, H_AFTER_GREETING,
+	    false, "no_helo", "max_hold" },
+	{ "bare lf", "HELO lf.example\n", 0, H_AFTER_GREETING, true, "bare_lf",
+	    "max_hold" },
+	{ "100 KB line", NULL, BIG_LINE, H_BIG, true, "long_line", "max_hold" },
+	{ "half close", "EHLO half.example\r\n", 0, H_HALF_CLOSE, true,
+	    "impatient", "client_closed" },
+	{ "vanish", NULL, 0, H_VANISH, false, "impatient", "client_closed" },
+};
+
+static gpointer
+hostile_client(gpointer data)
+{
+	const struct hostile *h = data;
+	int fd = dial(&main_d, NULL);
+	size_t len = h->len != 0 ? h->len : (h->data ? strlen(h->data) : 0);
+	g_autoptr(GString) t = NULL;
+	bool closed;
+	int64_t t0 = g_get_monotonic_time();
+
+	switch (h->how) {
+	case H_VANISH:
+		close(fd);
+		return NULL;
+	case H_AT_ONCE:
+		send_all(fd, h->data, len);
+		break;
+	case H_BIG: {
+		g_autofree char *big = g_malloc(BIG_LINE);
+
+		g_string_free(read_until(fd, "220 ", 3000, &closed), TRUE);
+		memset(big, 'x', BIG_LINE);
+		memcpy(big, "EHLO ", 5);
+		memcpy(big + BIG_LINE - 2, "\r\n", 2);
+		send_all(fd, big, BIG_LINE);
+		break;
+	}
+	default:
+		g_string_free(read_until(fd, "220 ", 3000, &closed), TRUE);
+		send_all(fd, h->data, len);
+		if (h->how == H_HALF_CLOSE)
+			shutdown(fd, SHUT_WR);
+		break;
+	}
+	t = read_until(fd, NULL, MAX_HOLD + DRIP + SLACK, &closed);
+	close(fd);
+	if (!closed)
+		g_error("%s: still open after %d ms", h->name,
+		    MAX_HOLD + DRIP + SLACK);
+	if ((g_get_monotonic_time() - t0) / 1000 > MAX_HOLD + DRIP + SLACK)
+		g_error("%s: held too long", h->name);
+	if (h->how != H_HALF_CLOSE)
+		check_transcript(t, h->helo, true, h->name);
+	return NULL;
+}
+
+/* All the hostile clients at once; then each left the right record. */
+static void
+test_hostile(void)
+{
+	GThread *threads[G_N_ELEMENTS(hostiles)];
+	g_autofree char *events = NULL;
+	g_auto(GStrv) lines = NULL;
+	size_t before;
+
+	events = read_text(main_d.events);
+	before = g_strv_length(lines = g_strsplit(events, "\n", -1));
+	g_clear_pointer(&lines, g_strfreev);
+	for (size_t i = 0; i < G_N_ELEMENTS(hostiles); i++)
+		threads[i] = g_thread_new(hostiles[i].name, hostile_client,
+		    (gpointer)&hostiles[i]);
+	for (size_t i = 0; i < G_N_ELEMENTS(hostiles); i++)
+		g_thread_join(threads[i]);
+	/* The daemon lived through it and still serves. */
+	g_assert_cmpint(kill(main_d.pid, 0), ==, 0);
+	g_assert_true(log_has(&main_d, "end=client_closed", 3000));
+
+	g_free(events);
+	events = read_text(main_d.events);
+	lines = g_strsplit(events, "\n", -1);
+	g_assert_cmpuint(g_strv_length(lines) - before, ==,
+	    G_N_ELEMENTS(hostiles));
+	for (size_t i = 0; i < G_N_ELEMENTS(hostiles); i++) {
+		const struct hostile *h = &hostiles[i];
+		g_autofree char *end = g_strdup_printf("\"end\":\"%s\"", h->end);
+		g_autofree char *ev = g_strdup_printf("\"%s\"", h->evidence);
+		bool seen = false;
+
+		/* Find a session line of this run with its evidence and end. */
+		for (guint j = before - 1; lines[j] != NULL && !seen; j++)
+			seen = strstr(lines[j], end) != NULL &&
+			    (h->evidence[0] == '-' ?
+			    strstr(lines[j], "\"evidence\":[]") != NULL :
+			    strstr(lines[j], ev) != NULL);
+		if (!seen)
+			g_error("%s: no session with %s and %s in:\n%s",
+			    h->name, ev, end, events);
+	}
+}
+
+/* The store sees a client while it is still held, with its HELO. */
+static void
+test_store_while_held(void)
+{
+	int fd = dial(&main_d, "127.0.0.77");
+	struct store_options o = { STORE_BACKEND_LMDB, main_d.store, 1u << 30,
+	    0, true };
+	bool closed, found = false;
+	struct hit_record r;
+	struct store *st;
+
+	g_string_free(read_until(fd, "220 ", 3000, &closed), TRUE);
+	send_all(fd, "EHLO held.example\r\n", 19);
+	st = store_open(&o, NULL);
+	g_assert_nonnull(st);
+	for (int i = 0; i < 100 && !(found && r.helo_len > 0); i++) {
+		g_assert_true(store_lookup(st, "127.0.0.77/32", &r, &found,
+		    NULL));
+		g_usleep(10000);
+	}
+	g_assert_true(found);
+	g_assert_cmpuint(r.tarpit_sessions, ==, 1);
+	g_assert_cmpstr(r.helo, ==, "held.example");
+	g_assert_cmpuint(r.tarpit_held_ms, ==, 0);	/* not ended yet */
+	g_string_free(read_until(fd, NULL, MAX_HOLD + DRIP + SLACK, &closed),
+	    TRUE);
+	close(fd);
+	for (int i = 0; i < 100 && r.tarpit_held_ms == 0; i++) {
+		g_assert_true(store_lookup(st, "127.0.0.77/32", &r, &found,
+		    NULL));
+		g_usleep(10000);
+	}
+	g_assert_cmpuint(r.tarpit_held_ms, >=, MAX_HOLD - 50);
+	store_free(st);
+}
+
+/* After a client sent MAIL, RCPT, AUTH and DATA: none of it is kept. */
+static void
+test_privacy(void)
+{
+	static const char secrets[] =
+	    "EHLO privacy.example\r\nAUTH PLAIN c2VjcmV0LWF1dGg=\r\n"
+	    "MAIL FROM:<secret-sender@example.com>\r\n"
+	    "RCPT TO:<secret-rcpt@example.net>\r\nDATA\r\n"
+	    "Subject: secret-subject\r\n\r\nsecret-body\r\n.\r\n";
+	int fd = dial(&main_d, NULL);
+	bool closed;
+
+	g_string_free(read_until(fd, "220 ", 3000, &closed), TRUE);
+	send_all(fd, secrets, sizeof(secrets) - 1);
+	g_string_free(read_until(fd, NULL, MAX_HOLD + DRIP + SLACK, &closed),
+	    TRUE);
+	close(fd);
+	g_assert_true(log_has(&main_d, "helo=privacy.example", 3000));
+	/* The files are checked once the daemon has stopped: see below. */
+}
+
+/* SIGTERM: everyone held gets a 421 at once, then a clean exit. */
+static void
+test_sigterm(void)
+{
+	int fds[3];
+	g_autofree char *events = NULL, *log = NULL;
+	int64_t t0;
+
+	for (int i = 0; i < 3; i++) {
+		bool closed;
+
+		fds[i] = dial(&main_d, NULL);
+		g_string_free(read_until(fds[i], "220 ", 3000, &closed), TRUE);
+		send_all(fds[i], "EHLO term.example\r\n", 19);
+	}
+	g_usleep(100000);
+	t0 = g_get_monotonic_time();
+	g_assert_cmpint(stop_daemon(&main_d), ==, 0);
+	g_assert_cmpint((g_get_monotonic_time() - t0) / 1000, <, 2000);
+	for (int i = 0; i < 3; i++) {
+		bool closed;
+		g_autoptr(GString) t = read_until(fds[i], NULL, 2000, &closed);
+
+		g_assert_true(closed);
+		g_assert_nonnull(strstr(t->str, "421 4.3.2 tarpit.test"));
+		check_transcript(t, true, true, "sigterm");
+		close(fds[i]);
+	}
+	events = read_text(main_d.events);
+	g_assert_nonnull(strstr(events, "\"end\":\"shutdown\""));
+	log = read_text(main_d.log);
+	g_assert_nonnull(strstr(log, "tarpitd stopped"));
+}
+
+/* Nothing of what clients said beyond HELO is in any file we keep. */
+static void
+test_nothing_kept(void)
+{
+	const char *files[] = { main_d.log, main_d.events, main_d.store };
+
+	for (size_t i = 0; i < G_N_ELEMENTS(files); i++) {
+		g_autofree char *data = NULL;
+		gsize len;
+
+		g_assert_true(g_file_get_contents(files[i], &data, &len, NULL));
+		g_assert_null(g_strstr_len(data, (gssize)len, "secret"));
+		g_assert_null(g_strstr_len(data, (gssize)len, "c2VjcmV0"));
+		g_assert_null(g_strstr_len(data, (gssize)len, "x@y.example"));
+	}
+}
+
+/* Root is dropped for nobody before any client is read. */
+static void
+test_privileges(void)
+{
+	g_autofree char *path = NULL, *status = NULL;
+	struct passwd *pw;
+	g_autofree char *uids = NULL, *gids = NULL;
+	struct daemon d;
+
+	if (geteuid() != 0) {
+		g_test_skip("needs root");
+		return;
+	}
+	pw = getpwnam("nobody");
+	g_assert_nonnull(pw);
+	start_daemon(&d, "privs", NULL);
+	run_daemon(&d, NULL);
+	path = g_strdup_printf("/proc/%d/status", d.pid);
+	status = read_text(path);
+	uids = g_strdup_printf("\nUid:\t%u\t%u\t%u\t%u\n", pw->pw_uid,
+	    pw->pw_uid, pw->pw_uid, pw->pw_uid);
+	gids = g_strdup_printf("\nGid:\t%u\t%u\t%u\t%u\n", pw->pw_gid,
+	    pw->pw_gid, pw->pw_gid, pw->pw_gid);
+	g_assert_nonnull(strstr(status, uids));
+	g_assert_nonnull(strstr(status, gids));
+	g_assert_nonnull(strstr(status, "\nCapEff:\t0000000000000000\n"));
+	g_assert_cmpint(stop_daemon(&d), ==, 0);
+	free_daemon(&d);
+
+	/* A user that is root is refused. */
+	start_daemon(&d, "root", NULL);
+	{
+		g_autofree char *conf = read_text(d.conf);
+		g_autofree char *rooted = NULL;
+		char *p = strstr(conf, "user = nobody");
+		int status2;
+
+		memcpy(p, "user = root  ", 13);
+		rooted = g_strdup(conf);
+		g_assert_true(g_file_set_contents(d.conf, rooted, -1, NULL));
+		if ((d.pid = fork()) == 0) {
+			int fd = open(d.log, O_WRONLY | O_CREAT, 0644);
+
+			dup2(fd, 2);
+			execl(tarpitd_bin, tarpitd_bin, "-f", "-c", d.conf,
+			    (char *)NULL);
+			_exit(127);
+		}
+		g_assert_cmpint(waitpid(d.pid, &status2, 0), ==, d.pid);
+		d.pid = 0;
+		g_assert_true(WIFEXITED(status2));
+		g_assert_cmpint(WEXITSTATUS(status2), ==, 1);
+		g_assert_true(log_has(&d, "is root; tarpitd will not run as root",
+		    0));
+	}
+	free_daemon(&d);
+}
+
+/* Over max_clients_per_net or max_clients: an immediate 421, closed. */
+static void
+test_limits(void)
+{
+	struct daemon d;
+	int held[3], fd;
+	bool closed;
+	GString *t;
+	int64_t t0;
+
+	start_daemon(&d, "limits", "max_clients = 3\nmax_clients_per_net = 2");
+	run_daemon(&d, NULL);
+	held[0] = dial(&d, "127.0.0.21");
+	held[1] = dial(&d, "127.0.0.21");
+	g_usleep(100000);
+	/* A third from the same network is turned away at once. */
+	t0 = g_get_monotonic_time();
+	fd = dial(&d, "127.0.0.21");
+	t = read_until(fd, NULL, 2000, &closed);
+	g_assert_true(closed);
+	g_assert_cmpint((g_get_monotonic_time() - t0) / 1000, <, 1000);
+	g_assert_true(g_str_has_prefix(t->str, "421 4.7.0 tarpit.test Too many"));
+	check_transcript(t, false, true, "per net");
+	g_string_free(t, TRUE);
+	close(fd);
+	/* Another network still gets in, up to max_clients. */
+	held[2] = dial(&d, "127.0.0.22");
+	t = read_until(held[2], "220-", 2000, &closed);
+	g_assert_false(closed);
+	g_string_free(t, TRUE);
+	fd = dial(&d, "127.0.0.23");
+	t = read_until(fd, NULL, 2000, &closed);
+	g_assert_true(closed);
+	g_assert_true(g_str_has_prefix(t->str, "421 4.7.0 tarpit.test Too many"));
+	g_string_free(t, TRUE);
+	close(fd);
+	g_assert_true(log_has(&d, "end=limit", 2000));
+	for (int i = 0; i < 3; i++)
+		close(held[i]);
+	/* Once they are gone, there is room again. */
+	g_assert_true(log_has(&d, "end=client_closed", 2000));
+	g_usleep(100000);
+	fd = dial(&d, "127.0.0.21");
+	t = read_until(fd, "220-", 2000, &closed);
+	g_assert_true(g_str_has_prefix(t->str, "220-tarpit.test"));
+	g_string_free(t, TRUE);
+	close(fd);
+	g_assert_cmpint(stop_daemon(&d), ==, 0);
+	free_daemon(&d);
+}
+
+/* SIGHUP: a good file takes effect; a bad one is refused and logged. */
+static void
+test_reload(void)
+{
+	struct daemon d;
+	int fd;
+	bool closed;
+	GString *t;
+
+	start_daemon(&d, "reload", NULL);
+	run_daemon(&d, NULL);
+	write_conf(&d, "reloaded.test", NULL);
+	kill(d.pid, SIGHUP);
+	g_assert_true(log_has(&d, "reloaded ", 3000));
+	fd = dial(&d, NULL);
+	t = read_until(fd, "\r\n", 2000, &closed);
+	g_assert_true(g_str_has_prefix(t->str, "220-reloaded.test"));
+	g_string_free(t, TRUE);
+	close(fd);
+
+	g_assert_true(g_file_set_contents(d.conf,
+	    "[tarpitd]\nmax_hold = forever\n", -1, NULL));
+	kill(d.pid, SIGHUP);
+	g_assert_true(log_has(&d, "reload: keeping the running configuration",
+	    3000));
+	g_assert_true(log_has(&d, "[tarpitd] max_hold: \"forever\"", 0));
+	fd = dial(&d, NULL);
+	t = read_until(fd, "\r\n", 2000, &closed);
+	g_assert_true(g_str_has_prefix(t->str, "220-reloaded.test"));
+	g_string_free(t, TRUE);
+	close(fd);
+	g_assert_cmpint(stop_daemon(&d), ==, 0);
+	free_daemon(&d);
+}
+
+/* CPU seconds a process has used. */
+static double
+cpu_seconds(pid_t pid)
+{
+	g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
+	g_autofree char *stat = read_text(path);
+	const char *p = strrchr(stat, ')');
+	unsigned long utime = 0, stime = 0;
+	g_auto(GStrv) f = NULL;
+
+	g_assert_nonnull(p);
+	f = g_strsplit(p + 2, " ", -1);
+	/* Fields 14 and 15 of stat; f[0] is field 3. */
+	utime = strtoul(f[11], NULL, 10);
+	stime = strtoul(f[12], NULL, 10);
+	return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Out of descriptors: no busy loop, and it recovers by itself. */
+static void
+test_emfile(void)
+{
+	struct daemon d;
+	int fds[40], fd;
+	double cpu;
+	bool closed;
+	GString *t;
+
+	start_daemon(&d, "emfile", NULL);
+	d.nofile = 24;
+	run_daemon(&d, NULL);
+	for (size_t i = 0; i < G_N_ELEMENTS(fds); i++)
+		fds[i] = dial(&d, NULL);	/* the backlog takes the rest */
+	g_assert_true(log_has(&d, "not accepting for", 3000));
+	cpu = cpu_seconds(d.pid);
+	g_usleep(1500000);
+	cpu = cpu_seconds(d.pid) - cpu;
+	g_test_message("cpu while out of descriptors: %.2f s in 1.5 s", cpu);
+	g_assert_cmpfloat(cpu, <, 0.3);
+	for (size_t i = 0; i < G_N_ELEMENTS(fds); i++)
+		close(fds[i]);
+	/* The held ones end, the waiting ones are accepted and end too. */
+	g_usleep(1500000);
+	fd = dial(&d, NULL);
+	t = read_until(fd, "220-", 3000, &closed);
+	g_assert_true(g_str_has_prefix(t->str, "220-tarpit.test"));
+	g_string_free(t, TRUE);
+	close(fd);
+	g_assert_cmpint(stop_daemon(&d), ==, 0);
+	free_daemon(&d);
+}
+
+/* Several workers share the port; SIGTERM stops them all. */
+static void
+test_workers(void)
+{
+	struct daemon d;
+	bool closed;
+
+	start_daemon(&d, "workers", "workers = 3");
+	run_daemon(&d, NULL);
+	for (int i = 0; i < 6; i++) {
+		int fd = dial(&d, NULL);
+		g_autoptr(GString) t = read_until(fd, "\r\n", 2000, &closed);
+
+		g_assert_true(g_str_has_prefix(t->str, "220-tarpit.test"));
+		close(fd);
+	}
+	g_assert_true(log_has(&d, "serving", 0));
+	g_assert_cmpint(stop_daemon(&d), ==, 0);
+	g_assert_true(log_has(&d, "all workers stopped", 2000));
+	free_daemon(&d);
+}
+
+/* -t: 0 and "OK" for a good file, 1 and file:line for a bad one. */
+static void
+test_check_config(void)
+{
+	struct daemon d;
+	g_autofree char *out = NULL, *err = NULL;
+	int status;
+	const char *argv[] = { tarpitd_bin, "-t", "-c", NULL, NULL };
+
+	start_daemon(&d, "check", NULL);
+	argv[3] = d.conf;
+	g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, 0, NULL, NULL,
+	    &out, &err, &status, NULL));
+	g_assert_true(g_spawn_check_wait_status(status, NULL));
+	g_assert_nonnull(strstr(out, "slowspam.conf: OK"));
+	g_clear_pointer(&out, g_free);
+	g_clear_pointer(&err, g_free);
+	g_assert_true(g_file_set_contents(d.conf,
+	    "[tarpitd]\nlisten = 127.0.0.1:2525\ndrip_interval = 1y\n", -1,
+	    NULL));
+	g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, 0, NULL, NULL,
+	    &out, &err, &status, NULL));
+	g_assert_true(WIFEXITED(status));
+	g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+	g_assert_nonnull(strstr(err, "slowspam.conf:3: [tarpitd] drip_interval"));
+	free_daemon(&d);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *builddir = g_getenv("top_builddir");
+	g_autofree char *bin = g_build_filename(builddir != NULL ? builddir :
+	    "..", "tarpitd", "tarpitd", NULL);
+	int rc;
+
+	g_test_init(&argc, &argv, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	tarpitd_bin = bin;
+	tmpdir = test_tmpdir_new("tarpitd");
+	/* nobody must be able to reach the store folder we give it. */
+	g_chmod(tmpdir, 0755);
+	start_daemon(&main_d, "main", NULL);
+	run_daemon(&main_d, NULL);
+	g_test_add_func("/tarpitd/polite", test_polite);
+	g_test_add_func("/tarpitd/hostile", test_hostile);
+	g_test_add_func("/tarpitd/store-while-held", test_store_while_held);
+	g_test_add_func("/tarpitd/privacy", test_privacy);
+	g_test_add_func("/tarpitd/sigterm", test_sigterm);
+	g_test_add_func("/tarpitd/nothing-kept", test_nothing_kept);
+	g_test_add_func("/tarpitd/privileges", test_privileges);
+	g_test_add_func("/tarpitd/limits", test_limits);
+	g_test_add_func("/tarpitd/reload", test_reload);
+	g_test_add_func("/tarpitd/emfile", test_emfile);
+	g_test_add_func("/tarpitd/workers", test_workers);
+	g_test_add_func("/tarpitd/check-config", test_check_config);
+	rc = g_test_run();
+	free_daemon(&main_d);
+	test_tmpdir_remove(tmpdir);
+	return rc;
+}
