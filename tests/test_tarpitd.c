@@ -793,6 +793,96 @@ test_check_config(void)
 	free_daemon(&d);
 }
 
+/* Connect to [::1]:port; -1 if it fails. */
+static int
+dial6(uint16_t port)
+{
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6,
+	    .sin6_port = htons(port), .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (connect(fd, (struct sockaddr *)&sin6, sizeof(sin6)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Several listen addresses at once, IPv4 and IPv6; SIGUSR1 totals. */
+static void
+test_listen_both(void)
+{
+	struct daemon d;
+	uint16_t port6 = free_port();
+	g_autofree char *listen = NULL, *l6 = NULL;
+	bool closed;
+	int fd;
+	GString *t;
+
+	start_daemon(&d, "both", NULL);
+	listen = g_strdup_printf("127.0.0.1:%u", d.port);
+	l6 = g_strdup_printf("[::1]:%u", port6);
+	/* --listen twice: both addresses, instead of the file's. */
+	run_daemon(&d, (const char *[]){ "--listen", listen, "--listen", l6,
+	    NULL });
+	fd = dial(&d, NULL);
+	t = read_until(fd, "\r\n", 2000, &closed);
+	g_assert_true(g_str_has_prefix(t->str, "220-tarpit.test"));
+	g_string_free(t, TRUE);
+	close(fd);
+	fd = dial6(port6);
+	g_assert_cmpint(fd, >=, 0);
+	t = read_until(fd, "\r\n", 2000, &closed);
+	g_assert_true(g_str_has_prefix(t->str, "220-tarpit.test"));
+	g_string_free(t, TRUE);
+	close(fd);
+	g_assert_true(log_has(&d, "session client=::1 ", 2000));
+	kill(d.pid, SIGUSR1);
+	g_assert_true(log_has(&d, "totals held_now=", 2000));
+	g_assert_cmpint(stop_daemon(&d), ==, 0);
+	free_daemon(&d);
+}
+
+/* systemd socket activation: the socket comes as fd 3 with LISTEN_FDS. */
+static void
+test_socket_activation(void)
+{
+	struct daemon d;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int lfd, fd;
+	bool closed;
+	GString *t;
+
+	/* The file names a port nobody uses: the passed socket must win. */
+	start_daemon(&d, "systemd", NULL);
+	sin.sin_port = htons(free_port());
+	inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	g_assert_cmpint(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
+	g_assert_cmpint(listen(lfd, 16), ==, 0);
+	if ((d.pid = fork()) == 0) {
+		int logfd = open(d.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		g_autofree char *pid = g_strdup_printf("%d", getpid());
+
+		dup2(logfd, 2);
+		dup2(lfd, 3);
+		g_setenv("LISTEN_PID", pid, TRUE);
+		g_setenv("LISTEN_FDS", "1", TRUE);
+		execl(tarpitd_bin, tarpitd_bin, "-f", "-c", d.conf, (char *)NULL);
+		_exit(127);
+	}
+	close(lfd);
+	g_assert_true(log_has(&d, "serving 1 socket", 5000));
+	d.port = ntohs(sin.sin_port);
+	fd = dial(&d, NULL);
+	t = read_until(fd, "\r\n", 2000, &closed);
+	g_assert_true(g_str_has_prefix(t->str, "220-tarpit.test"));
+	g_string_free(t, TRUE);
+	close(fd);
+	g_assert_cmpint(stop_daemon(&d), ==, 0);
+	free_daemon(&d);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -821,6 +911,8 @@ main(int argc, char **argv)
 	g_test_add_func("/tarpitd/emfile", test_emfile);
 	g_test_add_func("/tarpitd/workers", test_workers);
 	g_test_add_func("/tarpitd/check-config", test_check_config);
+	g_test_add_func("/tarpitd/listen-both", test_listen_both);
+	g_test_add_func("/tarpitd/socket-activation", test_socket_activation);
 	rc = g_test_run();
 	free_daemon(&main_d);
 	test_tmpdir_remove(tmpdir);
