@@ -2,6 +2,7 @@
  * conf.c - load and check slowspam.conf.
  *
  *	conf_load		file + overrides + defaults, all checked
+ *	conf_load_at		the same, for a file below a folder descriptor
  *	conf_load_data		the same for text in memory
  *	conf_free		release a configuration
  *	conf_default_path	$(sysconfdir)/slowspam/slowspam.conf
@@ -23,11 +24,12 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
-#include <glib/gstdio.h>
 
 #include "conf.h"
 #include "helo.h"
@@ -828,27 +830,47 @@ conf_default_path(void)
 struct conf *
 conf_load(const char *path, const char *const *overrides, GError **error)
 {
-	g_autofree char *text = NULL;
-	g_autoptr(GError) err = NULL;
-	GStatBuf sb;
-	gsize len;
-
 	if (path == NULL)
 		path = conf_default_path();
+	return conf_load_at(AT_FDCWD, path, path, overrides, error);
+}
+
+struct conf *
+conf_load_at(int dirfd, const char *name, const char *shown,
+    const char *const *overrides, GError **error)
+{
+	g_autofree char *text = NULL;
+	struct stat sb;
+	size_t len = 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		g_set_error(error, CONF_ERROR, CONF_ERROR_READ, "%s: %s", shown,
+		    g_strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
 	/* Refuse a huge file before reading it into memory. */
-	if (g_stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    sb.st_size > CONF_FILE_MAX) {
-		g_set_error(error, CONF_ERROR, CONF_ERROR_READ,
-		    "%s: larger than %d KiB: not a slowspam configuration",
-		    path, CONF_FILE_MAX >> 10);
+	if (!S_ISREG(sb.st_mode) || sb.st_size > CONF_FILE_MAX) {
+		g_set_error(error, CONF_ERROR, CONF_ERROR_READ, "%s: %s", shown,
+		    S_ISREG(sb.st_mode) ? "larger than 1024 KiB: not a slowspam "
+		    "configuration" : "not a file");
+		close(fd);
 		return NULL;
 	}
-	if (!g_file_get_contents(path, &text, &len, &err)) {
-		g_set_error(error, CONF_ERROR, CONF_ERROR_READ, "%s",
-		    err->message);
-		return NULL;
+	text = g_malloc((size_t)sb.st_size + 1);
+	while (len < (size_t)sb.st_size) {
+		ssize_t n = read(fd, text + len, (size_t)sb.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
 	}
-	return conf_load_data(path, text, len, overrides, error);
+	close(fd);
+	return conf_load_data(shown, text, len, overrides, error);
 }
 
 struct conf *
@@ -862,8 +884,8 @@ conf_load_data(const char *name, const char *data, size_t len,
 
 	if (len > CONF_FILE_MAX) {
 		g_set_error(error, CONF_ERROR, CONF_ERROR_READ,
-		    "%s: larger than %d KiB: not a slowspam configuration",
-		    name, CONF_FILE_MAX >> 10);
+		    "%s: larger than 1024 KiB: not a slowspam configuration",
+		    name);
 		return NULL;
 	}
 	text = g_malloc(len + 1);

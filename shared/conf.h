@@ -108,6 +108,13 @@ const char *conf_default_path(void);
  */
 struct conf *conf_load(const char *path, const char *const *overrides,
 	    GError **error);
+/*
+ * The same for the file name below the folder dirfd (AT_FDCWD: the
+ * current one), reported as shown: a chrooted daemon keeps a descriptor
+ * of the configuration's folder to reload it.
+ */
+struct conf *conf_load_at(int dirfd, const char *name, const char *shown,
+	    const char *const *overrides, GError **error);
 /* The same for the text data[0..len), reported as coming from name. */
 struct conf *conf_load_data(const char *name, const char *data, size_t len,
 	    const char *const *overrides, GError **error);

@@ -27,6 +27,8 @@
 
 #include "tarpit.h"
 
+/* Bots connect in bursts; the kernel caps this at net.core.somaxconn. */
+#define LISTEN_BACKLOG		65535
 /* First descriptor systemd passes (SD_LISTEN_FDS_START). */
 #define SYSTEMD_FIRST_FD	3
 
@@ -50,7 +52,7 @@ bind_one(const struct conf_listen *l, bool reuseport, GError **error)
 	/* [::]:25 means IPv6 and IPv4 both, whatever the sysctl says. */
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof(off));
-	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 1024) < 0)
+	if (bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, LISTEN_BACKLOG) < 0)
 		goto fail;
 	return fd;
 fail:

@@ -49,7 +49,8 @@
 #define EPOLL_BATCH	256
 /* After EMFILE/ENFILE, stop accepting for this long (ms). */
 #define ACCEPT_PAUSE	1000
-#define QUEUE_EVENTS	65536
+/* Store events waiting for the writer (two rings of ~5.6 MB). */
+#define QUEUE_EVENTS	16384
 #define COMPLAIN_EVERY	(60 * 1000)
 
 /* Which FIFO a client waits in; one per constant delay. */
@@ -85,7 +86,7 @@ struct totals {
 
 struct tarpit {
 	struct conf	*conf;
-	const char *const *overrides;
+	const struct conf_source *src;
 	struct smtp_params params;
 	struct smtp_script script;
 	struct listeners listen;
@@ -449,7 +450,7 @@ client_new(struct tarpit *t, int fd, const struct sockaddr_storage *ss,
 	struct client *c;
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
 	    .data.fd = fd };
-	struct tarpit_update u = { .now = store_now(), .new_session = true };
+	struct tarpit_update u = { .now = store_now() };
 	bool over;
 
 	if (fd >= t->nslots) {
@@ -468,7 +469,6 @@ client_new(struct tarpit *t, int fd, const struct sockaddr_storage *ss,
 		return;
 	}
 	tune_socket(fd);
-	store_event(t, &c->addr, &u);
 	smtp_start(&c->s, &t->params, mono_ms());
 
 	over = t->nclients >= t->conf->tarpitd.max_clients;
@@ -477,6 +477,9 @@ client_new(struct tarpit *t, int fd, const struct sockaddr_storage *ss,
 		net_count(t, &c->addr, -1);
 		over = true;
 	}
+	/* A contact either way; a session only if it is held. */
+	u.new_session = !over;
+	store_event(t, &c->addr, &u);
 	if (over) {
 		smtp_abort(&c->s, SMTP_END_LIMIT);
 		settle(t, fd);
@@ -646,11 +649,17 @@ static void
 reload(struct tarpit *t)
 {
 	g_autoptr(GError) err = NULL;
-	struct conf *c = conf_load(t->conf->path, t->overrides, &err);
+	struct conf *c = conf_load_at(t->src->dirfd, t->src->name, t->src->path,
+	    t->src->overrides, &err);
 	bool delays;
 
-	if (c != NULL && !chroot_paths(c, &err))
-		g_clear_pointer(&c, conf_free);
+	if (c != NULL) {
+		/* The chroot is done: paths are taken inside the old one. */
+		g_free(c->tarpitd.chroot);
+		c->tarpitd.chroot = g_strdup(t->conf->tarpitd.chroot);
+		if (!chroot_paths(c, &err))
+			g_clear_pointer(&c, conf_free);
+	}
 	if (c == NULL) {
 		g_auto(GStrv) lines = g_strsplit(err->message, "\n", -1);
 
@@ -694,7 +703,7 @@ shut_down(struct tarpit *t)
 }
 
 struct tarpit *
-tarpit_new(struct conf *conf, const char *const *overrides,
+tarpit_new(struct conf *conf, const struct conf_source *src,
     const struct listeners *l, GError **error)
 {
 	struct tarpit *t = g_new0(struct tarpit, 1);
@@ -702,7 +711,7 @@ tarpit_new(struct conf *conf, const char *const *overrides,
 	struct rlimit rl;
 
 	t->conf = conf;
-	t->overrides = overrides;
+	t->src = src;
 	t->listen = *l;
 	t->event_fd = -1;
 	t->epfd = -1;

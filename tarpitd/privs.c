@@ -51,19 +51,39 @@ lookup(const char *user, uid_t *uid, gid_t *gid, GError **error)
 	return true;
 }
 
-/* Give file to uid:gid if root owns it; never take anyone else's. */
+/*
+ * Give file to uid:gid if root owns it; never take anyone else's, and
+ * never follow a symbolic link (the folder may be the user's: a link
+ * planted there must not hand it some other file).
+ */
 static bool
 give_file(const char *file, const char *user, uid_t uid, gid_t gid,
     GError **error)
 {
 	struct stat sb;
+	int fd;
+	bool ok;
 
-	if (stat(file, &sb) != 0 || sb.st_uid != 0 ||
-	    chown(file, uid, gid) == 0)
+	/* Not root's (or absent): nothing to do, and no need to open it. */
+	if (lstat(file, &sb) != 0 || (sb.st_uid != 0 && !S_ISLNK(sb.st_mode)))
 		return true;
-	g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-	    "%s: chown to %s: %s", file, user, g_strerror(errno));
-	return false;
+	fd = open(file, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return true;
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+		    "%s: %s%s", file, g_strerror(errno),
+		    errno == ELOOP ? " (a symbolic link: refused)" : "");
+		return false;
+	}
+	ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	    (sb.st_uid != 0 || fchown(fd, uid, gid) == 0);
+	if (!ok)
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+		    "%s: cannot give it to %s: %s", file, user,
+		    S_ISREG(sb.st_mode) ? g_strerror(errno) : "not a file");
+	close(fd);
+	return ok;
 }
 
 bool
@@ -106,13 +126,16 @@ privs_prepare_file(const char *path, const char *user, GError **error)
 		return true;
 	if (!lookup(user, &uid, &gid, error))
 		return false;
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0) {
+	/* Create it only if missing: an existing one may be the user's. */
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0640);
+	if (fd >= 0)
+		close(fd);
+	else if (errno != EEXIST) {
 		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
 		    "%s: %s", path, g_strerror(errno));
 		return false;
 	}
-	close(fd);
 	return give_file(path, user, uid, gid, error);
 }
 

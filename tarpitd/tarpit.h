@@ -22,6 +22,17 @@ struct listeners {
 	bool	shared;		/* the same sockets in every worker */
 };
 
+/*
+ * Where the configuration comes from: a descriptor of its folder, so a
+ * chrooted worker can read it again on SIGHUP.
+ */
+struct conf_source {
+	int		dirfd;
+	char		*name;		/* the file name in that folder */
+	char		*path;		/* the whole path, for messages */
+	const char *const *overrides;	/* from the command line */
+};
+
 /* Signals seen, set by the handlers, read by the loop. */
 extern volatile sig_atomic_t tarpit_got_hup, tarpit_got_term,
     tarpit_got_usr1;
@@ -59,7 +70,7 @@ struct tarpit;
  * Set up a worker's loop, taking conf (freed by tarpit_free, or here on
  * failure); the store is opened here, so call it after fork.
  */
-struct tarpit *tarpit_new(struct conf *conf, const char *const *overrides,
+struct tarpit *tarpit_new(struct conf *conf, const struct conf_source *src,
 	    const struct listeners *l, GError **error);
 /* Run until SIGTERM; returns the exit status. */
 int	tarpit_run(struct tarpit *t);

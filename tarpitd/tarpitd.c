@@ -23,6 +23,8 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,13 +97,6 @@ tarpit_inside_chroot(const char *root, const char *path)
 	return path[n] == '\0' ? "/" : path + n;
 }
 
-/* Print every line of a configuration error to stderr. */
-static void
-print_problems(const GError *err)
-{
-	fprintf(stderr, "%s\n", err->message);
-}
-
 /* Give each descriptor a process may have: held clients need many. */
 static void
 raise_fd_limit(void)
@@ -114,13 +109,64 @@ raise_fd_limit(void)
 	}
 }
 
-/* Run one worker to the end; returns its exit status. */
+/*
+ * Open the configuration's folder, so the file can be read again after
+ * chroot and daemon() (which moves to /). path may be relative.
+ */
+static bool
+open_source(struct conf_source *src, const char *path,
+    const char *const *overrides, GError **error)
+{
+	g_autofree char *dir = NULL;
+
+	src->path = g_canonicalize_filename(path != NULL ? path :
+	    conf_default_path(), NULL);
+	src->name = g_path_get_basename(src->path);
+	src->overrides = overrides;
+	dir = g_path_get_dirname(src->path);
+	src->dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (src->dirfd < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+		    "%s: %s", dir, g_strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* What -t checks beyond the file itself: the chroot and the user. */
+static bool
+check_setup(const struct conf *c, GError **error)
+{
+	const char *root = c->tarpitd.chroot;
+
+	if (root[0] != '\0' && (tarpit_inside_chroot(root, c->store.path) ==
+	    NULL || tarpit_inside_chroot(root, c->tarpitd.event_log) == NULL)) {
+		g_set_error(error, CONF_ERROR, CONF_ERROR_INVALID, "%s: [store] "
+		    "path and [tarpitd] event_log must lie inside [tarpitd] "
+		    "chroot %s", c->path, root);
+		return false;
+	}
+	if (root[0] != '\0' && !g_file_test(root, G_FILE_TEST_IS_DIR)) {
+		g_set_error(error, CONF_ERROR, CONF_ERROR_INVALID,
+		    "%s: [tarpitd] chroot %s: no such folder", c->path, root);
+		return false;
+	}
+	if (getpwnam(c->tarpitd.user) == NULL) {
+		g_set_error(error, CONF_ERROR, CONF_ERROR_INVALID,
+		    "%s: [tarpitd] user %s: no such user", c->path,
+		    c->tarpitd.user);
+		return false;
+	}
+	return true;
+}
+
+/* Run one worker to the end, taking conf; returns its exit status. */
 static int
-run_worker(struct conf *conf, const char *const *overrides,
+run_worker(struct conf *conf, const struct conf_source *src,
     const struct listeners *l)
 {
 	g_autoptr(GError) err = NULL;
-	struct tarpit *t = tarpit_new(conf, overrides, l, &err);
+	struct tarpit *t = tarpit_new(conf, src, l, &err);
 	int status;
 
 	if (t == NULL) {
@@ -134,24 +180,21 @@ run_worker(struct conf *conf, const char *const *overrides,
 	return status;
 }
 
-/* Start worker i in a child; returns its pid (or -1). */
+/*
+ * Start worker i of n in a child, with the parent's configuration
+ * (fork copies it: nothing is read again); returns its pid (or -1).
+ */
 static pid_t
-spawn_worker(const char *path, const char *const *overrides,
+spawn_worker(struct conf *conf, const struct conf_source *src,
     const struct listeners *all, unsigned i, unsigned n)
 {
 	pid_t pid = fork();
 
 	if (pid == 0) {
-		g_autoptr(GError) err = NULL;
 		struct listeners mine;
-		struct conf *conf = conf_load(path, overrides, &err);
 
-		if (conf == NULL) {
-			log_msg(LOG_ERR, "worker %u: %s", i, err->message);
-			_exit(EXIT_FAILURE);
-		}
 		listeners_for_worker(all, i, n, &mine);
-		_exit(run_worker(conf, overrides, &mine));
+		_exit(run_worker(conf, src, &mine));
 	}
 	if (pid < 0)
 		log_msg(LOG_ERR, "fork: %m");
@@ -169,37 +212,41 @@ signal_workers(const pid_t *pids, unsigned n, int sig)
 
 /*
  * The parent of several workers: pass signals on, start a worker again
- * when one dies (not more than once a second), stop when they stop.
+ * when one dies (not more than once a second), stop when asked.
  */
 static int
-run_master(const char *path, const char *const *overrides,
+run_master(struct conf *conf, const struct conf_source *src,
     const struct listeners *all, unsigned n)
 {
 	pid_t pids[WORKERS_MAX] = { 0 };
 	int64_t started[WORKERS_MAX] = { 0 };
 	unsigned live = 0;
+	bool stopping = false;
 	sigset_t none;
 
 	sigemptyset(&none);
 	for (unsigned i = 0; i < n; i++) {
-		pids[i] = spawn_worker(path, overrides, all, i, n);
+		pids[i] = spawn_worker(conf, src, all, i, n);
 		started[i] = g_get_monotonic_time();
 		live += pids[i] > 0;
 	}
 	while (live > 0) {
 		sigsuspend(&none);
-		if (tarpit_got_term) {
-			tarpit_got_term = 0;
+		if (tarpit_got_term && !stopping) {
+			stopping = true;
 			signal_workers(pids, n, SIGTERM);
 		}
 		if (tarpit_got_hup) {
 			g_autoptr(GError) err = NULL;
-			struct conf *c = conf_load(path, overrides, &err);
+			struct conf *c = conf_load_at(src->dirfd, src->name,
+			    src->path, src->overrides, &err);
 
 			tarpit_got_hup = 0;
-			if (c == NULL)
-				log_msg(LOG_ERR, "reload: %s", err->message);
-			conf_free(c);
+			/* Workers started later get the new one; each reloads. */
+			if (c != NULL) {
+				conf_free(conf);
+				conf = c;
+			}
 			signal_workers(pids, n, SIGHUP);
 		}
 		if (tarpit_got_usr1) {
@@ -222,19 +269,25 @@ run_master(const char *path, const char *const *overrides,
 				continue;
 			pids[i] = 0;
 			live--;
-			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-				continue;	/* stopped by SIGTERM */
-			log_msg(LOG_ERR, "worker %u (pid %ld) died (status "
-			    "%d)%s", i, (long)pid, status,
-			    "; starting it again");
+			if (stopping)
+				continue;
+			if (WIFSIGNALED(status))
+				log_msg(LOG_ERR, "worker %u (pid %ld) killed by "
+				    "signal %d; starting it again", i, (long)pid,
+				    WTERMSIG(status));
+			else
+				log_msg(LOG_ERR, "worker %u (pid %ld) exited "
+				    "with status %d; starting it again", i,
+				    (long)pid, WEXITSTATUS(status));
 			/* A worker that dies at once must not fork-bomb us. */
 			if (g_get_monotonic_time() - started[i] < G_USEC_PER_SEC)
 				sleep(1);
-			pids[i] = spawn_worker(path, overrides, all, i, n);
+			pids[i] = spawn_worker(conf, src, all, i, n);
 			started[i] = g_get_monotonic_time();
 			live += pids[i] > 0;
 		}
 	}
+	conf_free(conf);
 	log_msg(LOG_INFO, "all workers stopped");
 	return EXIT_SUCCESS;
 }
@@ -265,7 +318,8 @@ main(int argc, char **argv)
 	g_autoptr(GError) err = NULL;
 	g_autoptr(GPtrArray) overrides = g_ptr_array_new_with_free_func(g_free);
 	struct listeners all = { 0 };
-	struct conf *conf;
+	struct conf_source src = { -1, NULL, NULL, NULL };
+	struct conf *conf = NULL;
 	sigset_t handled;
 	unsigned workers;
 	int status;
@@ -291,18 +345,10 @@ main(int argc, char **argv)
 	g_ptr_array_add(overrides, NULL);
 
 	log_open("tarpitd", LOG_DEST_STDERR, LOG_MAIL);
-	conf = conf_load(path, (const char *const *)overrides->pdata, &err);
-	if (conf == NULL) {
-		print_problems(err);
-		return EXIT_FAILURE;
-	}
-	if (conf->tarpitd.chroot[0] != '\0' &&
-	    (tarpit_inside_chroot(conf->tarpitd.chroot, conf->store.path) ==
-	    NULL || tarpit_inside_chroot(conf->tarpitd.chroot,
-	    conf->tarpitd.event_log) == NULL)) {
-		fprintf(stderr, "%s: [store] path and [tarpitd] event_log must "
-		    "lie inside [tarpitd] chroot %s\n", conf->path,
-		    conf->tarpitd.chroot);
+	if (!open_source(&src, path, (const char *const *)overrides->pdata,
+	    &err) || (conf = conf_load_at(src.dirfd, src.name, src.path,
+	    src.overrides, &err)) == NULL || !check_setup(conf, &err)) {
+		fprintf(stderr, "%s\n", err->message);
 		conf_free(conf);
 		return EXIT_FAILURE;
 	}
@@ -310,6 +356,12 @@ main(int argc, char **argv)
 		printf("%s: OK\n", conf->path);
 		conf_free(conf);
 		return EXIT_SUCCESS;
+	}
+	if (conf->tarpitd.chroot[0] != '\0' && geteuid() != 0) {
+		fprintf(stderr, "%s: [tarpitd] chroot needs tarpitd to start as "
+		    "root\n", conf->path);
+		conf_free(conf);
+		return EXIT_FAILURE;
 	}
 	if (!foreground)
 		log_open("tarpitd", LOG_DEST_SYSLOG, conf->log.facility);
@@ -320,54 +372,42 @@ main(int argc, char **argv)
 
 	raise_fd_limit();
 	workers = conf->tarpitd.workers;
-	if (!listeners_from_systemd(&all, &err) && err == NULL &&
-	    !listeners_bind(conf, workers, &all, &err)) {
-		log_msg(LOG_ERR, "%s", err->message);
-		conf_free(conf);
-		return EXIT_FAILURE;
-	}
-	if (err != NULL) {
-		log_msg(LOG_ERR, "%s", err->message);
-		conf_free(conf);
-		return EXIT_FAILURE;
-	}
-	if (!privs_prepare_store(conf->store.path, conf->tarpitd.user, &err) ||
+	if ((!listeners_from_systemd(&all, &err) && err == NULL &&
+	    !listeners_bind(conf, workers, &all, &err)) || err != NULL ||
+	    !privs_prepare_store(conf->store.path, conf->tarpitd.user, &err) ||
 	    (conf->tarpitd.event_log[0] != '\0' && !privs_prepare_file(
-	    conf->tarpitd.event_log, conf->tarpitd.user, &err))) {
-		log_msg(LOG_ERR, "%s", err->message);
-		conf_free(conf);
-		return EXIT_FAILURE;
-	}
+	    conf->tarpitd.event_log, conf->tarpitd.user, &err)))
+		goto fail;
 	if (!foreground && daemon(0, 0) != 0) {
-		log_msg(LOG_ERR, "cannot detach: %m");
-		return EXIT_FAILURE;
+		g_set_error(&err, G_FILE_ERROR, g_file_error_from_errno(errno),
+		    "cannot detach: %s", g_strerror(errno));
+		goto fail;
 	}
-	if (!privs_drop(conf->tarpitd.user, conf->tarpitd.chroot, &err)) {
-		log_msg(LOG_ERR, "%s", err->message);
-		conf_free(conf);
-		return EXIT_FAILURE;
-	}
+	if (!privs_drop(conf->tarpitd.user, conf->tarpitd.chroot, &err))
+		goto fail;
 	if (getuid() == 0 || geteuid() == 0) {
-		log_msg(LOG_ERR, "still root after start-up; refusing to run");
-		return EXIT_FAILURE;
+		g_set_error(&err, G_FILE_ERROR, G_FILE_ERROR_PERM,
+		    "still root after start-up; refusing to run");
+		goto fail;
 	}
 	setup_signals(&handled);
 	log_msg(LOG_NOTICE, "tarpitd %s starting: %u worker%s, max_hold %.0fs, "
 	    "drip_interval %.1fs", PACKAGE_VERSION, workers,
 	    workers == 1 ? "" : "s", (double)conf->tarpitd.max_hold / 1000,
 	    (double)conf->tarpitd.drip_interval / 1000);
-	if (workers <= 1 || all.n == 0) {
-		status = run_worker(conf, (const char *const *)overrides->pdata,
-		    &all);
-	} else {
-		/* Each worker reads the file again after fork; this copy goes. */
-		g_autofree char *conf_path = g_strdup(conf->path);
-
-		conf_free(conf);
-		status = run_master(conf_path,
-		    (const char *const *)overrides->pdata, &all, workers);
-	}
+	if (workers <= 1)
+		status = run_worker(conf, &src, &all);
+	else
+		status = run_master(conf, &src, &all, workers);
 	listeners_close(&all);
+	close(src.dirfd);
+	g_free(src.name);
+	g_free(src.path);
 	log_msg(LOG_NOTICE, "tarpitd stopped");
 	return status;
+
+fail:
+	log_msg(LOG_ERR, "%s", err->message);
+	conf_free(conf);
+	return EXIT_FAILURE;
 }

@@ -53,6 +53,30 @@ struct daemon {
 static char *tmpdir;
 static const char *tarpitd_bin;
 
+/* Daemons running, so a failing test (abort) does not leave them. */
+static volatile pid_t running[64];
+
+static void
+track(pid_t pid, bool on)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(running); i++) {
+		if (on ? running[i] == 0 : running[i] == pid) {
+			running[i] = on ? pid : 0;
+			return;
+		}
+	}
+}
+
+static void
+kill_running(int sig)
+{
+	for (size_t i = 0; i < G_N_ELEMENTS(running); i++)
+		if (running[i] > 0)
+			kill(running[i], SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 /* A port nobody listens on now, on 127.0.0.1. */
 static uint16_t
 free_port(void)
@@ -150,6 +174,7 @@ run_daemon(struct daemon *d, const char *const *args)
 		_exit(127);
 	}
 	g_assert_cmpint(d->pid, >, 0);
+	track(d->pid, true);
 	if (!log_has(d, "serving", 5000)) {
 		g_autofree char *log = read_text(d->log);
 
@@ -165,6 +190,7 @@ stop_daemon(struct daemon *d)
 
 	if (d->pid <= 0)
 		return 0;
+	track(d->pid, false);
 	kill(d->pid, SIGTERM);
 	for (int i = 0; i < 1000; i++) {
 		if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
@@ -280,6 +306,19 @@ check_transcript(const GString *t, bool helo, bool closed, const char *what)
 	if (closed && (n < 2 || !g_str_has_prefix(lines[n - 2], "421 ") ||
 	    lines[n - 1][0] != '\0'))
 		g_error("%s: closed without a whole 421 line:\n%s", what, t->str);
+}
+
+/* Read the first line from fd, expect the teaser of host, close fd. */
+static void
+expect_teaser(int fd, const char *host)
+{
+	bool closed;
+	g_autofree char *want = g_strdup_printf("220-%s ", host);
+	g_autoptr(GString) t = read_until(fd, "\r\n", 3000, &closed);
+
+	if (!g_str_has_prefix(t->str, want))
+		g_error("want '%s...', got '%s'", want, t->str);
+	close(fd);
 }
 
 static struct daemon main_d;
@@ -647,11 +686,7 @@ test_limits(void)
 	/* Once they are gone, there is room again. */
 	g_assert_true(log_has(&d, "end=client_closed", 2000));
 	g_usleep(100000);
-	fd = dial(&d, "127.0.0.21");
-	t = read_until(fd, "220-", 2000, &closed);
-	g_assert_true(g_str_has_prefix(t->str, "220-tarpit.test"));
-	g_string_free(t, TRUE);
-	close(fd);
+	expect_teaser(dial(&d, "127.0.0.21"), "tarpit.test");
 	g_assert_cmpint(stop_daemon(&d), ==, 0);
 	free_daemon(&d);
 }
@@ -661,20 +696,13 @@ static void
 test_reload(void)
 {
 	struct daemon d;
-	int fd;
-	bool closed;
-	GString *t;
 
 	start_daemon(&d, "reload", NULL);
 	run_daemon(&d, NULL);
 	write_conf(&d, "reloaded.test", NULL);
 	kill(d.pid, SIGHUP);
 	g_assert_true(log_has(&d, "reloaded ", 3000));
-	fd = dial(&d, NULL);
-	t = read_until(fd, "\r\n", 2000, &closed);
-	g_assert_true(g_str_has_prefix(t->str, "220-reloaded.test"));
-	g_string_free(t, TRUE);
-	close(fd);
+	expect_teaser(dial(&d, NULL), "reloaded.test");
 
 	g_assert_true(g_file_set_contents(d.conf,
 	    "[tarpitd]\nmax_hold = forever\n", -1, NULL));
@@ -682,11 +710,7 @@ test_reload(void)
 	g_assert_true(log_has(&d, "reload: keeping the running configuration",
 	    3000));
 	g_assert_true(log_has(&d, "[tarpitd] max_hold: \"forever\"", 0));
-	fd = dial(&d, NULL);
-	t = read_until(fd, "\r\n", 2000, &closed);
-	g_assert_true(g_str_has_prefix(t->str, "220-reloaded.test"));
-	g_string_free(t, TRUE);
-	close(fd);
+	expect_teaser(dial(&d, NULL), "reloaded.test");
 	g_assert_cmpint(stop_daemon(&d), ==, 0);
 	free_daemon(&d);
 }
@@ -714,10 +738,8 @@ static void
 test_emfile(void)
 {
 	struct daemon d;
-	int fds[40], fd;
+	int fds[40];
 	double cpu;
-	bool closed;
-	GString *t;
 
 	start_daemon(&d, "emfile", NULL);
 	d.nofile = 24;
@@ -734,11 +756,7 @@ test_emfile(void)
 		close(fds[i]);
 	/* The held ones end, the waiting ones are accepted and end too. */
 	g_usleep(1500000);
-	fd = dial(&d, NULL);
-	t = read_until(fd, "220-", 3000, &closed);
-	g_assert_true(g_str_has_prefix(t->str, "220-tarpit.test"));
-	g_string_free(t, TRUE);
-	close(fd);
+	expect_teaser(dial(&d, NULL), "tarpit.test");
 	g_assert_cmpint(stop_daemon(&d), ==, 0);
 	free_daemon(&d);
 }
@@ -748,17 +766,11 @@ static void
 test_workers(void)
 {
 	struct daemon d;
-	bool closed;
 
 	start_daemon(&d, "workers", "workers = 3");
 	run_daemon(&d, NULL);
-	for (int i = 0; i < 6; i++) {
-		int fd = dial(&d, NULL);
-		g_autoptr(GString) t = read_until(fd, "\r\n", 2000, &closed);
-
-		g_assert_true(g_str_has_prefix(t->str, "220-tarpit.test"));
-		close(fd);
-	}
+	for (int i = 0; i < 6; i++)
+		expect_teaser(dial(&d, NULL), "tarpit.test");
 	g_assert_true(log_has(&d, "serving", 0));
 	g_assert_cmpint(stop_daemon(&d), ==, 0);
 	g_assert_true(log_has(&d, "all workers stopped", 2000));
@@ -815,9 +827,6 @@ test_listen_both(void)
 	struct daemon d;
 	uint16_t port6 = free_port();
 	g_autofree char *listen = NULL, *l6 = NULL;
-	bool closed;
-	int fd;
-	GString *t;
 
 	start_daemon(&d, "both", NULL);
 	listen = g_strdup_printf("127.0.0.1:%u", d.port);
@@ -825,17 +834,8 @@ test_listen_both(void)
 	/* --listen twice: both addresses, instead of the file's. */
 	run_daemon(&d, (const char *[]){ "--listen", listen, "--listen", l6,
 	    NULL });
-	fd = dial(&d, NULL);
-	t = read_until(fd, "\r\n", 2000, &closed);
-	g_assert_true(g_str_has_prefix(t->str, "220-tarpit.test"));
-	g_string_free(t, TRUE);
-	close(fd);
-	fd = dial6(port6);
-	g_assert_cmpint(fd, >=, 0);
-	t = read_until(fd, "\r\n", 2000, &closed);
-	g_assert_true(g_str_has_prefix(t->str, "220-tarpit.test"));
-	g_string_free(t, TRUE);
-	close(fd);
+	expect_teaser(dial(&d, NULL), "tarpit.test");
+	expect_teaser(dial6(port6), "tarpit.test");
 	g_assert_true(log_has(&d, "session client=::1 ", 2000));
 	kill(d.pid, SIGUSR1);
 	g_assert_true(log_has(&d, "totals held_now=", 2000));
@@ -849,9 +849,7 @@ test_socket_activation(void)
 {
 	struct daemon d;
 	struct sockaddr_in sin = { .sin_family = AF_INET };
-	int lfd, fd;
-	bool closed;
-	GString *t;
+	int lfd;
 
 	/* The file names a port nobody uses: the passed socket must win. */
 	start_daemon(&d, "systemd", NULL);
@@ -871,14 +869,11 @@ test_socket_activation(void)
 		execl(tarpitd_bin, tarpitd_bin, "-f", "-c", d.conf, (char *)NULL);
 		_exit(127);
 	}
+	track(d.pid, true);
 	close(lfd);
 	g_assert_true(log_has(&d, "serving 1 socket", 5000));
 	d.port = ntohs(sin.sin_port);
-	fd = dial(&d, NULL);
-	t = read_until(fd, "\r\n", 2000, &closed);
-	g_assert_true(g_str_has_prefix(t->str, "220-tarpit.test"));
-	g_string_free(t, TRUE);
-	close(fd);
+	expect_teaser(dial(&d, NULL), "tarpit.test");
 	g_assert_cmpint(stop_daemon(&d), ==, 0);
 	free_daemon(&d);
 }
@@ -893,6 +888,7 @@ main(int argc, char **argv)
 
 	g_test_init(&argc, &argv, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGABRT, kill_running);
 	tarpitd_bin = bin;
 	tmpdir = test_tmpdir_new("tarpitd");
 	/* nobody must be able to reach the store folder we give it. */
