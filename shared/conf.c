@@ -774,6 +774,11 @@ load_key(struct load *ld, const struct key *k)
 			format_limit(k, k->min, lo, sizeof(lo));
 			format_limit(k, k->max, hi, sizeof(hi));
 			g_snprintf(limits, sizeof(limits), " (%s to %s)", lo, hi);
+		} else if (k->choices != NULL) {
+			g_autofree char *names = g_strjoinv(" | ",
+			    (char **)k->choices);
+
+			g_snprintf(limits, sizeof(limits), " (%s)", names);
 		}
 		problem(ld, k->group, k->name, "\"%s\": %s%s", shown, why,
 		    limits);

@@ -316,6 +316,7 @@ main(int argc, char **argv)
 	g_autoptr(GOptionContext) ctx = g_option_context_new(
 	    "- the slowspam backup-MX tar pit");
 	g_autoptr(GError) err = NULL;
+	g_auto(GStrv) lines = NULL;
 	g_autoptr(GPtrArray) overrides = g_ptr_array_new_with_free_func(g_free);
 	struct listeners all = { 0 };
 	struct conf_source src = { -1, NULL, NULL, NULL };
@@ -347,21 +348,18 @@ main(int argc, char **argv)
 	log_open("tarpitd", LOG_DEST_STDERR, LOG_MAIL);
 	if (!open_source(&src, path, (const char *const *)overrides->pdata,
 	    &err) || (conf = conf_load_at(src.dirfd, src.name, src.path,
-	    src.overrides, &err)) == NULL || !check_setup(conf, &err)) {
-		fprintf(stderr, "%s\n", err->message);
-		conf_free(conf);
-		return EXIT_FAILURE;
-	}
+	    src.overrides, &err)) == NULL || !check_setup(conf, &err))
+		goto fail;
 	if (check) {
 		printf("%s: OK\n", conf->path);
 		conf_free(conf);
-		return EXIT_SUCCESS;
+		status = EXIT_SUCCESS;
+		goto out;
 	}
 	if (conf->tarpitd.chroot[0] != '\0' && geteuid() != 0) {
-		fprintf(stderr, "%s: [tarpitd] chroot needs tarpitd to start as "
-		    "root\n", conf->path);
-		conf_free(conf);
-		return EXIT_FAILURE;
+		g_set_error(&err, CONF_ERROR, CONF_ERROR_INVALID, "%s: [tarpitd] "
+		    "chroot needs tarpitd to start as root", conf->path);
+		goto fail;
 	}
 	if (!foreground)
 		log_open("tarpitd", LOG_DEST_SYSLOG, conf->log.facility);
@@ -399,15 +397,21 @@ main(int argc, char **argv)
 		status = run_worker(conf, &src, &all);
 	else
 		status = run_master(conf, &src, &all, workers);
-	listeners_close(&all);
-	close(src.dirfd);
-	g_free(src.name);
-	g_free(src.path);
 	log_msg(LOG_NOTICE, "tarpitd stopped");
-	return status;
+	goto out;
 
 fail:
-	log_msg(LOG_ERR, "%s", err->message);
+	/* Before -f or syslog is chosen, this goes to stderr; a line each. */
+	lines = g_strsplit(err->message, "\n", -1);
+	for (size_t i = 0; lines[i] != NULL; i++)
+		log_msg(LOG_ERR, "%s", lines[i]);
 	conf_free(conf);
-	return EXIT_FAILURE;
+	status = EXIT_FAILURE;
+out:
+	listeners_close(&all);
+	if (src.dirfd >= 0)
+		close(src.dirfd);
+	g_free(src.name);
+	g_free(src.path);
+	return status;
 }

@@ -205,7 +205,8 @@ test_bad_values(void)
 		":6: [tarpitd] workers: \"0\": out of range (1 to 64)",
 		":8: [tarpitd] max_clients_per_net: must not exceed max_clients",
 		":9: [tarpitd] lisen: unknown key",
-		":12: [milter] action: \"drop\": not one of the allowed values",
+		":12: [milter] action: \"drop\": not one of the allowed values "
+		    "(tag | quarantine | divert | tempfail | reject)",
 		":13: [milter] trusted_networks: \"10.0.0.1/8\": host bits",
 		":14: [milter] spf: \"maybe\": not yes or no",
 		":17: [store] ttl: given again on line 18 (each key once)",
