@@ -607,6 +607,11 @@ static const struct key keys[] = {
 	{ "milter", "spf", parse_bool, F(milter, spf), "yes" },
 	{ "milter", "authserv_id", parse_token_opt, F(milter, authserv_id), "",
 	    STR },
+	{ "milter", "alive_margin", parse_duration, F(milter, alive_margin),
+	    "10m", MINUTE, DAY },
+	{ "milter", "grace", parse_duration, F(milter, grace), "10m", 0, DAY },
+	{ "milter", "allow_list", parse_path_opt, F(milter, allow_list), "",
+	    STR },
 
 	{ "store", "backend", parse_choice, F(store, backend), "lmdb",
 	    .choices = backend_names },

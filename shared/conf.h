@@ -70,6 +70,9 @@ struct conf {
 		struct conf_cidr_list trusted_networks;
 		bool		spf;
 		char		*authserv_id;
+		int64_t		alive_margin;	/* primary up this near */
+		int64_t		grace;		/* after the milter starts */
+		char		*allow_list;	/* "" for none */
 	} milter;
 
 	struct conf_store {

@@ -122,6 +122,18 @@ store_expire(struct store *st, int64_t now, int64_t ttl, size_t *removed,
 	    removed != NULL ? removed : &ignored, error);
 }
 
+bool
+store_alive_mark(struct store *st, int64_t now, GError **error)
+{
+	return st->ops->alive_mark(st, now, error);
+}
+
+bool
+store_alive_get(struct store *st, struct alive *out, GError **error)
+{
+	return st->ops->alive_get(st, out, error);
+}
+
 /* Milliseconds since the epoch. */
 int64_t
 store_now(void)

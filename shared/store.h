@@ -19,6 +19,7 @@
 
 #include <glib.h>
 
+#include "alive.h"
 #include "record.h"
 
 /* Longest key accepted (ADDR_NETKEY_LEN less the NUL, with room). */
@@ -102,6 +103,11 @@ bool	store_forget(struct store *st, const char *key, bool *found,
  */
 bool	store_expire(struct store *st, int64_t now, int64_t ttl,
 	    size_t *removed, GError **error);
+
+/* Mark the primary MX alive in the minute of now (see alive.h). */
+bool	store_alive_mark(struct store *st, int64_t now, GError **error);
+/* The primary's liveness record (all clear if it was never marked). */
+bool	store_alive_get(struct store *st, struct alive *out, GError **error);
 
 /* Milliseconds since the epoch, for record times. */
 int64_t	store_now(void);

@@ -23,6 +23,9 @@ struct store_ops {
 		    GError **error);
 	bool	(*expire)(struct store *st, int64_t now, int64_t ttl,
 		    size_t *removed, GError **error);
+	bool	(*alive_mark)(struct store *st, int64_t now, GError **error);
+	bool	(*alive_get)(struct store *st, struct alive *out,
+		    GError **error);
 };
 
 struct store {

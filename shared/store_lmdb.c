@@ -47,6 +47,7 @@ struct store_lmdb {
 	struct store	base;
 	MDB_env		*env;
 	MDB_dbi		hits;
+	MDB_dbi		meta;
 	char		*path;
 	uint64_t	map_max;
 	int64_t		ttl;
@@ -466,6 +467,58 @@ lmdb_expire(struct store *st, int64_t now, int64_t ttl, size_t *removed,
 	return true;
 }
 
+#define ALIVE_KEY	"alive"
+
+/* Read the liveness record in txn; a missing or bad one reads as clear. */
+static void
+get_alive(struct store_lmdb *s, MDB_txn *txn, struct alive *a)
+{
+	MDB_val k = { sizeof(ALIVE_KEY) - 1, (void *)ALIVE_KEY }, v;
+
+	if (mdb_get(txn, s->meta, &k, &v) != 0 ||
+	    !alive_decode(v.mv_data, v.mv_size, a))
+		memset(a, 0, sizeof(*a));
+}
+
+static int
+alive_step(struct store_lmdb *s, MDB_txn *txn, void *ctx)
+{
+	const int64_t *now = ctx;
+	/* Off the stack (1.4 KB); one write transaction at a time uses it. */
+	static struct alive a;
+	static uint8_t buf[ALIVE_SIZE];
+	MDB_val k = { sizeof(ALIVE_KEY) - 1, (void *)ALIVE_KEY }, v;
+
+	get_alive(s, txn, &a);
+	alive_mark(&a, *now);
+	v.mv_size = alive_encode(&a, buf);
+	v.mv_data = buf;
+	return mdb_put(txn, s->meta, &k, &v, 0);
+}
+
+static bool
+lmdb_alive_mark(struct store *st, int64_t now, GError **error)
+{
+	return write_txn((struct store_lmdb *)st, alive_step, &now,
+	    "marking the primary alive", false, error);
+}
+
+static bool
+lmdb_alive_get(struct store *st, struct alive *out, GError **error)
+{
+	struct store_lmdb *s = (struct store_lmdb *)st;
+	MDB_txn *txn;
+	int rc = txn_begin(s, MDB_RDONLY, &txn);
+
+	if (rc != 0) {
+		set_mdb_error(error, STORE_ERROR_IO, s, "reading", rc);
+		return false;
+	}
+	get_alive(s, txn, out);
+	txn_end(s, txn, false);
+	return true;
+}
+
 static void
 lmdb_free(struct store *st)
 {
@@ -487,6 +540,8 @@ static const struct store_ops lmdb_ops = {
 	.foreach = lmdb_foreach,
 	.forget = lmdb_forget,
 	.expire = lmdb_expire,
+	.alive_mark = lmdb_alive_mark,
+	.alive_get = lmdb_alive_get,
 };
 
 /* Make a new, empty file a slowspam store. */
@@ -497,16 +552,15 @@ initialise(struct store_lmdb *s, GError **error)
 	MDB_val k = { 6, (void *)"format" }, v = { strlen(format),
 	    (void *)format };
 	MDB_txn *txn;
-	MDB_dbi meta;
 	int rc = txn_begin(s, 0, &txn);
 
 	if (rc != 0) {
 		set_mdb_error(error, STORE_ERROR_IO, s, "creating", rc);
 		return false;
 	}
-	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &meta)) != 0 ||
+	if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &s->meta)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "hits", MDB_CREATE, &s->hits)) != 0 ||
-	    (rc = mdb_put(txn, meta, &k, &v, 0)) != 0) {
+	    (rc = mdb_put(txn, s->meta, &k, &v, 0)) != 0) {
 		txn_end(s, txn, false);
 		set_mdb_error(error, STORE_ERROR_IO, s, "creating", rc);
 		return false;
@@ -557,7 +611,7 @@ static bool
 open_databases(struct store_lmdb *s, bool *fresh, GError **error)
 {
 	MDB_txn *txn;
-	MDB_dbi meta, main_db;
+	MDB_dbi main_db;
 	MDB_stat st;
 	MDB_val k = { 6, (void *)"format" }, v;
 	int rc = txn_begin(s, MDB_RDONLY, &txn);
@@ -567,7 +621,7 @@ open_databases(struct store_lmdb *s, bool *fresh, GError **error)
 		set_mdb_error(error, STORE_ERROR_IO, s, "reading", rc);
 		return false;
 	}
-	rc = mdb_dbi_open(txn, "meta", 0, &meta);
+	rc = mdb_dbi_open(txn, "meta", 0, &s->meta);
 	if (rc == MDB_NOTFOUND) {
 		rc = mdb_dbi_open(txn, NULL, 0, &main_db);
 		if (rc == 0)
@@ -592,7 +646,7 @@ open_databases(struct store_lmdb *s, bool *fresh, GError **error)
 		    "%s: not a slowspam hit store; left untouched", s->path);
 		return false;
 	}
-	if (rc == 0 && (rc = mdb_get(txn, meta, &k, &v)) == 0 &&
+	if (rc == 0 && (rc = mdb_get(txn, s->meta, &k, &v)) == 0 &&
 	    !check_format(s, &v, error)) {
 		txn_end(s, txn, false);
 		return false;

@@ -1,0 +1,630 @@
+/*
+ * slowspam-milter - act on mail from clients that hit the backup MX first.
+ *
+ * Usage: slowspam-milter [-c FILE] [-f] [-t] [--socket SPEC]
+ *        [--set GROUP.KEY=VALUE]... [--spf-zone FILE] [-V]
+ *
+ * At connect: look the client's network up in the hit store and record
+ * this contact, mark the primary alive (once a minute), and decide
+ * (decide.c). Exempt: unix-socket or unknown clients, trusted_networks,
+ * the allow-list (network, HELO or reverse-DNS domain), authenticated
+ * senders ({auth_type}). At MAIL FROM: SPF; tempfail and reject happen
+ * here. At end of message: Authentication-Results at the top (ours
+ * replaced), then tag, quarantine or divert.
+ *
+ * Never loses mail by its own failure: a store error, an SPF DNS failure
+ * or anything unexpected lets the mail continue, logged and counted.
+ * Each connection keeps the configuration it started with; SIGUSR1
+ * reloads (libmilter takes SIGHUP and SIGTERM as "stop").
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libmilter/mfapi.h>
+
+#include "addr.h"
+#include "allow.h"
+#include "conf.h"
+#include "decide.h"
+#include "log.h"
+#include "spf.h"
+#include "store.h"
+
+#define HEADER		"X-Slowspam"
+#define HEADER_RCPTS	"X-Slowspam-Original-Recipients"
+#define AR_HEADER	"Authentication-Results"
+
+/* A configuration and what comes with it, shared by its connections. */
+struct setup {
+	struct conf	*conf;
+	struct allow	*allow;
+};
+
+/* One SMTP connection. */
+struct conn {
+	struct setup	*setup;		/* pinned for the connection */
+	struct addr	addr;
+	bool		have_addr;
+	bool		exempt;
+	const char	*exempt_why;
+	char		netkey[ADDR_NETKEY_LEN];
+	struct hit_record rec;
+	bool		found;
+	struct decision	decision;
+	char		*helo;
+	/* Per message: */
+	char		*mail_from;
+	enum spf_result	spf;
+	bool		spf_done;
+	GPtrArray	*rcpts;
+	int		ar_ours;	/* our A-R headers seen in the message */
+};
+
+static struct {
+	GMutex		lock;
+	struct setup	*setup;		/* current; refcounted (g_rc_box) */
+	struct store	*store;
+	struct spf	*spf;
+	int64_t		started;
+	gint		alive_minute;	/* last minute marked */
+	const char	*path;
+	const char *const *overrides;
+	/* Counters, for SIGUSR1. */
+	gint		connections, verdicts, exempt, store_errors;
+} M;
+
+static void
+setup_clear(gpointer p)
+{
+	struct setup *s = p;
+
+	conf_free(s->conf);
+	allow_free(s->allow);
+}
+
+/* Load the configuration and the allow-list it names. */
+static struct setup *
+setup_load(GError **error)
+{
+	struct conf *c = conf_load(M.path, M.overrides, error);
+	struct allow *al = NULL;
+	struct setup *s;
+
+	if (c == NULL)
+		return NULL;
+	if (c->milter.allow_list[0] != '\0' &&
+	    (al = allow_load(c->milter.allow_list, error)) == NULL) {
+		conf_free(c);
+		return NULL;
+	}
+	s = g_rc_box_new0(struct setup);
+	s->conf = c;
+	s->allow = al;
+	return s;
+}
+
+static struct setup *
+setup_get(void)
+{
+	struct setup *s;
+
+	g_mutex_lock(&M.lock);
+	s = g_rc_box_acquire(M.setup);
+	g_mutex_unlock(&M.lock);
+	return s;
+}
+
+static void
+setup_put(struct setup *s)
+{
+	if (s != NULL)
+		g_rc_box_release_full(s, setup_clear);
+}
+
+/* Reset what belongs to one message. */
+static void
+message_clear(struct conn *c)
+{
+	g_clear_pointer(&c->mail_from, g_free);
+	if (c->rcpts != NULL)
+		g_ptr_array_set_size(c->rcpts, 0);
+	c->spf = SPF_NONE_;
+	c->spf_done = false;
+	c->ar_ours = 0;
+}
+
+/* Mark the primary alive, once a minute per process. */
+static void
+mark_alive(int64_t now)
+{
+	gint minute = (gint)(now / 60000), last = g_atomic_int_get(&M.alive_minute);
+	g_autoptr(GError) err = NULL;
+
+	if (minute == last ||
+	    !g_atomic_int_compare_and_exchange(&M.alive_minute, last, minute))
+		return;
+	if (!store_alive_mark(M.store, now, &err))
+		log_msg(LOG_WARNING, "store: %s", err->message);
+}
+
+static sfsistat
+on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+	struct conn *c = g_new0(struct conn, 1);
+	const struct conf *conf;
+	struct alive alive;
+	struct decide_input in = { 0 };
+	g_autoptr(GError) err = NULL;
+	int64_t now = store_now();
+
+	c->setup = setup_get();
+	conf = c->setup->conf;
+	c->rcpts = g_ptr_array_new_with_free_func(g_free);
+	smfi_setpriv(ctx, c);
+	g_atomic_int_inc(&M.connections);
+	mark_alive(now);
+	if (sa == NULL || !addr_from_sockaddr(sa, sizeof(struct
+	    sockaddr_storage), &c->addr, NULL)) {
+		c->exempt = true;
+		c->exempt_why = "local";
+		return SMFIS_CONTINUE;
+	}
+	c->have_addr = true;
+	if (addr_cidr_list_match(conf->milter.trusted_networks.v,
+	    conf->milter.trusted_networks.n, &c->addr)) {
+		c->exempt = true;
+		c->exempt_why = "trusted network";
+	} else if (allow_addr(c->setup->allow, &c->addr) ||
+	    (hostname != NULL && hostname[0] != '[' &&
+	    allow_domain(c->setup->allow, hostname, strlen(hostname)))) {
+		c->exempt = true;
+		c->exempt_why = "allow-list";
+	}
+	if (c->exempt)
+		return SMFIS_CONTINUE;
+
+	addr_netkey(&c->addr, conf->store.ipv4_prefix,
+	    conf->store.ipv6_prefix, c->netkey);
+	if (!store_primary_contact(M.store, c->netkey, now, &c->rec, &err) ||
+	    !store_alive_get(M.store, &alive, &err)) {
+		g_atomic_int_inc(&M.store_errors);
+		log_msg(LOG_WARNING, "%s: store unavailable, no verdict: %s",
+		    c->netkey, err->message);
+		return SMFIS_CONTINUE;
+	}
+	c->found = c->rec.tarpit_sessions > 0 || c->rec.primary_sessions > 0 ||
+	    c->rec.tarpit_first != 0;
+	in.rec = c->found ? &c->rec : NULL;
+	in.alive = &alive;
+	in.now = now;
+	in.started = M.started;
+	in.window = conf->milter.window;
+	in.margin = conf->milter.alive_margin;
+	in.grace = conf->milter.grace;
+	decide(&in, &c->decision);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+on_helo(SMFICTX *ctx, char *helo)
+{
+	struct conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	g_free(c->helo);
+	c->helo = g_strdup(helo);
+	if (!c->exempt && allow_domain(c->setup->allow, helo, strlen(helo))) {
+		c->exempt = true;
+		c->exempt_why = "allow-list";
+	}
+	return SMFIS_CONTINUE;
+}
+
+/* Strip <> from an envelope address. */
+static char *
+bare_address(const char *arg)
+{
+	size_t len = strlen(arg);
+
+	if (len >= 2 && arg[0] == '<' && arg[len - 1] == '>')
+		return g_strndup(arg + 1, len - 2);
+	return g_strdup(arg);
+}
+
+/* The decision with SPF folded in; the action, or -1 for none. */
+static int
+action_of(struct conn *c)
+{
+	if (c->exempt)
+		return -1;
+	if (c->decision.verdict >= VERDICT_BACKUP_FIRST && c->spf_done &&
+	    (c->spf == SPF_FAIL_ || c->spf == SPF_SOFTFAIL_)) {
+		c->decision.spf_bad = true;
+		c->decision.verdict = VERDICT_BACKUP_FIRST_BOT;
+	}
+	return decide_action(&c->decision, &c->setup->conf->milter);
+}
+
+/* Log the verdict on a message, once. */
+static void
+log_verdict(const struct conn *c, int action)
+{
+	char addr[ADDR_STRLEN];
+	struct log_event e;
+
+	log_event_begin(&e, "verdict");
+	log_event_str(&e, "client", addr_format(&c->addr, addr));
+	log_event_str(&e, "network", c->netkey);
+	log_event_str(&e, "verdict", verdict_name(c->decision.verdict));
+	log_event_str(&e, "why", c->decision.why);
+	log_event_str(&e, "spf", spf_result_name(c->spf));
+	log_event_str(&e, "action", action >= 0 ? conf_action_name(action) :
+	    "none");
+	log_event_emit(&e, LOG_INFO);
+}
+
+static sfsistat
+on_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct conn *c = smfi_getpriv(ctx);
+	char sym[] = "{auth_type}";
+	const char *auth;
+	int action;
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	message_clear(c);
+	c->mail_from = bare_address(argv[0]);
+	if ((auth = smfi_getsymval(ctx, sym)) != NULL &&
+	    auth[0] != '\0' && !c->exempt) {
+		c->exempt = true;
+		c->exempt_why = "authenticated";
+	}
+	if (c->exempt) {
+		g_atomic_int_inc(&M.exempt);
+		return SMFIS_CONTINUE;
+	}
+	if (c->setup->conf->milter.spf && c->have_addr) {
+		c->spf = spf_check(M.spf, &c->addr, c->helo, c->mail_from);
+		c->spf_done = true;
+	}
+	action = action_of(c);
+	if (action == CONF_ACTION_TEMPFAIL || action == CONF_ACTION_REJECT) {
+		bool temp = action == CONF_ACTION_TEMPFAIL;
+		char tcode[] = "451", txcode[] = "4.7.1", rcode[] = "550",
+		    rxcode[] = "5.7.1";
+		char tmsg[] = "Try again later: your server reached our backup "
+		    "MX before this one";
+		char rmsg[] = "Mail refused: your server reached our backup MX "
+		    "before this one";
+
+		log_verdict(c, action);
+		g_atomic_int_inc(&M.verdicts);
+		smfi_setreply(ctx, temp ? tcode : rcode, temp ? txcode : rxcode,
+		    temp ? tmsg : rmsg);
+		return temp ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+on_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct conn *c = smfi_getpriv(ctx);
+
+	if (c != NULL)
+		g_ptr_array_add(c->rcpts, g_strdup(argv[0]));
+	return SMFIS_CONTINUE;
+}
+
+/* Is this Authentication-Results header one claiming to be ours? */
+static bool
+ar_is_ours(const struct conn *c, const char *value)
+{
+	const char *id = c->setup->conf->milter.authserv_id;
+	size_t n = strlen(id);
+
+	while (*value == ' ' || *value == '\t')
+		value++;
+	return g_ascii_strncasecmp(value, id, n) == 0 &&
+	    (value[n] == ';' || value[n] == ' ' || value[n] == '\t');
+}
+
+static sfsistat
+on_header(SMFICTX *ctx, char *name, char *value)
+{
+	struct conn *c = smfi_getpriv(ctx);
+
+	if (c != NULL && g_ascii_strcasecmp(name, AR_HEADER) == 0 &&
+	    ar_is_ours(c, value))
+		c->ar_ours++;
+	return SMFIS_CONTINUE;
+}
+
+/* Registered so the MTA sends DATA at once (no Nagle stall over TCP). */
+static sfsistat
+on_data(SMFICTX *ctx)
+{
+	(void)ctx;
+	return SMFIS_CONTINUE;
+}
+
+/* The X-Slowspam header: the verdict and the tar pit's evidence. */
+static char *
+verdict_header(const struct conn *c, int action)
+{
+	char first[RECORD_TIME_LEN], ev[128], helo[4 * RECORD_HELO_MAX + 8];
+
+	record_format_time(c->rec.tarpit_first, first);
+	record_evidence_format(c->rec.evidence, ev, sizeof(ev));
+	log_escape(c->rec.helo, c->rec.helo_len, 100, helo, sizeof(helo));
+	return g_strdup_printf("verdict=%s network=%s tarpit-first=%s "
+	    "tarpit-sessions=%u held=%.0fs helo=\"%s\" evidence=%s "
+	    "primary-up=%s spf=%s action=%s", verdict_name(c->decision.verdict),
+	    c->netkey, first, c->rec.tarpit_sessions,
+	    (double)c->rec.tarpit_held_ms / 1000.0, helo,
+	    ev[0] != '\0' ? ev : "none",
+	    c->decision.verdict == VERDICT_UNPROVEN ? "unproven" : "yes",
+	    spf_result_name(c->spf), action >= 0 ? conf_action_name(action) :
+	    "none");
+}
+
+static sfsistat
+on_eom(SMFICTX *ctx)
+{
+	struct conn *c = smfi_getpriv(ctx);
+	const struct conf_milter *mc;
+	char ar_name[] = AR_HEADER, x_name[] = HEADER, rcpts_name[] =
+	    HEADER_RCPTS;
+	int action;
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	mc = &c->setup->conf->milter;
+	/* Forged A-R headers with our authserv-id go; ours goes on top. */
+	for (int i = c->ar_ours; i >= 1; i--)
+		smfi_chgheader(ctx, ar_name, i, NULL);
+	if (c->spf_done) {
+		g_autofree char *ar = g_strdup_printf("%s; spf=%s smtp.%s=%s",
+		    mc->authserv_id, spf_result_name(c->spf),
+		    c->mail_from[0] != '\0' ? "mailfrom" : "helo",
+		    c->mail_from[0] != '\0' ? c->mail_from :
+		    (c->helo != NULL ? c->helo : "unknown"));
+
+		smfi_insheader(ctx, 0, ar_name, ar);
+	}
+	action = action_of(c);
+	if (c->exempt || c->decision.verdict == VERDICT_NONE)
+		return SMFIS_CONTINUE;
+	log_verdict(c, action);
+	if (action >= 0)
+		g_atomic_int_inc(&M.verdicts);
+	{
+		g_autofree char *h = verdict_header(c, action);
+
+		smfi_addheader(ctx, x_name, h);
+	}
+	if (action == CONF_ACTION_QUARANTINE) {
+		g_autofree char *why = g_strdup_printf("slowspam: %s",
+		    c->decision.why);
+
+		smfi_quarantine(ctx, why);
+	} else if (action == CONF_ACTION_DIVERT) {
+		g_autofree char *list = NULL;
+
+		g_ptr_array_add(c->rcpts, NULL);
+		list = g_strjoinv(", ", (char **)c->rcpts->pdata);
+		g_ptr_array_remove_index(c->rcpts, c->rcpts->len - 1);
+		smfi_addheader(ctx, rcpts_name, list);
+		for (guint i = 0; i < c->rcpts->len; i++)
+			smfi_delrcpt(ctx, c->rcpts->pdata[i]);
+		smfi_addrcpt(ctx, c->setup->conf->milter.divert_to);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+on_abort(SMFICTX *ctx)
+{
+	struct conn *c = smfi_getpriv(ctx);
+
+	if (c != NULL)
+		message_clear(c);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+on_close(SMFICTX *ctx)
+{
+	struct conn *c = smfi_getpriv(ctx);
+
+	/* A port probe closes without a connect: nothing to free. */
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	message_clear(c);
+	g_ptr_array_unref(c->rcpts);
+	g_free(c->helo);
+	setup_put(c->setup);
+	g_free(c);
+	smfi_setpriv(ctx, NULL);
+	return SMFIS_CONTINUE;
+}
+
+/* SIGUSR1, in its own thread: reload; a bad file keeps the old one. */
+static void *
+reloader(void *arg)
+{
+	sigset_t *set = arg;
+
+	for (;;) {
+		int sig;
+		g_autoptr(GError) err = NULL;
+		struct setup *s, *old;
+
+		if (sigwait(set, &sig) != 0)
+			continue;
+		log_msg(LOG_NOTICE, "counters: connections=%d verdicts=%d "
+		    "exempt=%d store_errors=%d", g_atomic_int_get(&M.connections),
+		    g_atomic_int_get(&M.verdicts), g_atomic_int_get(&M.exempt),
+		    g_atomic_int_get(&M.store_errors));
+		if ((s = setup_load(&err)) == NULL) {
+			g_auto(GStrv) lines = g_strsplit(err->message, "\n", -1);
+
+			for (size_t i = 0; lines[i] != NULL; i++)
+				log_msg(LOG_ERR, "reload: %s", lines[i]);
+			log_msg(LOG_ERR, "reload: keeping the running "
+			    "configuration");
+			continue;
+		}
+		log_set_level(s->conf->log.level);
+		g_mutex_lock(&M.lock);
+		old = M.setup;
+		M.setup = s;
+		g_mutex_unlock(&M.lock);
+		setup_put(old);
+		log_msg(LOG_NOTICE, "reloaded %s", s->conf->path);
+	}
+	return NULL;
+}
+
+static char filter_name[] = "slowspam";
+
+static struct smfiDesc filter = {
+	.xxfi_name = filter_name,
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_ADDRCPT |
+	    SMFIF_DELRCPT | SMFIF_QUARANTINE,
+	.xxfi_connect = on_connect,
+	.xxfi_helo = on_helo,
+	.xxfi_envfrom = on_envfrom,
+	.xxfi_envrcpt = on_envrcpt,
+	.xxfi_header = on_header,
+	.xxfi_data = on_data,
+	.xxfi_eom = on_eom,
+	.xxfi_abort = on_abort,
+	.xxfi_close = on_close,
+};
+
+/* Remove a stale unix socket of ours, so smfi_main can bind again. */
+static void
+remove_stale_socket(const char *spec)
+{
+	const char *path = g_str_has_prefix(spec, "unix:") ? spec + 5 :
+	    g_str_has_prefix(spec, "local:") ? spec + 6 : NULL;
+	struct stat sb;
+
+	if (path != NULL && stat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
+		unlink(path);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_autofree char *path = NULL, *socket_spec = NULL, *zone = NULL;
+	g_auto(GStrv) sets = NULL;
+	gboolean foreground = FALSE, check = FALSE, version = FALSE;
+	GOptionEntry entries[] = {
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &path,
+		    "Configuration file", "FILE" },
+		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
+		    "Stay in the foreground and log to stderr", NULL },
+		{ "check-config", 't', 0, G_OPTION_ARG_NONE, &check,
+		    "Check the configuration and exit", NULL },
+		{ "socket", 0, 0, G_OPTION_ARG_STRING, &socket_spec,
+		    "Listen here instead of [milter] socket", "SPEC" },
+		{ "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets,
+		    "Override a setting of the file", "GROUP.KEY=VALUE" },
+		{ "spf-zone", 0, 0, G_OPTION_ARG_FILENAME, &zone,
+		    "Answer SPF's DNS from this file (for tests)", "FILE" },
+		{ "version", 'V', 0, G_OPTION_ARG_NONE, &version,
+		    "Print the version and exit", NULL },
+		{ NULL }
+	};
+	g_autoptr(GOptionContext) ctx = g_option_context_new(
+	    "- act on mail from clients that hit the backup MX first");
+	g_autoptr(GError) err = NULL;
+	g_autoptr(GPtrArray) overrides = g_ptr_array_new_with_free_func(g_free);
+	struct store_options so;
+	pthread_t thread;
+	sigset_t usr1;
+	const char *spec;
+	int status;
+
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1) {
+		fprintf(stderr, "slowspam-milter: %s\n", err != NULL ?
+		    err->message : "unexpected arguments (see --help)");
+		return EXIT_FAILURE;
+	}
+	if (version) {
+		printf("slowspam-milter %s\n", PACKAGE_VERSION);
+		return EXIT_SUCCESS;
+	}
+	for (size_t i = 0; sets != NULL && sets[i] != NULL; i++)
+		g_ptr_array_add(overrides, g_strdup(sets[i]));
+	if (socket_spec != NULL)
+		g_ptr_array_add(overrides, g_strconcat("milter.socket=",
+		    socket_spec, NULL));
+	g_ptr_array_add(overrides, NULL);
+	M.path = path != NULL ? g_canonicalize_filename(path, NULL) :
+	    conf_default_path();
+	M.overrides = (const char *const *)overrides->pdata;
+	M.started = store_now();
+
+	log_open("slowspam-milter", LOG_DEST_STDERR, LOG_MAIL);
+	if ((M.setup = setup_load(&err)) == NULL) {
+		fprintf(stderr, "%s\n", err->message);
+		return EXIT_FAILURE;
+	}
+	if (check) {
+		printf("%s: OK\n", M.setup->conf->path);
+		return EXIT_SUCCESS;
+	}
+	if (!foreground)
+		log_open("slowspam-milter", LOG_DEST_SYSLOG,
+		    M.setup->conf->log.facility);
+	log_set_level(M.setup->conf->log.level);
+
+	conf_store_options(M.setup->conf, &so);
+	if ((M.store = store_open(&so, &err)) == NULL ||
+	    (M.spf = spf_new(zone, &err)) == NULL) {
+		log_msg(LOG_ERR, "%s", err->message);
+		return EXIT_FAILURE;
+	}
+	spec = M.setup->conf->milter.socket;
+	remove_stale_socket(spec);
+	if (smfi_register(filter) == MI_FAILURE ||
+	    smfi_setconn((char *)spec) == MI_FAILURE ||
+	    smfi_opensocket(1) == MI_FAILURE) {
+		log_msg(LOG_ERR, "cannot listen on %s", spec);
+		return EXIT_FAILURE;
+	}
+	if (!foreground && daemon(0, 0) != 0) {
+		log_msg(LOG_ERR, "cannot detach: %m");
+		return EXIT_FAILURE;
+	}
+	/* SIGUSR1 goes to the reload thread only: block it everywhere. */
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	pthread_create(&thread, NULL, reloader, &usr1);
+	pthread_detach(thread);
+	log_msg(LOG_NOTICE, "slowspam-milter %s on %s, store %s",
+	    PACKAGE_VERSION, spec, store_describe(M.store));
+	status = smfi_main() == MI_SUCCESS ? EXIT_SUCCESS : EXIT_FAILURE;
+	log_msg(LOG_NOTICE, "slowspam-milter stopped");
+	spf_free(M.spf);
+	store_free(M.store);
+	return status;
+}
