@@ -75,6 +75,12 @@ start RELOAD "$dir/reload.conf"
 for name in TAG QUARANTINE DIVERT TEMPFAIL REJECTBOT RELOAD; do
 	for _ in $(seq 50); do [ -S "$dir/$name.sock" ] && break; sleep 0.1; done
 done
+# The same over TCP.
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+"$milter" -f -c "$dir/slowspam.conf" --socket "inet:$port@127.0.0.1" \
+	--spf-zone "$dir/zone" --set milter.action=tag 2>"$dir/TCP.log" &
+pids="$pids $!"
+for _ in $(seq 50); do grep -q "slowspam-milter .* on inet" "$dir/TCP.log" && break; sleep 0.1; done
 export MT_LIB="$scripts/lib.lua"
 
 n=0
@@ -97,7 +103,7 @@ lua() {
 	env "$@" miltertest -s "$scripts/$script" >"$dir/out" 2>&1
 }
 
-echo "1..13"
+echo "1..14"
 for t in tag untouched quarantine divert tempfail reject-bot spf-fail \
     exempt probe; do
 	lua "t-$t.lua"
@@ -105,10 +111,12 @@ for t in tag untouched quarantine divert tempfail reject-bot spf-fail \
 done
 grep -q 'verdict client=192.0.2.10 .*verdict=backup-first .*action=tag' "$dir/TAG.log"
 ok $? "the verdict is logged"
+lua t-tag.lua "MILTER_TAG=inet:$port@127.0.0.1"
+ok $? "tag over TCP"
 
 # Reload: the RELOAD milter starts as tag, becomes quarantine on SIGUSR1,
 # and keeps quarantine when the next file is bad.
-reload_pid=$(echo "$pids" | awk '{print $NF}')
+reload_pid=$(echo "$pids" | awk '{print $6}')
 sed 's/^\[milter\]$/[milter]\naction = quarantine/' "$dir/slowspam.conf" > "$dir/reload.conf"
 kill -USR1 "$reload_pid"
 for _ in $(seq 50); do grep -q "reloaded" "$dir/RELOAD.log" && break; sleep 0.1; done
