@@ -8,8 +8,9 @@
  * window ago, and the primary had not seen it before its first tar-pit
  * contact (record_backup_first). It only counts if the primary was
  * demonstrably accepting mail around the latest tar-pit contact T: the
- * liveness record has a marked minute within margin before T and one
- * within margin after it (or T is that recent and we are up now), and T
+ * liveness record has a marked minute within margin before T (before
+ * T's own minute) and one within margin after it (or T is that recent
+ * and we are up now), and T
  * is not within grace after this milter started. A legitimate MTA only
  * goes to the backup when the primary failed for it; then the primary
  * was down around T, and the verdict is "unproven" (a header at most).
@@ -42,7 +43,11 @@ primary_up(const struct decide_input *in, int64_t t, const char **why)
 		*why = "tar-pit contact during the milter's start-up grace";
 		return false;
 	}
-	if (!alive_any(in->alive, t - in->margin, t)) {
+	/*
+	 * Before: a minute strictly before the contact's own, so this very
+	 * connection (or one in the same minute) never proves it.
+	 */
+	if (!alive_any(in->alive, t - in->margin, t - ALIVE_MINUTE_MS)) {
 		*why = "primary not seen up before the tar-pit contact";
 		return false;
 	}

@@ -67,7 +67,10 @@ struct conn {
 	enum spf_result	spf;
 	bool		spf_done;
 	GPtrArray	*rcpts;
-	int		ar_ours;	/* our A-R headers seen in the message */
+	struct decision	msg;		/* the decision for this message */
+	int		ar_seen;	/* A-R headers so far */
+	GArray		*ar_ours;	/* their indices that claim our id */
+	int		x_seen;		/* X-Slowspam headers (forged) */
 };
 
 static struct {
@@ -140,7 +143,10 @@ message_clear(struct conn *c)
 		g_ptr_array_set_size(c->rcpts, 0);
 	c->spf = SPF_NONE_;
 	c->spf_done = false;
-	c->ar_ours = 0;
+	c->msg = c->decision;
+	c->ar_seen = c->x_seen = 0;
+	if (c->ar_ours != NULL)
+		g_array_set_size(c->ar_ours, 0);
 }
 
 /* Mark the primary alive, once a minute per process. */
@@ -157,8 +163,9 @@ mark_alive(int64_t now)
 		log_msg(LOG_WARNING, "store: %s", err->message);
 }
 
+/* Set up the connection and decide on it. */
 static sfsistat
-on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+judge_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
 	struct conn *c = g_new0(struct conn, 1);
 	const struct conf *conf;
@@ -170,9 +177,9 @@ on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	c->setup = setup_get();
 	conf = c->setup->conf;
 	c->rcpts = g_ptr_array_new_with_free_func(g_free);
+	c->ar_ours = g_array_new(FALSE, FALSE, sizeof(int));
 	smfi_setpriv(ctx, c);
 	g_atomic_int_inc(&M.connections);
-	mark_alive(now);
 	if (sa == NULL || !addr_from_sockaddr(sa, sizeof(struct
 	    sockaddr_storage), &c->addr, NULL)) {
 		c->exempt = true;
@@ -195,8 +202,9 @@ on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 
 	addr_netkey(&c->addr, conf->store.ipv4_prefix,
 	    conf->store.ipv6_prefix, c->netkey);
-	if (!store_primary_contact(M.store, c->netkey, now, &c->rec, &err) ||
-	    !store_alive_get(M.store, &alive, &err)) {
+	/* Liveness as it was before this connection, which proves nothing. */
+	if (!store_alive_get(M.store, &alive, &err) ||
+	    !store_primary_contact(M.store, c->netkey, now, &c->rec, &err)) {
 		g_atomic_int_inc(&M.store_errors);
 		log_msg(LOG_WARNING, "%s: store unavailable, no verdict: %s",
 		    c->netkey, err->message);
@@ -213,6 +221,16 @@ on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	in.grace = conf->milter.grace;
 	decide(&in, &c->decision);
 	return SMFIS_CONTINUE;
+}
+
+/* Every connection shows the primary up, whatever becomes of it. */
+static sfsistat
+on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+	sfsistat r = judge_connect(ctx, hostname, sa);
+
+	mark_alive(store_now());
+	return r;
 }
 
 static sfsistat
@@ -242,18 +260,24 @@ bare_address(const char *arg)
 	return g_strdup(arg);
 }
 
-/* The decision with SPF folded in; the action, or -1 for none. */
+/*
+ * This message's decision: the connection's, with its SPF result folded
+ * in (a fail or softfail makes a backup-first client a bot); the action,
+ * or -1 for none.
+ */
 static int
 action_of(struct conn *c)
 {
 	if (c->exempt)
 		return -1;
-	if (c->decision.verdict >= VERDICT_BACKUP_FIRST && c->spf_done &&
+	c->msg = c->decision;
+	if (c->msg.verdict >= VERDICT_BACKUP_FIRST && c->spf_done &&
 	    (c->spf == SPF_FAIL_ || c->spf == SPF_SOFTFAIL_)) {
-		c->decision.spf_bad = true;
-		c->decision.verdict = VERDICT_BACKUP_FIRST_BOT;
+		c->msg.spf_bad = true;
+		c->msg.verdict = VERDICT_BACKUP_FIRST_BOT;
+		c->msg.why = "backup MX first, and SPF failed";
 	}
-	return decide_action(&c->decision, &c->setup->conf->milter);
+	return decide_action(&c->msg, &c->setup->conf->milter);
 }
 
 /* Log the verdict on a message, once. */
@@ -266,8 +290,8 @@ log_verdict(const struct conn *c, int action)
 	log_event_begin(&e, "verdict");
 	log_event_str(&e, "client", addr_format(&c->addr, addr));
 	log_event_str(&e, "network", c->netkey);
-	log_event_str(&e, "verdict", verdict_name(c->decision.verdict));
-	log_event_str(&e, "why", c->decision.why);
+	log_event_str(&e, "verdict", verdict_name(c->msg.verdict));
+	log_event_str(&e, "why", c->msg.why);
 	log_event_str(&e, "spf", spf_result_name(c->spf));
 	log_event_str(&e, "action", action >= 0 ? conf_action_name(action) :
 	    "none");
@@ -346,9 +370,16 @@ on_header(SMFICTX *ctx, char *name, char *value)
 {
 	struct conn *c = smfi_getpriv(ctx);
 
-	if (c != NULL && g_ascii_strcasecmp(name, AR_HEADER) == 0 &&
-	    ar_is_ours(c, value))
-		c->ar_ours++;
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	if (g_ascii_strcasecmp(name, AR_HEADER) == 0) {
+		/* smfi_chgheader counts headers of one name from 1. */
+		c->ar_seen++;
+		if (ar_is_ours(c, value))
+			g_array_append_val(c->ar_ours, c->ar_seen);
+	} else if (g_ascii_strcasecmp(name, HEADER) == 0) {
+		c->x_seen++;
+	}
 	return SMFIS_CONTINUE;
 }
 
@@ -358,6 +389,27 @@ on_data(SMFICTX *ctx)
 {
 	(void)ctx;
 	return SMFIS_CONTINUE;
+}
+
+/*
+ * A property value for Authentication-Results (RFC 8601): as it is if
+ * it is a plain address or name, else a quoted string.
+ */
+static char *
+ar_value(const char *v)
+{
+	GString *q;
+
+	if (v[0] != '\0' && strpbrk(v, " \t;()\"\\,[]<>") == NULL)
+		return g_strdup(v);
+	q = g_string_new("\"");
+	for (const char *p = v; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			g_string_append_c(q, '\\');
+		g_string_append_c(q, *p);
+	}
+	g_string_append_c(q, '"');
+	return g_string_free(q, FALSE);
 }
 
 /* The X-Slowspam header: the verdict and the tar pit's evidence. */
@@ -371,11 +423,11 @@ verdict_header(const struct conn *c, int action)
 	log_escape(c->rec.helo, c->rec.helo_len, 100, helo, sizeof(helo));
 	return g_strdup_printf("verdict=%s network=%s tarpit-first=%s "
 	    "tarpit-sessions=%u held=%.0fs helo=\"%s\" evidence=%s "
-	    "primary-up=%s spf=%s action=%s", verdict_name(c->decision.verdict),
+	    "primary-up=%s spf=%s action=%s", verdict_name(c->msg.verdict),
 	    c->netkey, first, c->rec.tarpit_sessions,
 	    (double)c->rec.tarpit_held_ms / 1000.0, helo,
 	    ev[0] != '\0' ? ev : "none",
-	    c->decision.verdict == VERDICT_UNPROVEN ? "unproven" : "yes",
+	    c->msg.verdict == VERDICT_UNPROVEN ? "unproven" : "yes",
 	    spf_result_name(c->spf), action >= 0 ? conf_action_name(action) :
 	    "none");
 }
@@ -392,20 +444,26 @@ on_eom(SMFICTX *ctx)
 	if (c == NULL)
 		return SMFIS_CONTINUE;
 	mc = &c->setup->conf->milter;
-	/* Forged A-R headers with our authserv-id go; ours goes on top. */
-	for (int i = c->ar_ours; i >= 1; i--)
-		smfi_chgheader(ctx, ar_name, i, NULL);
+	/*
+	 * Forged headers go: A-R with our authserv-id, and any X-Slowspam
+	 * (last first, so the indices stay right). Ours go on top.
+	 */
+	for (guint i = c->ar_ours->len; i > 0; i--)
+		smfi_chgheader(ctx, ar_name, g_array_index(c->ar_ours, int,
+		    i - 1), NULL);
+	for (int i = c->x_seen; i >= 1; i--)
+		smfi_chgheader(ctx, x_name, i, NULL);
 	if (c->spf_done) {
+		g_autofree char *who = ar_value(c->mail_from[0] != '\0' ?
+		    c->mail_from : (c->helo != NULL ? c->helo : "unknown"));
 		g_autofree char *ar = g_strdup_printf("%s; spf=%s smtp.%s=%s",
 		    mc->authserv_id, spf_result_name(c->spf),
-		    c->mail_from[0] != '\0' ? "mailfrom" : "helo",
-		    c->mail_from[0] != '\0' ? c->mail_from :
-		    (c->helo != NULL ? c->helo : "unknown"));
+		    c->mail_from[0] != '\0' ? "mailfrom" : "helo", who);
 
 		smfi_insheader(ctx, 0, ar_name, ar);
 	}
 	action = action_of(c);
-	if (c->exempt || c->decision.verdict == VERDICT_NONE)
+	if (c->exempt || c->msg.verdict == VERDICT_NONE)
 		return SMFIS_CONTINUE;
 	log_verdict(c, action);
 	if (action >= 0)
@@ -417,7 +475,7 @@ on_eom(SMFICTX *ctx)
 	}
 	if (action == CONF_ACTION_QUARANTINE) {
 		g_autofree char *why = g_strdup_printf("slowspam: %s",
-		    c->decision.why);
+		    c->msg.why);
 
 		smfi_quarantine(ctx, why);
 	} else if (action == CONF_ACTION_DIVERT) {
@@ -454,6 +512,7 @@ on_close(SMFICTX *ctx)
 		return SMFIS_CONTINUE;
 	message_clear(c);
 	g_ptr_array_unref(c->rcpts);
+	g_array_unref(c->ar_ours);
 	g_free(c->helo);
 	setup_put(c->setup);
 	g_free(c);

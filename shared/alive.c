@@ -17,7 +17,6 @@
 
 #include "alive.h"
 
-#define MINUTE_MS	60000
 
 static void
 set_bit(struct alive *a, int64_t m, bool on)
@@ -41,7 +40,7 @@ get_bit(const struct alive *a, int64_t m)
 void
 alive_mark(struct alive *a, int64_t now)
 {
-	int64_t m = now / MINUTE_MS;
+	int64_t m = now / ALIVE_MINUTE_MS;
 
 	if (m <= 0)
 		return;
@@ -61,7 +60,7 @@ alive_mark(struct alive *a, int64_t now)
 bool
 alive_any(const struct alive *a, int64_t from, int64_t to)
 {
-	int64_t first = from / MINUTE_MS, last = to / MINUTE_MS;
+	int64_t first = from / ALIVE_MINUTE_MS, last = to / ALIVE_MINUTE_MS;
 
 	if (a->newest == 0)
 		return false;

@@ -18,6 +18,7 @@
 /* Minutes remembered: 8 days, more than the longest sensible window. */
 #define ALIVE_MINUTES	(8 * 24 * 60)
 #define ALIVE_VERSION	1
+#define ALIVE_MINUTE_MS	INT64_C(60000)
 /* version, zero, newest minute (8 bytes), then the bits. */
 #define ALIVE_SIZE	(2 + 8 + ALIVE_MINUTES / 8)
 

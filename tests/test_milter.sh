@@ -103,9 +103,9 @@ lua() {
 	env "$@" miltertest -s "$scripts/$script" >"$dir/out" 2>&1
 }
 
-echo "1..14"
+echo "1..15"
 for t in tag untouched quarantine divert tempfail reject-bot spf-fail \
-    exempt probe; do
+    exempt probe forged; do
 	lua "t-$t.lua"
 	ok $? "$t"
 done
