@@ -1,0 +1,485 @@
+#!/bin/sh
+# test_sendmail.sh - a real Sendmail 8.17 with INPUT_MAIL_FILTER pointing
+# at slowspam-milter tags mail from a client that met the tar pit first.
+#
+# Sendmail cannot be installed beside Postfix, so its Debian packages are
+# fetched with "apt-get download" and unpacked into a private prefix,
+# cached in ${TMPDIR:-/tmp}/slowspam-sendmail-cache-UID between runs.
+# Sendmail runs in its own UTS and mount namespaces (unshare) with a
+# dotted hostname, private hosts, nsswitch.conf and resolv.conf, and a
+# private /dev whose "log" is a datagram socket read into a file. It
+# listens on 127.0.0.72 and relays everything to smtp-sink on 127.0.0.73,
+# which dumps each message to a file. tarpitd listens on 127.0.0.71.
+#
+# Order: the milter counts a tar-pit contact only if the primary was
+# seen up in a minute strictly before the contact's minute (and around
+# it). A control message from 127.0.0.82 (never in the tar pit: no tag)
+# goes first; so that no run waits for the clock to turn a minute, the
+# primary's last quarter of an hour is then written into the store as a
+# primary that had been up would have left it (tests/storetool).
+# 127.0.0.81 meets the tar pit, then sends a message (tagged
+# "X-Slowspam: verdict=backup-first").
+# Needs root, swaks, unshare, python3, m4, dpkg-deb, apt-get and
+# smtp-sink (Postfix); otherwise skips. Prints TAP.
+#
+# Single quotes around $ on purpose: sh -c scripts and check tests.
+# shellcheck disable=SC2016
+PATH=$PATH:/usr/sbin:/sbin
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+tarpitd=$top_builddir/tarpitd/tarpitd
+milter=$top_builddir/milter/slowspam-milter
+
+TARPIT_ADDR=127.0.0.71
+MTA_ADDR=127.0.0.72
+SINK_ADDR=127.0.0.73
+SPAMMER_ADDR=127.0.0.81
+CONTROL_ADDR=127.0.0.82
+WAIT_LIMIT=20
+
+skip() {
+	echo "1..0 # SKIP $*"
+	exit 0
+}
+if [ "$(id -u)" -ne 0 ]; then
+	skip "needs root to run a private Sendmail in its own namespaces"
+fi
+for prog in swaks unshare python3 m4 dpkg-deb apt-get smtp-sink mount hostname; do
+	command -v "$prog" >/dev/null 2>&1 || skip "$prog is not installed"
+done
+for prog in "$tarpitd" "$milter"; do
+	if [ ! -x "$prog" ]; then
+		echo "Bail out! no $prog (build first)"
+		exit 1
+	fi
+done
+
+dir=$(mktemp -d "${TMPDIR:-/tmp}/slowspam-sendmail-XXXXXX") || exit 1
+# tarpitd and the milter drop to nobody, smtp-sink too: let them in.
+chmod 755 "$dir"
+pids=
+fetch=
+
+cleanup() {
+	for p in $pids; do
+		kill "$p" 2>/dev/null
+	done
+	# Whatever ignores SIGTERM for 5 s gets SIGKILL.
+	i=0
+	for p in $pids; do
+		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
+			sleep 0.1
+			i=$((i + 1))
+		done
+		kill -9 "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	pids=
+	[ -n "$fetch" ] && rm -rf "$fetch"
+	if [ -n "$KEEP_TMP" ]; then
+		echo "# kept $dir" >&2
+	else
+		rm -rf "$dir"
+	fi
+}
+trap 'cleanup' EXIT
+# dash runs no EXIT trap when killed by a signal it does not trap, so
+# trap them all; PIPE too (our reader went away: say nothing more).
+trap 'echo "Bail out! interrupted"; exit 1' HUP INT TERM
+trap 'exit 1' PIPE
+
+# --- Sendmail's packages, unpacked into a cached private prefix.
+# The cache is used only if it is ours and nobody else can write to it
+# (root runs what is in there); otherwise a prefix in $dir is used.
+cache=${TMPDIR:-/tmp}/slowspam-sendmail-cache-$(id -u)
+[ -e "$cache" ] || mkdir -m 700 "$cache" 2>/dev/null
+if [ ! -d "$cache" ] || [ -L "$cache" ] ||
+	[ "$(stat -c %u "$cache")" != "$(id -u)" ] ||
+	[ "$(stat -c %a "$cache")" != 700 ]; then
+	cache=$dir/cache
+	mkdir -m 700 "$cache"
+fi
+# The name changes with the package list, so an older cache is not used.
+prefix=$cache/prefix-3
+if [ ! -f "$prefix/.complete" ]; then
+	fetch=$(mktemp -d "$cache/fetch-XXXXXX") || exit 1
+	pkgs="sendmail-bin sendmail-base sendmail-cf libwrap0 liblockfile1"
+	# shellcheck disable=SC2086
+	if ! (cd "$fetch" && apt-get download $pkgs) > "$dir/apt.out" 2>&1; then
+		# A fresh machine may have no package lists yet.
+		apt-get update > "$dir/apt-update.out" 2>&1
+		# shellcheck disable=SC2086
+		if ! (cd "$fetch" && apt-get download $pkgs) > "$dir/apt.out" 2>&1; then
+			skip "cannot fetch sendmail packages"
+		fi
+	fi
+	mkdir "$fetch/prefix"
+	for deb in "$fetch"/*.deb; do
+		dpkg-deb -x "$deb" "$fetch/prefix" || {
+			echo "Bail out! dpkg-deb -x $deb failed"
+			exit 1
+		}
+	done
+	# The binary is setgid mail: the loader would ignore LD_LIBRARY_PATH.
+	chmod g-s "$fetch"/prefix/usr/libexec/sendmail/*
+	touch "$fetch/prefix/.complete"
+	# Another run may have won the race: then its prefix is as good.
+	mv -T "$fetch/prefix" "$prefix" 2>/dev/null
+	rm -rf "$fetch"
+	fetch=
+	# Prefixes of older package lists are no longer used.
+	for old in "$cache"/prefix*; do
+		[ "$old" = "$prefix" ] || rm -rf "$old"
+	done
+	[ -f "$prefix/.complete" ] || {
+		echo "Bail out! could not unpack Sendmail into $prefix"
+		exit 1
+	}
+fi
+sendmail=$prefix/usr/libexec/sendmail/sendmail
+cfdir=$prefix/usr/share/sendmail/cf
+libdir=$(dirname "$(find "$prefix/usr/lib" -name 'libwrap.so.0' | head -n 1)")
+if LD_LIBRARY_PATH=$libdir ldd "$sendmail" 2>&1 | grep -q 'not found'; then
+	skip "Sendmail's libraries are missing: $(LD_LIBRARY_PATH=$libdir ldd "$sendmail" |
+		awk '/not found/ { printf "%s ", $1 }')"
+fi
+
+# free_port ADDR: print a TCP port that nothing listens on at ADDR now
+# (tried by binding; outside the usual ephemeral range).
+free_port() {
+	python3 - "$1" <<'EOF'
+import random, socket, sys
+addr = sys.argv[1]
+for _ in range(200):
+    port = random.randint(20000, 32000)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        s.bind((addr, port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    sys.exit(0)
+sys.exit(1)
+EOF
+}
+
+# wait_listen ADDR PORT SECONDS: succeed once a socket listens there
+# (read from /proc/net/tcp, so as not to leave a connection in any log;
+# looked at once at least, even for 0 s).
+wait_listen() {
+	python3 - "$@" <<'EOF'
+import socket, struct, sys, time
+addr, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+want = "%08X:%04X" % (struct.unpack("=I", socket.inet_aton(addr))[0], port)
+end = time.time() + limit
+while True:
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            field = line.split()
+            if field[1] == want and field[3] == "0A":
+                sys.exit(0)
+    if time.time() >= end:
+        sys.exit(1)
+    time.sleep(0.1)
+EOF
+}
+
+# wait_for SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds
+wait_for() {
+	limit=$(($1 * 10))
+	shift
+	i=0
+	until "$@"; do
+		i=$((i + 1))
+		[ $i -ge $limit ] && return 1
+		sleep 0.1
+	done
+}
+
+# now: seconds since the epoch, to the millisecond
+now() {
+	date +%s.%3N
+}
+
+logs="$dir/maillog $dir/milter.log $dir/tarpitd.log $dir/sink.log"
+dump() {
+	for f in "$@"; do
+		[ -s "$f" ] || continue
+		echo "# --- $f"
+		sed 's/^/#   /' "$f"
+	done
+}
+bail() {
+	echo "Bail out! $*"
+	# shellcheck disable=SC2086
+	dump $logs "$dir"/*.out
+	exit 1
+}
+
+tarpit_port=$(free_port $TARPIT_ADDR) || bail "no free port on $TARPIT_ADDR"
+mta_port=$(free_port $MTA_ADDR) || bail "no free port on $MTA_ADDR"
+sink_port=$(free_port $SINK_ADDR) || bail "no free port on $SINK_ADDR"
+t0=$(now)
+
+# --- the log socket: Sendmail's syslog(3) goes to /dev/log, which is
+# this socket in Sendmail's private /dev.
+mkdir -m 755 "$dir/dev"
+python3 - "$dir/dev/log" "$dir/maillog" > "$dir/logreader.out" 2>&1 <<'EOF' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o666)
+with open(sys.argv[2], "ab", 0) as out:
+    while True:
+        out.write(s.recv(65536).rstrip(b"\0\n") + b"\n")
+EOF
+pids="$pids $!"
+wait_for 10 test -S "$dir/dev/log" || bail "the log socket did not appear"
+
+# --- the sink: Sendmail's smart host, one file per message
+mkdir "$dir/sink"
+chown 65534:65534 "$dir/sink"
+smtp-sink -u nobody -d "$dir/sink/msg." $SINK_ADDR:"$sink_port" 10 \
+	> "$dir/sink.log" 2>&1 &
+pids="$pids $!"
+
+# --- tarpitd and the milter, one configuration file
+cat > "$dir/slowspam.conf" <<EOF
+[milter]
+socket = unix:$dir/milter.sock
+action = tag
+trusted_networks =
+spf = no
+grace = 0
+[store]
+path = $dir/store/hits.lmdb
+[tarpitd]
+user = nobody
+listen = $TARPIT_ADDR:$tarpit_port
+hostname = tarpit.test
+greet_wait = 200ms
+drip_interval = 200ms
+max_hold = 1s
+EOF
+# No daemon keeps our stdout: a stray child would hold the TAP pipe open.
+: > "$dir/tarpitd.log"	# there at once, for the greps
+"$tarpitd" -f -c "$dir/slowspam.conf" > "$dir/tarpitd.log" 2>&1 &
+pids="$pids $!"
+tarpit_serving() {
+	grep -q ": info: serving " "$dir/tarpitd.log"
+}
+wait_for 10 tarpit_serving || bail "tarpitd did not start"
+# start_milter LOG [VAR=VALUE...]: start the milter with those
+# variables in its environment, and wait for its socket
+start_milter() {
+	log=$1
+	shift
+	rm -f "$dir/milter.sock"
+	: > "$log"	# there at once, for the greps
+	env "$@" "$milter" -f -c "$dir/slowspam.conf" > "$log" 2>&1 &
+	milter_pid=$!
+	pids="$pids $milter_pid"
+	wait_for 10 milter_up
+	test -S "$dir/milter.sock" ||
+		bail "slowspam-milter did not make its socket ($log)"
+}
+milter_up() {
+	test -S "$dir/milter.sock" || ! kill -0 "$milter_pid" 2>/dev/null
+}
+start_milter "$dir/milter.log"
+
+# --- Sendmail's configuration
+mkdir -p "$dir/etc" "$dir/queue"
+chmod 700 "$dir/queue"
+hostname=sm.slowspam.test
+cat > "$dir/etc/hosts" <<EOF
+127.0.0.1	localhost
+$MTA_ADDR	$hostname sm
+EOF
+cat > "$dir/etc/nsswitch.conf" <<EOF
+passwd: files
+group: files
+shadow: files
+hosts: files
+networks: files
+services: files
+protocols: files
+EOF
+# Nothing listens there: any DNS query fails at once.
+cat > "$dir/etc/resolv.conf" <<EOF
+nameserver 127.0.0.1
+options timeout:1 attempts:1
+EOF
+printf 'hosts files\naliases files\n' > "$dir/etc/service.switch"
+: > "$dir/sendmail.st"
+printf 'postmaster: root\nMAILER-DAEMON: postmaster\n' > "$dir/etc/aliases"
+: > "$dir/etc/local-host-names"
+: > "$dir/etc/trusted-users"
+cat > "$dir/etc/sendmail.mc" <<EOF
+divert(-1)
+Private Sendmail for slowspam's test: receives on $MTA_ADDR:$mta_port,
+filters through slowspam-milter, relays everything to smtp-sink.
+divert(0)dnl
+include(\`$cfdir/m4/cf.m4')dnl
+VERSIONID(\`slowspam test_sendmail.sh')dnl
+OSTYPE(\`gnu')dnl
+define(\`confDOMAIN_NAME', \`$hostname')dnl
+define(\`QUEUE_DIR', \`$dir/queue')dnl
+define(\`STATUS_FILE', \`$dir/sendmail.st')dnl
+define(\`ALIAS_FILE', \`stab:$dir/etc/aliases')dnl
+define(\`confCW_FILE', \`-o $dir/etc/local-host-names')dnl
+define(\`confCT_FILE', \`-o $dir/etc/trusted-users')dnl
+define(\`confPID_FILE', \`$dir/sendmail.pid')dnl
+define(\`confHOSTS_FILE', \`$dir/etc/hosts')dnl
+define(\`confSERVICE_SWITCH_FILE', \`$dir/etc/service.switch')dnl
+define(\`confHELP_FILE', \`$prefix/etc/mail/helpfile')dnl
+define(\`confDONT_BLAME_SENDMAIL', \`TrustStickyBit,GroupWritableDirPathSafe')dnl
+define(\`confDONT_PROBE_INTERFACES', \`True')dnl
+define(\`confTO_IDENT', \`0')dnl
+define(\`confTO_CONNECT', \`10s')dnl
+define(\`confTO_INITIAL', \`10s')dnl
+define(\`confDELIVERY_MODE', \`background')dnl
+define(\`confLOG_LEVEL', \`14')dnl
+define(\`confMILTER_LOG_LEVEL', \`14')dnl
+define(\`SMART_HOST', \`[$SINK_ADDR]')dnl
+define(\`RELAY_MAILER_ARGS', \`TCP \$h $sink_port')dnl
+define(\`ESMTP_MAILER_ARGS', \`TCP \$h $sink_port')dnl
+define(\`SMTP_MAILER_ARGS', \`TCP \$h $sink_port')dnl
+FEATURE(\`no_default_msa')dnl
+FEATURE(\`nocanonify')dnl
+FEATURE(\`promiscuous_relay')dnl
+FEATURE(\`accept_unresolvable_domains')dnl
+DAEMON_OPTIONS(\`Family=inet, Name=MTA, Addr=$MTA_ADDR, Port=$mta_port')dnl
+INPUT_MAIL_FILTER(\`slowspam', \`S=unix:$dir/milter.sock, F=T, T=C:5s;S:10s;R:10s;E:30s')dnl
+MAILER(\`smtp')dnl
+EOF
+m4 "$dir/etc/sendmail.mc" > "$dir/etc/sendmail.cf" 2> "$dir/m4.out" ||
+	bail "m4 could not make sendmail.cf"
+
+# --- Sendmail itself, in the foreground (-bD) in its own namespaces
+LD_LIBRARY_PATH=$libdir"${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+	unshare --uts --mount sh -c '
+	set -e
+	dir=$1 sendmail=$2 hostname=$3
+	shift 3
+	hostname "$hostname"
+	for f in hosts nsswitch.conf resolv.conf; do
+		mount --bind "$dir/etc/$f" "/etc/$f"
+	done
+	for n in null zero random urandom; do
+		: > "$dir/dev/$n"
+		mount --bind "/dev/$n" "$dir/dev/$n"
+	done
+	mount --bind "$dir/dev" /dev
+	exec "$sendmail" "$@"
+' sh "$dir" "$sendmail" "$hostname" -bD -C "$dir/etc/sendmail.cf" \
+	> "$dir/sendmail.out" 2>&1 &
+pids="$pids $!"
+sendmail_pid=$!
+sendmail_up() {
+	! kill -0 "$sendmail_pid" 2>/dev/null || wait_listen $MTA_ADDR "$mta_port" 0.5
+}
+wait_for 40 sendmail_up
+if ! kill -0 "$sendmail_pid" 2>/dev/null ||
+	! wait_listen $MTA_ADDR "$mta_port" 0; then
+	bail "Sendmail does not listen on $MTA_ADDR:$mta_port"
+fi
+t1=$(now)
+
+# send NAME FROM_ADDR: one message through Sendmail from FROM_ADDR
+send() {
+	swaks --server $MTA_ADDR:"$mta_port" --local-interface "$2" \
+		--helo "$1.client.test" --from "sender@$1.client.test" \
+		--to rcpt@sink.test --header "Subject: $token-$1" \
+		--timeout 30 > "$dir/swaks-$1.out" 2>&1
+}
+# delivered NAME: print the sink's file holding message NAME
+delivered() {
+	grep -l -- "^Subject: $token-$1\$" "$dir"/sink/msg.* 2>/dev/null | head -n 1
+}
+arrived() {
+	[ -n "$(delivered "$1")" ]
+}
+token=slowspam-sendmail-$$-$(date +%s)
+
+# 1. the control message: it never met the tar pit; then the primary's
+# last quarter of an hour, up
+send control $CONTROL_ADDR && wait_for $WAIT_LIMIT arrived control
+control=$(delivered control)
+"$top_builddir/tests/storetool" "$dir/store/hits.lmdb" alive now-900000 now-60000 >/dev/null
+
+# 2. the spammer's address meets the tar pit
+swaks --server $TARPIT_ADDR:"$tarpit_port" --local-interface $SPAMMER_ADDR \
+	--helo spammer.client.test --quit-after EHLO --timeout 10 \
+	> "$dir/swaks-tarpit.out" 2>&1
+tarpit_logged() {
+	grep -q "session client=$SPAMMER_ADDR " "$dir/tarpitd.log"
+}
+wait_for 5 tarpit_logged
+
+# 3. then it comes to the primary
+send spammer $SPAMMER_ADDR && wait_for $WAIT_LIMIT arrived spammer
+spammer=$(delivered spammer)
+t2=$(now)
+awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {
+	printf "# Sendmail listening %.1f s after start, messages done %.1f s later\n", b - a, c - b
+}'
+
+# --- checks
+n=0
+failed=0
+dumped=
+ok() {
+	n=$((n + 1))
+	echo "ok $n - $1"
+}
+notok() {
+	n=$((n + 1))
+	echo "not ok $n - $1"
+	shift
+	# Show each file once, at the first check that needs it.
+	for f in "$@"; do
+		[ -n "$f" ] || continue
+		case " $dumped " in *" $f "*) echo "# (see $f above)"; continue ;; esac
+		dumped="$dumped $f"
+		echo "# --- $f"
+		sed 's/^/#   /' "$f" 2>/dev/null
+	done
+	failed=$((failed + 1))
+}
+# check WHAT 'SHELL TEST' FILE...: one TAP line; the files on failure
+check() {
+	what=$1
+	shift
+	if eval "$1"; then
+		ok "$what"
+	else
+		shift
+		notok "$what" "$@"
+	fi
+}
+
+echo "1..7"
+check "Sendmail accepted and relayed the control message from $CONTROL_ADDR" \
+	'[ -n "$control" ]' "$dir/swaks-control.out" "$dir/maillog" "$dir/milter.log"
+check "the control message has no X-Slowspam header" \
+	'[ -n "$control" ] && ! grep -qi "^X-Slowspam:" "$control"' "$control"
+check "tarpitd logged $SPAMMER_ADDR's session" \
+	'tarpit_logged' "$dir/swaks-tarpit.out" "$dir/tarpitd.log"
+check "Sendmail accepted and relayed the message from $SPAMMER_ADDR" \
+	'[ -n "$spammer" ]' "$dir/swaks-spammer.out" "$dir/maillog" "$dir/milter.log"
+check "the message from $SPAMMER_ADDR has X-Slowspam: verdict=backup-first" \
+	'[ -n "$spammer" ] && grep -q "^X-Slowspam: verdict=backup-first" "$spammer"' \
+	"$spammer" "$dir/milter.log" "$dir/maillog"
+check "Sendmail's log: the milter negotiated and added the header" \
+	'grep -q "Milter (slowspam): init success to negotiate" "$dir/maillog" &&
+	grep -q "Milter (slowspam) add: header: X-Slowspam: verdict=backup-first" "$dir/maillog"' \
+	"$dir/maillog" "$dir/milter.log"
+check "the milter logged verdict=backup-first for $SPAMMER_ADDR, not for $CONTROL_ADDR" \
+	'grep -q "client=$SPAMMER_ADDR .*verdict=backup-first" "$dir/milter.log" &&
+	! grep -q "client=$CONTROL_ADDR .*verdict=backup-first" "$dir/milter.log"' \
+	"$dir/milter.log"
+
+[ "$failed" -eq 0 ]
