@@ -58,8 +58,7 @@ struct conn {
 	bool		exempt;
 	const char	*exempt_why;
 	char		netkey[ADDR_NETKEY_LEN];
-	struct hit_record rec;
-	bool		found;
+	struct hit_record rec;		/* before this contact */
 	struct decision	decision;
 	char		*helo;
 	/* Per message: */
@@ -153,7 +152,8 @@ message_clear(struct conn *c)
 static void
 mark_alive(int64_t now)
 {
-	gint minute = (gint)(now / 60000), last = g_atomic_int_get(&M.alive_minute);
+	gint minute = (gint)(now / ALIVE_MINUTE_MS);
+	gint last = g_atomic_int_get(&M.alive_minute);
 	g_autoptr(GError) err = NULL;
 
 	if (minute == last ||
@@ -210,9 +210,7 @@ judge_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 		    c->netkey, err->message);
 		return SMFIS_CONTINUE;
 	}
-	c->found = c->rec.tarpit_sessions > 0 || c->rec.primary_sessions > 0 ||
-	    c->rec.tarpit_first != 0;
-	in.rec = c->found ? &c->rec : NULL;
+	in.rec = &c->rec;	/* all zero when the store had none */
 	in.alive = &alive;
 	in.now = now;
 	in.started = M.started;
