@@ -57,6 +57,7 @@ struct conn {
 	bool		have_addr;
 	bool		exempt;
 	const char	*exempt_why;
+	bool		store_failed;	/* and on_store_error = tempfail */
 	char		netkey[ADDR_NETKEY_LEN];
 	struct hit_record rec;		/* before this contact */
 	struct decision	decision;
@@ -206,8 +207,11 @@ judge_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	if (!store_alive_get(M.store, &alive, &err) ||
 	    !store_primary_contact(M.store, c->netkey, now, &c->rec, &err)) {
 		g_atomic_int_inc(&M.store_errors);
-		log_msg(LOG_WARNING, "%s: store unavailable, no verdict: %s",
-		    c->netkey, err->message);
+		c->store_failed = conf->milter.on_store_error ==
+		    CONF_ON_ERROR_TEMPFAIL;
+		log_msg(LOG_WARNING, "%s: store unavailable, %s: %s",
+		    c->netkey, c->store_failed ? "tempfail" : "no verdict",
+		    err->message);
 		return SMFIS_CONTINUE;
 	}
 	in.rec = &c->rec;	/* all zero when the store had none */
@@ -320,6 +324,13 @@ on_envfrom(SMFICTX *ctx, char **argv)
 	if (c->setup->conf->milter.spf && c->have_addr) {
 		c->spf = spf_check(M.spf, &c->addr, c->helo, c->mail_from);
 		c->spf_done = true;
+	}
+	if (c->store_failed) {
+		char code[] = "451", xcode[] = "4.3.0";
+		char msg[] = "Temporary local problem, try again later";
+
+		smfi_setreply(ctx, code, xcode, msg);
+		return SMFIS_TEMPFAIL;
 	}
 	action = action_of(c);
 	if (action == CONF_ACTION_TEMPFAIL || action == CONF_ACTION_REJECT) {

@@ -82,6 +82,7 @@ static const char *const action_names[] = {
 	"tag", "quarantine", "divert", "tempfail", "reject", NULL,
 };
 static const char *const backend_names[] = { "lmdb", "redis", NULL };
+static const char *const on_error_names[] = { "accept", "tempfail", NULL };
 
 /* Report a problem with group/key (key may be NULL) of ld's file. */
 static void G_GNUC_PRINTF(4, 5)
@@ -296,10 +297,13 @@ parse_bool(const struct key *k, const char *text, void *field,
 	return false;
 }
 
+/* An enum field: the index of text among k->choices. */
 static bool
 parse_choice(const struct key *k, const char *text, void *field,
     const char **why)
 {
+	G_STATIC_ASSERT(sizeof(enum conf_action) == sizeof(int));
+	G_STATIC_ASSERT(sizeof(enum conf_on_error) == sizeof(int));
 	for (int i = 0; k->choices[i] != NULL; i++) {
 		if (strcmp(text, k->choices[i]) == 0) {
 			*(int *)field = i;
@@ -612,6 +616,8 @@ static const struct key keys[] = {
 	{ "milter", "grace", parse_duration, F(milter, grace), "10m", 0, DAY },
 	{ "milter", "allow_list", parse_path_opt, F(milter, allow_list), "",
 	    STR },
+	{ "milter", "on_store_error", parse_choice, F(milter, on_store_error),
+	    "accept", .choices = on_error_names },
 
 	{ "store", "backend", parse_choice, F(store, backend), "lmdb",
 	    .choices = backend_names },

@@ -27,6 +27,12 @@ enum conf_action {
 	CONF_ACTION_REJECT,
 };
 
+/* What the milter does when the store fails it. */
+enum conf_on_error {
+	CONF_ON_ERROR_ACCEPT,	/* no verdict: the mail goes on (fail open) */
+	CONF_ON_ERROR_TEMPFAIL,	/* 451: the client tries again later */
+};
+
 struct conf_listen {
 	struct addr	addr;
 	uint16_t	port;		/* 0: not set */
@@ -73,6 +79,7 @@ struct conf {
 		int64_t		alive_margin;	/* primary up this near */
 		int64_t		grace;		/* after the milter starts */
 		char		*allow_list;	/* "" for none */
+		enum conf_on_error on_store_error;
 	} milter;
 
 	struct conf_store {
