@@ -27,7 +27,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #include <libmilter/mfapi.h>
@@ -584,6 +587,30 @@ static struct smfiDesc filter = {
 	.xxfi_close = on_close,
 };
 
+/*
+ * libmilter writes each reply of end-of-message (a header, then
+ * "continue") on its own and never sets TCP_NODELAY, so over TCP the
+ * second waits ~40 ms for the MTA's delayed ACK. Accepted sockets inherit
+ * TCP_NODELAY from the listener on Linux: set it there. libmilter does
+ * not hand out its socket, so find the listening TCP socket among ours.
+ */
+static void
+no_delay_on_listener(void)
+{
+	for (int fd = 3; fd < 256; fd++) {
+		int listening = 0, domain = 0, on = 1;
+		socklen_t len = sizeof(int);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening,
+		    &len) != 0 || !listening)
+			continue;
+		len = sizeof(int);
+		if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 &&
+		    (domain == AF_INET || domain == AF_INET6))
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	}
+}
+
 /* Remove a stale unix socket of ours, so smfi_main can bind again. */
 static void
 remove_stale_socket(const char *spec)
@@ -678,6 +705,7 @@ main(int argc, char **argv)
 		log_msg(LOG_ERR, "cannot listen on %s", spec);
 		return EXIT_FAILURE;
 	}
+	no_delay_on_listener();
 	if (!foreground && daemon(0, 0) != 0) {
 		log_msg(LOG_ERR, "cannot detach: %m");
 		return EXIT_FAILURE;
