@@ -3,30 +3,27 @@
 # commands on a private store. Prints TAP.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
+# shellcheck source=tests/lib.sh
+. "$top_srcdir/tests/lib.sh"
 ctl=$top_builddir/slowspamctl/slowspamctl
-dir=$(mktemp -d "${TMPDIR:-/tmp}/slowspam-ctl-XXXXXX") || exit 1
-trap 'rm -rf "$dir"' EXIT
-n=0
-failed=0
+make_dir ctl
 
 # check NAME WANT_STATUS PATTERN CMD... : run CMD, compare its exit status
-# and look for PATTERN (grep -E) in its stdout+stderr.
+# and look for PATTERN (grep -E) in its stdout+stderr (check-N.out).
 check() {
 	name=$1 want=$2 pattern=$3
 	shift 3
-	n=$((n + 1))
-	out=$("$@" 2>&1)
+	out=$dir/check-$((tap_n + 1)).out
+	"$@" > "$out" 2>&1
 	status=$?
-	if [ "$status" -eq "$want" ] && printf '%s\n' "$out" | grep -Eq -- "$pattern"; then
-		echo "ok $n - $name"
+	if [ "$status" -eq "$want" ] && grep -Eq -- "$pattern" "$out"; then
+		tap_ok "$name" 0
 	else
-		echo "not ok $n - $name (status $status, want $want)"
-		printf '%s\n' "$out" | sed 's/^/# /'
-		failed=$((failed + 1))
+		tap_fail "$name" "status $status, want $want" "$out"
 	fi
 }
 
-echo "1..14"
+tap_plan 14
 conf=$dir/slowspam.conf
 printf '[store]\npath = %s/store/hits.lmdb\n' "$dir" > "$conf"
 example=$top_srcdir/conf-examples/slowspam.conf
@@ -51,4 +48,4 @@ check "--set overrides the prefix" 1 "\(192.0.2.0/24\): not in the store" \
 	"$ctl" -c "$conf" --set store.ipv4_prefix=24 lookup 192.0.2.77
 check "bad address" 2 "not-an-ip: not an IPv4 or IPv6 address" "$ctl" -c "$conf" lookup not-an-ip
 check "expire an empty store" 0 "^expired 0 records$" "$ctl" -c "$conf" expire
-[ "$failed" -eq 0 ]
+tap_done

@@ -4,19 +4,18 @@
 here=$(dirname "$0")
 : "${top_srcdir:=$here/..}"
 : "${top_builddir:=$here/..}"
+# shellcheck source=tests/lib.sh
+. "$top_srcdir/tests/lib.sh"
 
 prog="$top_builddir/tests/helo_golden"
 in="$top_srcdir/tests/helo.in"
 ref="$top_srcdir/tests/helo.ref"
-out=$(mktemp "${TMPDIR:-/tmp}/helo_golden.XXXXXX") || exit 99
-trap 'rm -f "$out"' EXIT
+make_dir helo_golden
+out=$dir/out
 
-echo "1..1"
-if "$prog" "$in" >"$out" 2>&1 && diff -u "$ref" "$out" >/dev/null 2>&1
-then
-	echo "ok 1 - helo golden"
-else
-	echo "not ok 1 - helo golden"
-	diff -u "$ref" "$out" 2>&1 | sed 's/^/# /'
-fi
-exit 0
+tap_plan 1
+"$prog" "$in" >"$out" 2>&1
+status=$?
+diff -u "$ref" "$out" > "$dir/diff" 2>&1 && [ "$status" -eq 0 ]
+tap_ok "helo golden" $? "$dir/diff"
+tap_done

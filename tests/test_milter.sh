@@ -1,31 +1,17 @@
 #!/bin/sh
 # test_milter.sh - slowspam-milter over unix sockets, driven by miltertest
 # (tests/milter/t-*.lua): every action, exemptions, SPF from a test zone,
-# port probes, and reload on SIGUSR1 (good and bad). Prints TAP.
+# port probes, a store that fails (on_store_error), and reload on SIGUSR1
+# (good and bad). Prints TAP.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
+# shellcheck source=tests/lib.sh
+. "$top_srcdir/tests/lib.sh"
 milter=$top_builddir/milter/slowspam-milter
 storetool=$top_builddir/tests/storetool
 scripts=$top_srcdir/tests/milter
-if ! command -v miltertest >/dev/null 2>&1; then
-	echo "1..0 # SKIP miltertest is not installed (scripts/install-deps)"
-	exit 0
-fi
-dir=$(mktemp -d "${TMPDIR:-/tmp}/slowspam-milter-XXXXXX") || exit 1
-pids=
-cleanup() {
-	# shellcheck disable=SC2086
-	[ -n "$pids" ] && kill $pids 2>/dev/null
-	for _ in $(seq 100); do
-		alive=
-		for p in $pids; do kill -0 "$p" 2>/dev/null && alive=1; done
-		[ -z "$alive" ] && break
-		sleep 0.1
-	done
-	rm -rf "$dir"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM PIPE
+need_cmds miltertest mdb_load
+make_dir milter
 
 cat > "$dir/slowspam.conf" <<CONF
 [milter]
@@ -53,6 +39,10 @@ ZONE
 "$storetool" "$dir/store/hits.lmdb" tarpit 192.0.2.11/32 now-300000 bot.client.example 1
 "$storetool" "$dir/store/hits.lmdb" primary 192.0.2.21/32 now-1200000
 "$storetool" "$dir/store/hits.lmdb" tarpit 192.0.2.21/32 now-300000 mail.client.example
+# .99's record is damaged: the store fails every lookup of it.
+printf '192.0.2.99/32\njunk\n' > "$dir/junk.txt"
+mdb_load -n -s hits -T -f "$dir/junk.txt" "$dir/store/hits.lmdb" ||
+	bail "mdb_load could not damage a record"
 
 # start NAME CONF ARGS...: a milter on $dir/NAME.sock, logging to NAME.log.
 start() {
@@ -60,7 +50,7 @@ start() {
 	shift 2
 	"$milter" -f -c "$conf" --socket "unix:$dir/$name.sock" \
 		--spf-zone "$dir/zone" "$@" 2>"$dir/$name.log" &
-	pids="$pids $!"
+	track_pid $!
 	eval "MILTER_$name=unix:$dir/$name.sock"
 	export "MILTER_$name"
 }
@@ -70,63 +60,56 @@ start DIVERT "$dir/slowspam.conf" --set milter.action=divert
 start TEMPFAIL "$dir/slowspam.conf" --set milter.action=tempfail
 start REJECTBOT "$dir/slowspam.conf" --set milter.action=tag \
 	--set milter.action_bot=reject
+start BROKEN "$dir/slowspam.conf" --set milter.on_store_error=tempfail
 cp "$dir/slowspam.conf" "$dir/reload.conf"
 start RELOAD "$dir/reload.conf"
-for name in TAG QUARANTINE DIVERT TEMPFAIL REJECTBOT RELOAD; do
-	for _ in $(seq 50); do [ -S "$dir/$name.sock" ] && break; sleep 0.1; done
+reload_pid=$!
+for name in TAG QUARANTINE DIVERT TEMPFAIL REJECTBOT BROKEN RELOAD; do
+	wait_for 5 test -S "$dir/$name.sock"
 done
 # The same over TCP.
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
 "$milter" -f -c "$dir/slowspam.conf" --socket "inet:$port@127.0.0.1" \
 	--spf-zone "$dir/zone" --set milter.action=tag 2>"$dir/TCP.log" &
-pids="$pids $!"
-for _ in $(seq 50); do grep -q "slowspam-milter .* on inet" "$dir/TCP.log" && break; sleep 0.1; done
+track_pid $!
+wait_for 5 grep -q "slowspam-milter .* on inet" "$dir/TCP.log"
 export MT_LIB="$scripts/lib.lua"
 
-n=0
-failed=0
-ok() {
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2"
-	else
-		echo "not ok $n - $2"
-		sed 's/^/# /' "$dir/out"
-		for f in "$dir"/*.log; do sed "s|^|# $(basename "$f"): |" "$f"; done
-		failed=$((failed + 1))
-	fi
-}
-# lua SCRIPT [VAR=VALUE...]: run one miltertest script.
+# lua NAME SCRIPT [VAR=VALUE...]: run one miltertest script as check NAME
+# (its output in lua-N.out; on failure, that and the milters' logs).
+lua_n=0
 lua() {
-	script=$1
-	shift
-	env "$@" miltertest -s "$scripts/$script" >"$dir/out" 2>&1
+	name=$1 script=$2
+	shift 2
+	lua_n=$((lua_n + 1))
+	env "$@" miltertest -s "$scripts/$script" >"$dir/lua-$lua_n.out" 2>&1
+	tap_ok "$name" $? "$dir/lua-$lua_n.out" "$dir"/*.log
 }
 
-echo "1..15"
+tap_plan 17
 for t in tag untouched quarantine divert tempfail reject-bot spf-fail \
-    exempt probe forged; do
-	lua "t-$t.lua"
-	ok $? "$t"
+    exempt probe forged store-error; do
+	lua "$t" "t-$t.lua"
 done
+grep -q '192.0.2.99/32: store unavailable, tempfail: .*record version' \
+	"$dir/BROKEN.log"
+tap_ok "the store failure is logged" $? "$dir/BROKEN.log"
 grep -q 'verdict client=192.0.2.10 .*verdict=backup-first .*action=tag' "$dir/TAG.log"
-ok $? "the verdict is logged"
-lua t-tag.lua "MILTER_TAG=inet:$port@127.0.0.1"
-ok $? "tag over TCP"
+tap_ok "the verdict is logged" $? "$dir/TAG.log"
+lua "tag over TCP" t-tag.lua "MILTER_TAG=inet:$port@127.0.0.1"
 
 # Reload: the RELOAD milter starts as tag, becomes quarantine on SIGUSR1,
 # and keeps quarantine when the next file is bad.
-reload_pid=$(echo "$pids" | awk '{print $6}')
 sed 's/^\[milter\]$/[milter]\naction = quarantine/' "$dir/slowspam.conf" > "$dir/reload.conf"
 kill -USR1 "$reload_pid"
-for _ in $(seq 50); do grep -q "reloaded" "$dir/RELOAD.log" && break; sleep 0.1; done
-lua t-quarantine.lua "MILTER_QUARANTINE=$MILTER_RELOAD"
-ok $? "SIGUSR1 reload: action = quarantine now"
+wait_for 5 grep -q "reloaded" "$dir/RELOAD.log"
+lua "SIGUSR1 reload: action = quarantine now" t-quarantine.lua \
+	"MILTER_QUARANTINE=$MILTER_RELOAD"
 printf '[milter]\naction = maybe\n' > "$dir/reload.conf"
 kill -USR1 "$reload_pid"
-for _ in $(seq 50); do grep -q "keeping the running" "$dir/RELOAD.log" && break; sleep 0.1; done
-grep -q 'reload: .*reload.conf:2: \[milter\] action: "maybe"' "$dir/RELOAD.log" >"$dir/out" 2>&1
-ok $? "a bad file is refused, with file, line and key"
-lua t-quarantine.lua "MILTER_QUARANTINE=$MILTER_RELOAD"
-ok $? "and the running configuration stays"
-[ "$failed" -eq 0 ]
+wait_for 5 grep -q "keeping the running" "$dir/RELOAD.log"
+grep -q 'reload: .*reload.conf:2: \[milter\] action: "maybe"' "$dir/RELOAD.log"
+tap_ok "a bad file is refused, with file, line and key" $? "$dir/RELOAD.log"
+lua "and the running configuration stays" t-quarantine.lua \
+	"MILTER_QUARANTINE=$MILTER_RELOAD"
+tap_done

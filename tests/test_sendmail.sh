@@ -22,11 +22,14 @@
 # Needs root, swaks, unshare, python3, m4, dpkg-deb, apt-get and
 # smtp-sink (Postfix); otherwise skips. Prints TAP.
 #
-# Single quotes around $ on purpose: sh -c scripts and check tests.
-# shellcheck disable=SC2016
+# Single quotes around $ on purpose: the sh -c script. Some functions
+# are only called through wait_for.
+# shellcheck disable=SC2016,SC2317
 PATH=$PATH:/usr/sbin:/sbin
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
+# shellcheck source=tests/lib.sh
+. "$top_srcdir/tests/lib.sh"
 tarpitd=$top_builddir/tarpitd/tarpitd
 milter=$top_builddir/milter/slowspam-milter
 
@@ -37,56 +40,21 @@ SPAMMER_ADDR=127.0.0.81
 CONTROL_ADDR=127.0.0.82
 WAIT_LIMIT=20
 
-skip() {
-	echo "1..0 # SKIP $*"
-	exit 0
-}
-if [ "$(id -u)" -ne 0 ]; then
-	skip "needs root to run a private Sendmail in its own namespaces"
-fi
-for prog in swaks unshare python3 m4 dpkg-deb apt-get smtp-sink mount hostname; do
-	command -v "$prog" >/dev/null 2>&1 || skip "$prog is not installed"
-done
+[ "$(id -u)" -eq 0 ] ||
+	tap_skip "needs root to run a private Sendmail in its own namespaces"
+need_cmds swaks unshare python3 m4 dpkg-deb apt-get smtp-sink mount hostname
 for prog in "$tarpitd" "$milter"; do
-	if [ ! -x "$prog" ]; then
-		echo "Bail out! no $prog (build first)"
-		exit 1
-	fi
+	[ -x "$prog" ] || bail "no $prog (build first)"
 done
 
-dir=$(mktemp -d "${TMPDIR:-/tmp}/slowspam-sendmail-XXXXXX") || exit 1
-# tarpitd and the milter drop to nobody, smtp-sink too: let them in.
-chmod 755 "$dir"
-pids=
+# tarpitd and the milter drop to nobody, smtp-sink too: make_dir lets
+# them in.
+make_dir sendmail
+bail_logs="$dir/maillog $dir/milter.log $dir/tarpitd.log $dir/sink.log $dir/*.out"
 fetch=
-
-cleanup() {
-	for p in $pids; do
-		kill "$p" 2>/dev/null
-	done
-	# Whatever ignores SIGTERM for 5 s gets SIGKILL.
-	i=0
-	for p in $pids; do
-		while kill -0 "$p" 2>/dev/null && [ $i -lt 50 ]; do
-			sleep 0.1
-			i=$((i + 1))
-		done
-		kill -9 "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	pids=
-	[ -n "$fetch" ] && rm -rf "$fetch"
-	if [ -n "$KEEP_TMP" ]; then
-		echo "# kept $dir" >&2
-	else
-		rm -rf "$dir"
-	fi
+on_cleanup() {
+	[ -z "$fetch" ] || rm -rf "$fetch"
 }
-trap 'cleanup' EXIT
-# dash runs no EXIT trap when killed by a signal it does not trap, so
-# trap them all; PIPE too (our reader went away: say nothing more).
-trap 'echo "Bail out! interrupted"; exit 1' HUP INT TERM
-trap 'exit 1' PIPE
 
 # --- Sendmail's packages, unpacked into a cached private prefix.
 # The cache is used only if it is ours and nobody else can write to it
@@ -110,15 +78,12 @@ if [ ! -f "$prefix/.complete" ]; then
 		apt-get update > "$dir/apt-update.out" 2>&1
 		# shellcheck disable=SC2086
 		if ! (cd "$fetch" && apt-get download $pkgs) > "$dir/apt.out" 2>&1; then
-			skip "cannot fetch sendmail packages"
+			tap_skip "cannot fetch sendmail packages"
 		fi
 	fi
 	mkdir "$fetch/prefix"
 	for deb in "$fetch"/*.deb; do
-		dpkg-deb -x "$deb" "$fetch/prefix" || {
-			echo "Bail out! dpkg-deb -x $deb failed"
-			exit 1
-		}
+		dpkg-deb -x "$deb" "$fetch/prefix" || bail "dpkg-deb -x $deb failed"
 	done
 	# The binary is setgid mail: the loader would ignore LD_LIBRARY_PATH.
 	chmod g-s "$fetch"/prefix/usr/libexec/sendmail/*
@@ -131,92 +96,15 @@ if [ ! -f "$prefix/.complete" ]; then
 	for old in "$cache"/prefix*; do
 		[ "$old" = "$prefix" ] || rm -rf "$old"
 	done
-	[ -f "$prefix/.complete" ] || {
-		echo "Bail out! could not unpack Sendmail into $prefix"
-		exit 1
-	}
+	[ -f "$prefix/.complete" ] || bail "could not unpack Sendmail into $prefix"
 fi
 sendmail=$prefix/usr/libexec/sendmail/sendmail
 cfdir=$prefix/usr/share/sendmail/cf
 libdir=$(dirname "$(find "$prefix/usr/lib" -name 'libwrap.so.0' | head -n 1)")
 if LD_LIBRARY_PATH=$libdir ldd "$sendmail" 2>&1 | grep -q 'not found'; then
-	skip "Sendmail's libraries are missing: $(LD_LIBRARY_PATH=$libdir ldd "$sendmail" |
+	tap_skip "Sendmail's libraries are missing: $(LD_LIBRARY_PATH=$libdir ldd "$sendmail" |
 		awk '/not found/ { printf "%s ", $1 }')"
 fi
-
-# free_port ADDR: print a TCP port that nothing listens on at ADDR now
-# (tried by binding; outside the usual ephemeral range).
-free_port() {
-	python3 - "$1" <<'EOF'
-import random, socket, sys
-addr = sys.argv[1]
-for _ in range(200):
-    port = random.randint(20000, 32000)
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        s.bind((addr, port))
-    except OSError:
-        continue
-    finally:
-        s.close()
-    print(port)
-    sys.exit(0)
-sys.exit(1)
-EOF
-}
-
-# wait_listen ADDR PORT SECONDS: succeed once a socket listens there
-# (read from /proc/net/tcp, so as not to leave a connection in any log;
-# looked at once at least, even for 0 s).
-wait_listen() {
-	python3 - "$@" <<'EOF'
-import socket, struct, sys, time
-addr, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-want = "%08X:%04X" % (struct.unpack("=I", socket.inet_aton(addr))[0], port)
-end = time.time() + limit
-while True:
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            field = line.split()
-            if field[1] == want and field[3] == "0A":
-                sys.exit(0)
-    if time.time() >= end:
-        sys.exit(1)
-    time.sleep(0.1)
-EOF
-}
-
-# wait_for SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds
-wait_for() {
-	limit=$(($1 * 10))
-	shift
-	i=0
-	until "$@"; do
-		i=$((i + 1))
-		[ $i -ge $limit ] && return 1
-		sleep 0.1
-	done
-}
-
-# now: seconds since the epoch, to the millisecond
-now() {
-	date +%s.%3N
-}
-
-logs="$dir/maillog $dir/milter.log $dir/tarpitd.log $dir/sink.log"
-dump() {
-	for f in "$@"; do
-		[ -s "$f" ] || continue
-		echo "# --- $f"
-		sed 's/^/#   /' "$f"
-	done
-}
-bail() {
-	echo "Bail out! $*"
-	# shellcheck disable=SC2086
-	dump $logs "$dir"/*.out
-	exit 1
-}
 
 tarpit_port=$(free_port $TARPIT_ADDR) || bail "no free port on $TARPIT_ADDR"
 mta_port=$(free_port $MTA_ADDR) || bail "no free port on $MTA_ADDR"
@@ -235,7 +123,7 @@ with open(sys.argv[2], "ab", 0) as out:
     while True:
         out.write(s.recv(65536).rstrip(b"\0\n") + b"\n")
 EOF
-pids="$pids $!"
+track_pid $!
 wait_for 10 test -S "$dir/dev/log" || bail "the log socket did not appear"
 
 # --- the sink: Sendmail's smart host, one file per message
@@ -243,7 +131,7 @@ mkdir "$dir/sink"
 chown 65534:65534 "$dir/sink"
 smtp-sink -u nobody -d "$dir/sink/msg." $SINK_ADDR:"$sink_port" 10 \
 	> "$dir/sink.log" 2>&1 &
-pids="$pids $!"
+track_pid $!
 
 # --- tarpitd and the milter, one configuration file
 cat > "$dir/slowspam.conf" <<EOF
@@ -263,14 +151,7 @@ greet_wait = 200ms
 drip_interval = 200ms
 max_hold = 1s
 EOF
-# No daemon keeps our stdout: a stray child would hold the TAP pipe open.
-: > "$dir/tarpitd.log"	# there at once, for the greps
-"$tarpitd" -f -c "$dir/slowspam.conf" > "$dir/tarpitd.log" 2>&1 &
-pids="$pids $!"
-tarpit_serving() {
-	grep -q ": info: serving " "$dir/tarpitd.log"
-}
-wait_for 10 tarpit_serving || bail "tarpitd did not start"
+tarpitd_start "$dir/slowspam.conf" "$dir/tarpitd.log"
 # start_milter LOG [VAR=VALUE...]: start the milter with those
 # variables in its environment, and wait for its socket
 start_milter() {
@@ -280,7 +161,7 @@ start_milter() {
 	: > "$log"	# there at once, for the greps
 	env "$@" "$milter" -f -c "$dir/slowspam.conf" > "$log" 2>&1 &
 	milter_pid=$!
-	pids="$pids $milter_pid"
+	track_pid "$milter_pid"
 	wait_for 10 milter_up
 	test -S "$dir/milter.sock" ||
 		bail "slowspam-milter did not make its socket ($log)"
@@ -376,10 +257,10 @@ LD_LIBRARY_PATH=$libdir"${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
 	exec "$sendmail" "$@"
 ' sh "$dir" "$sendmail" "$hostname" -bD -C "$dir/etc/sendmail.cf" \
 	> "$dir/sendmail.out" 2>&1 &
-pids="$pids $!"
 sendmail_pid=$!
+track_pid "$sendmail_pid"
 sendmail_up() {
-	! kill -0 "$sendmail_pid" 2>/dev/null || wait_listen $MTA_ADDR "$mta_port" 0.5
+	! kill -0 "$sendmail_pid" 2>/dev/null || wait_listen "$MTA_ADDR" "$mta_port" 0.5
 }
 wait_for 40 sendmail_up
 if ! kill -0 "$sendmail_pid" 2>/dev/null ||
@@ -428,58 +309,28 @@ awk -v a="$t0" -v b="$t1" -v c="$t2" 'BEGIN {
 }'
 
 # --- checks
-n=0
-failed=0
-dumped=
-ok() {
-	n=$((n + 1))
-	echo "ok $n - $1"
-}
-notok() {
-	n=$((n + 1))
-	echo "not ok $n - $1"
-	shift
-	# Show each file once, at the first check that needs it.
-	for f in "$@"; do
-		[ -n "$f" ] || continue
-		case " $dumped " in *" $f "*) echo "# (see $f above)"; continue ;; esac
-		dumped="$dumped $f"
-		echo "# --- $f"
-		sed 's/^/#   /' "$f" 2>/dev/null
-	done
-	failed=$((failed + 1))
-}
-# check WHAT 'SHELL TEST' FILE...: one TAP line; the files on failure
-check() {
-	what=$1
-	shift
-	if eval "$1"; then
-		ok "$what"
-	else
-		shift
-		notok "$what" "$@"
-	fi
-}
-
-echo "1..7"
-check "Sendmail accepted and relayed the control message from $CONTROL_ADDR" \
-	'[ -n "$control" ]' "$dir/swaks-control.out" "$dir/maillog" "$dir/milter.log"
-check "the control message has no X-Slowspam header" \
-	'[ -n "$control" ] && ! grep -qi "^X-Slowspam:" "$control"' "$control"
-check "tarpitd logged $SPAMMER_ADDR's session" \
-	'tarpit_logged' "$dir/swaks-tarpit.out" "$dir/tarpitd.log"
-check "Sendmail accepted and relayed the message from $SPAMMER_ADDR" \
-	'[ -n "$spammer" ]' "$dir/swaks-spammer.out" "$dir/maillog" "$dir/milter.log"
-check "the message from $SPAMMER_ADDR has X-Slowspam: verdict=backup-first" \
-	'[ -n "$spammer" ] && grep -q "^X-Slowspam: verdict=backup-first" "$spammer"' \
+tap_plan 7
+[ -n "$control" ]
+tap_ok "Sendmail accepted and relayed the control message from $CONTROL_ADDR" $? \
+	"$dir/swaks-control.out" "$dir/maillog" "$dir/milter.log"
+[ -n "$control" ] && ! grep -qi "^X-Slowspam:" "$control"
+tap_ok "the control message has no X-Slowspam header" $? "$control"
+tarpit_logged
+tap_ok "tarpitd logged $SPAMMER_ADDR's session" $? \
+	"$dir/swaks-tarpit.out" "$dir/tarpitd.log"
+[ -n "$spammer" ]
+tap_ok "Sendmail accepted and relayed the message from $SPAMMER_ADDR" $? \
+	"$dir/swaks-spammer.out" "$dir/maillog" "$dir/milter.log"
+[ -n "$spammer" ] && grep -q "^X-Slowspam: verdict=backup-first" "$spammer"
+tap_ok "the message from $SPAMMER_ADDR has X-Slowspam: verdict=backup-first" $? \
 	"$spammer" "$dir/milter.log" "$dir/maillog"
-check "Sendmail's log: the milter negotiated and added the header" \
-	'grep -q "Milter (slowspam): init success to negotiate" "$dir/maillog" &&
-	grep -q "Milter (slowspam) add: header: X-Slowspam: verdict=backup-first" "$dir/maillog"' \
+grep -q "Milter (slowspam): init success to negotiate" "$dir/maillog" &&
+	grep -q "Milter (slowspam) add: header: X-Slowspam: verdict=backup-first" "$dir/maillog"
+tap_ok "Sendmail's log: the milter negotiated and added the header" $? \
 	"$dir/maillog" "$dir/milter.log"
-check "the milter logged verdict=backup-first for $SPAMMER_ADDR, not for $CONTROL_ADDR" \
-	'grep -q "client=$SPAMMER_ADDR .*verdict=backup-first" "$dir/milter.log" &&
-	! grep -q "client=$CONTROL_ADDR .*verdict=backup-first" "$dir/milter.log"' \
+grep -q "client=$SPAMMER_ADDR .*verdict=backup-first" "$dir/milter.log" &&
+	! grep -q "client=$CONTROL_ADDR .*verdict=backup-first" "$dir/milter.log"
+tap_ok "the milter logged verdict=backup-first for $SPAMMER_ADDR, not for $CONTROL_ADDR" $? \
 	"$dir/milter.log"
 
-[ "$failed" -eq 0 ]
+tap_done

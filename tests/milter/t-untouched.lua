@@ -1,7 +1,8 @@
--- A client the tar pit never saw, and one the primary saw first: no tag.
+-- A client the tar pit never saw, one the primary saw first, and one whose
+-- record the store fails to read (on_store_error = accept): no tag.
 dofile(os.getenv("MT_LIB"))
 run(function()
-	for _, ip in ipairs({ "192.0.2.20", "192.0.2.21" }) do
+	for _, ip in ipairs({ "192.0.2.20", "192.0.2.21", "192.0.2.99" }) do
 		local conn = open("TAG", ip, "mail.client.example")
 		check(message(conn, "<a@pass.test>", "<b@primary.test>") ==
 		    SMFIR_CONTINUE, "MAIL not continued")
