@@ -518,6 +518,18 @@ parse_token_opt(const struct key *k, const char *text, void *field,
 	return parse_string(k, text, field, why);
 }
 
+/* A Redis key prefix: letters, digits and ".-_:", at most 64. */
+static bool
+parse_key_prefix(const struct key *k, const char *text, void *field,
+    const char **why)
+{
+	if (strlen(text) > 64 || !is_token(text, ".-_:")) {
+		*why = "only letters, digits, '.', '-', '_' and ':' are allowed";
+		return false;
+	}
+	return parse_string(k, text, field, why);
+}
+
 /* libmilter socket: unix:/path, local:/path, inet:PORT[@ADDR], inet6:... */
 static bool
 parse_milter_socket(const struct key *k, const char *text, void *field,
@@ -638,6 +650,8 @@ static const struct key keys[] = {
 	{ "store", "redis_db", parse_uint, F(store, redis_db), "0", 0, 65535 },
 	{ "store", "redis_timeout", parse_duration, F(store, redis_timeout),
 	    "50ms", 1, 60 * SECOND },
+	{ "store", "redis_prefix", parse_key_prefix, F(store, redis_prefix),
+	    "slowspam:", STR },
 
 	{ "log", "level", parse_level, F(log, level), "info" },
 	{ "log", "facility", parse_facility, F(log, facility), "mail" },
@@ -974,6 +988,11 @@ conf_store_options(const struct conf *conf, struct store_options *out)
 	out->path = conf->store.path;
 	out->map_size = conf->store.map_size;
 	out->ttl = conf->store.ttl;
+	out->redis = conf->store.redis;
+	out->redis_password = conf->store.redis_password;
+	out->redis_db = conf->store.redis_db;
+	out->redis_timeout = conf->store.redis_timeout;
+	out->redis_prefix = conf->store.redis_prefix;
 }
 
 const char *

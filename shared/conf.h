@@ -93,6 +93,7 @@ struct conf {
 		char		*redis_password;
 		unsigned	redis_db;
 		int64_t		redis_timeout;
+		char		*redis_prefix;
 	} store;
 
 	struct conf_log {

@@ -26,10 +26,14 @@ store_open(const struct store_options *opts, GError **error)
 	case STORE_BACKEND_LMDB:
 		return store_lmdb_open(opts, error);
 	case STORE_BACKEND_REDIS:
+#ifdef WITH_REDIS
+		return store_redis_open(opts, error);
+#else
 		break;
+#endif
 	}
 	g_set_error(error, STORE_ERROR, STORE_ERROR_UNAVAILABLE,
-	    "the redis store backend is not available yet");
+	    "this slowspam was built without Redis (configure --with-redis)");
 	return NULL;
 }
 

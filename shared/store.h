@@ -34,8 +34,14 @@ struct store_options {
 	enum store_backend backend;
 	const char	*path;		/* LMDB file (its lock file: path-lock) */
 	uint64_t	map_size;	/* LMDB: largest the file may grow to */
-	int64_t		ttl;		/* ms; used to make room when full */
+	int64_t		ttl;		/* ms; LMDB: to make room; Redis: key TTL */
 	bool		read_only;	/* never create or write */
+	/* Redis: "HOST:PORT" ([v6]:PORT) or "unix:/path", and the rest. */
+	const char	*redis;
+	const char	*redis_password;	/* "" for none */
+	unsigned	redis_db;
+	int64_t		redis_timeout;		/* ms, connect and each command */
+	const char	*redis_prefix;		/* of every key */
 };
 
 #define STORE_ERROR (store_error_quark())

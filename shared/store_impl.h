@@ -35,5 +35,9 @@ struct store {
 
 struct store *store_lmdb_open(const struct store_options *opts,
 	    GError **error);
+#ifdef WITH_REDIS
+struct store *store_redis_open(const struct store_options *opts,
+	    GError **error);
+#endif
 
 #endif /* SLOWSPAM_STORE_IMPL_H */

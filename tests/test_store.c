@@ -10,7 +10,10 @@
 #include "config.h"
 #endif
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -27,6 +30,29 @@
 
 static char *tmpdir;
 
+/*
+ * The backend the generic tests run on. For Redis, each test's path
+ * becomes its key prefix, so tests never see each other's records.
+ */
+static enum store_backend backend = STORE_BACKEND_LMDB;
+static char redis_addr[64];
+static GPid redis_pid;
+
+/* Options for path on the backend under test. */
+static struct store_options
+options(const char *path, uint64_t map_size, int64_t ttl, bool ro)
+{
+	struct store_options o = { backend, path, map_size, ttl, ro };
+
+	if (backend == STORE_BACKEND_REDIS) {
+		o.redis = redis_addr;
+		o.redis_timeout = 500;
+		o.redis_prefix = path;
+		o.ttl = ttl > 0 ? ttl : 3600000;
+	}
+	return o;
+}
+
 /* A fresh store path in the private directory. */
 static char *
 new_path(const char *name)
@@ -37,8 +63,7 @@ new_path(const char *name)
 static struct store *
 open_store(const char *path, uint64_t map_size, int64_t ttl, bool ro)
 {
-	struct store_options o = { STORE_BACKEND_LMDB, path, map_size, ttl,
-	    ro };
+	struct store_options o = options(path, map_size, ttl, ro);
 	g_autoptr(GError) err = NULL;
 	struct store *st = store_open(&o, &err);
 
@@ -101,7 +126,9 @@ static void
 test_roundtrip(void)
 {
 	g_autofree char *path = new_path("roundtrip");
-	g_autofree char *describe = g_strdup_printf("lmdb:%s", path);
+	g_autofree char *describe = backend == STORE_BACKEND_LMDB ?
+	    g_strdup_printf("lmdb:%s", path) :
+	    g_strdup_printf("redis:%s", redis_addr);
 	struct store *st = open_store(path, 1u << 30, 0, false);
 	struct store_item items[3] = {
 		item("192.0.2.1/32", T0, true, NULL),
@@ -211,6 +238,12 @@ collect(const char *key, const struct hit_record *rec, void *data)
 	return c->keys->len < c->stop_after;
 }
 
+static gint
+compare_keys(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
 static void
 test_foreach_forget(void)
 {
@@ -227,6 +260,8 @@ test_foreach_forget(void)
 	g_assert_true(store_foreach(st, collect, &c, &bad, &err));
 	g_assert_cmpuint(bad, ==, 0);
 	g_assert_cmpuint(c.keys->len, ==, 3);
+	/* LMDB lists in key order, Redis in any: compare sorted. */
+	g_ptr_array_sort(c.keys, compare_keys);
 	g_assert_cmpstr(c.keys->pdata[0], ==, "10.0.0.1/32");
 	g_assert_cmpstr(c.keys->pdata[2], ==, "2001:db8::/64");
 
@@ -530,8 +565,7 @@ two_proc_reader(const char *path)
 
 	/* The writer creates the file; wait for it. */
 	for (int tries = 0; st == NULL && tries < 500; tries++) {
-		struct store_options o = { STORE_BACKEND_LMDB, path, 1u << 30,
-		    0, false };
+		struct store_options o = options(path, 1u << 30, 0, false);
 
 		if ((st = store_open(&o, NULL)) == NULL)
 			g_usleep(10000);
@@ -693,6 +727,159 @@ test_sigkill(void)
 	}
 }
 
+/* Start a throwaway redis-server on a free loopback port; false if none. */
+static bool
+redis_start(const char *extra, GPid *pid, char *addr, size_t size)
+{
+	g_autofree char *port = NULL;
+	g_autoptr(GError) err = NULL;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	const char *argv[] = { "redis-server", "--port", NULL, "--bind",
+	    "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel",
+	    "warning", extra != NULL ? "--requirepass" : NULL, extra, NULL };
+
+	if (!g_find_program_in_path("redis-server"))
+		return false;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	close(fd);
+	port = g_strdup_printf("%u", ntohs(sin.sin_port));
+	argv[2] = port;
+	g_snprintf(addr, size, "127.0.0.1:%s", port);
+	if (!g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH |
+	    G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
+	    pid, &err))
+		g_error("redis-server: %s", err->message);
+	/* Ready when it accepts a connection. */
+	for (int i = 0; i < 200; i++) {
+		int c = socket(AF_INET, SOCK_STREAM, 0);
+		bool up = connect(c, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+
+		close(c);
+		if (up)
+			return true;
+		g_usleep(10000);
+	}
+	g_error("redis-server did not start on %s", addr);
+}
+
+static void
+redis_stop(GPid pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+/* Run a generic test on the Redis backend. */
+static void
+on_redis(gconstpointer test)
+{
+	backend = STORE_BACKEND_REDIS;
+	((void (*)(void))test)();
+	backend = STORE_BACKEND_LMDB;
+}
+
+/* Redis down: fails fast, fails open; back up: reconnects by itself. */
+static void
+test_redis_down(void)
+{
+	struct store_options o;
+	struct store *st;
+	GPid pid;
+	char addr[64];
+	g_autoptr(GError) err = NULL;
+	struct store_item it = item("192.0.2.1/32", T0, true, NULL);
+	struct hit_record r;
+	bool found;
+	gint64 t;
+	int tries;
+
+	g_assert_true(redis_start(NULL, &pid, addr, sizeof(addr)));
+	backend = STORE_BACKEND_REDIS;
+	o = options("down:", 0, 0, false);
+	backend = STORE_BACKEND_LMDB;
+	o.redis = addr;
+	o.redis_timeout = 100;
+	st = store_open(&o, &err);
+	g_assert_no_error(err);
+	g_assert_true(store_tarpit_apply(st, &it, 1, &err));
+	redis_stop(pid);
+	t = g_get_monotonic_time();
+	g_assert_false(store_tarpit_apply(st, &it, 1, &err));
+	g_assert_error(err, STORE_ERROR, STORE_ERROR_UNAVAILABLE);
+	g_assert_nonnull(strstr(err->message, addr));
+	g_clear_error(&err);
+	/* While it is down, calls fail at once: nobody waits on it. */
+	g_assert_false(store_lookup(st, "192.0.2.1/32", &r, &found, &err));
+	g_assert_error(err, STORE_ERROR, STORE_ERROR_UNAVAILABLE);
+	g_clear_error(&err);
+	g_assert_cmpint(g_get_monotonic_time() - t, <, 500000);
+	/* Back on the same port: the store reconnects after its backoff. */
+	{
+		const char *argv[] = { "redis-server", "--port",
+		    strrchr(addr, ':') + 1, "--bind", "127.0.0.1", "--save", "",
+		    "--appendonly", "no", NULL };
+
+		g_assert_true(g_spawn_async(NULL, (char **)argv, NULL,
+		    G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
+		    G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, NULL));
+	}
+	for (tries = 0; tries < 100; tries++) {
+		if (store_tarpit_apply(st, &it, 1, NULL))
+			break;
+		g_usleep(50000);
+	}
+	g_assert_cmpint(tries, <, 100);
+	g_assert_true(store_lookup(st, "192.0.2.1/32", &r, &found, &err));
+	g_assert_true(found);
+	store_free(st);
+	redis_stop(pid);
+}
+
+/* requirepass and the database number are honoured; a wrong password says so. */
+static void
+test_redis_auth_db(void)
+{
+	struct store_options o = { STORE_BACKEND_REDIS, NULL, 0, 3600000,
+	    false };
+	struct store *a, *b;
+	GPid pid;
+	char addr[64];
+	g_autoptr(GError) err = NULL;
+	struct store_item it = item("192.0.2.9/32", T0, true, NULL);
+	struct hit_record r;
+	bool found;
+
+	g_assert_true(redis_start("s3cret", &pid, addr, sizeof(addr)));
+	o.redis = addr;
+	o.redis_timeout = 500;
+	o.redis_prefix = "auth:";
+	o.redis_password = "wrong";
+	g_assert_null(store_open(&o, &err));
+	g_assert_nonnull(strstr(err->message, addr));
+	g_assert_nonnull(strstr(err->message, "AUTH"));
+	g_test_message("%s", err->message);
+	g_clear_error(&err);
+	o.redis_password = "s3cret";
+	o.redis_db = 3;
+	a = store_open(&o, &err);
+	g_assert_no_error(err);
+	o.redis_db = 0;
+	b = store_open(&o, &err);
+	g_assert_no_error(err);
+	g_assert_true(store_tarpit_apply(a, &it, 1, &err));
+	g_assert_true(store_lookup(a, "192.0.2.9/32", &r, &found, &err));
+	g_assert_true(found);
+	g_assert_true(store_lookup(b, "192.0.2.9/32", &r, &found, &err));
+	g_assert_false(found);
+	store_free(a);
+	store_free(b);
+	redis_stop(pid);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -709,7 +896,21 @@ main(int argc, char **argv)
 	g_test_add_func("/store/full", test_full);
 	g_test_add_func("/store/two-processes", test_two_processes);
 	g_test_add_func("/store/sigkill", test_sigkill);
+	if (redis_start(NULL, &redis_pid, redis_addr, sizeof(redis_addr))) {
+		g_test_add_data_func("/store/redis/roundtrip", test_roundtrip,
+		    on_redis);
+		g_test_add_data_func("/store/redis/bad-keys", test_bad_keys,
+		    on_redis);
+		g_test_add_data_func("/store/redis/foreach-forget",
+		    test_foreach_forget, on_redis);
+		g_test_add_data_func("/store/redis/two-processes",
+		    test_two_processes, on_redis);
+		g_test_add_func("/store/redis/down", test_redis_down);
+		g_test_add_func("/store/redis/auth-db", test_redis_auth_db);
+	}
 	rc = g_test_run();
+	if (redis_pid != 0)
+		redis_stop(redis_pid);
 	test_tmpdir_remove(tmpdir);
 	return rc;
 }

@@ -1,0 +1,585 @@
+/*
+ * store_redis.c - the shared hit-store backend: one Redis for several MX
+ * hosts and primaries (hiredis 0.14, the old API).
+ *
+ *	store_redis_open	connect (TCP or unix socket, AUTH, SELECT)
+ *
+ * Keys: PREFIX "net:" NETKEY is a hash per network (fields tf tl ts held
+ * ev hc helo pf pl ps; times in ms), with the store's TTL renewed on every
+ * update; PREFIX "alive" is a sorted set of the minutes the primary was
+ * seen up. Every update is one server-side Lua script, so concurrent tar
+ * pits and milters never lose a count or move a time backwards; a batch
+ * of tar-pit events is pipelined in one round trip.
+ *
+ * One connection per store, behind a mutex (the milter's threads share
+ * it). Each command is bounded by redis_timeout; after a failure the
+ * store answers "unavailable" at once and reconnects with a growing
+ * backoff (up to 30 s), so no caller waits on a dead Redis.
+ *
+ * Expiry is Redis's own (the TTL): store_expire has nothing to do.
+ *
+ * Diagnostics: errors name the server ("redis 127.0.0.1:6379: ...").
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <hiredis/hiredis.h>
+
+#include "addr.h"
+#include "log.h"
+#include "store_impl.h"
+
+#define BACKOFF_FIRST	(250 * 1000)		/* us */
+#define BACKOFF_MAX	(30 * G_USEC_PER_SEC)
+#define SCAN_COUNT	"1000"
+
+struct store_redis {
+	struct store	base;
+	GMutex		lock;
+	redisContext	*ctx;		/* NULL while disconnected */
+	char		*where;		/* "127.0.0.1:6379" or "unix:/path" */
+	char		*host;		/* NULL for a unix socket */
+	int		port;
+	char		*path;
+	char		*password;
+	unsigned	db;
+	struct timeval	timeout;
+	char		*prefix;
+	int64_t		ttl;
+	gint64		retry_at;	/* monotonic us; 0: may connect now */
+	gint64		backoff;
+};
+
+/*
+ * The tar-pit update (KEYS[1]; ARGV: now, new_session, held_ms, evidence,
+ * has_helo, helo, helo_class, ttl_ms).
+ */
+static const char tarpit_lua[] =
+    "local k = KEYS[1]\n"
+    "local now = tonumber(ARGV[1])\n"
+    "local tf = tonumber(redis.call('HGET', k, 'tf') or '0')\n"
+    "if tf == 0 or now < tf then redis.call('HSET', k, 'tf', now) end\n"
+    "local tl = tonumber(redis.call('HGET', k, 'tl') or '0')\n"
+    "if now > tl then redis.call('HSET', k, 'tl', now) end\n"
+    "if ARGV[2] == '1' then redis.call('HINCRBY', k, 'ts', 1) end\n"
+    "redis.call('HINCRBY', k, 'held', ARGV[3])\n"
+    "local ev = tonumber(redis.call('HGET', k, 'ev') or '0')\n"
+    "redis.call('HSET', k, 'ev', bit.bor(ev, tonumber(ARGV[4])))\n"
+    "if ARGV[5] == '1' then\n"
+    "  redis.call('HSET', k, 'helo', ARGV[6], 'hc', ARGV[7])\n"
+    "end\n"
+    "redis.call('PEXPIRE', k, ARGV[8])\n"
+    "return 1\n";
+
+/* The primary's contact: returns the hash as it was, then updates it. */
+static const char primary_lua[] =
+    "local k = KEYS[1]\n"
+    "local now = tonumber(ARGV[1])\n"
+    "local before = redis.call('HGETALL', k)\n"
+    "local pf = tonumber(redis.call('HGET', k, 'pf') or '0')\n"
+    "if pf == 0 or now < pf then redis.call('HSET', k, 'pf', now) end\n"
+    "local pl = tonumber(redis.call('HGET', k, 'pl') or '0')\n"
+    "if now > pl then redis.call('HSET', k, 'pl', now) end\n"
+    "redis.call('HINCRBY', k, 'ps', 1)\n"
+    "redis.call('PEXPIRE', k, ARGV[2])\n"
+    "return before\n";
+
+/* The alive minutes: add one, drop those older than the ring. */
+static const char alive_lua[] =
+    "redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])\n"
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])\n"
+    "return 1\n";
+
+static void
+set_error(struct store_redis *s, GError **error, int code, const char *what,
+    const char *why)
+{
+	g_set_error(error, STORE_ERROR, code, "redis %s: %s: %s", s->where,
+	    what, why);
+}
+
+/* Drop a broken connection; the next call waits out the backoff. */
+static void
+disconnect(struct store_redis *s)
+{
+	if (s->ctx != NULL) {
+		redisFree(s->ctx);
+		s->ctx = NULL;
+	}
+	s->backoff = s->backoff == 0 ? BACKOFF_FIRST :
+	    MIN(s->backoff * 2, BACKOFF_MAX);
+	s->retry_at = g_get_monotonic_time() + s->backoff;
+}
+
+/* Run one command (argv) and return its reply, or NULL with error set. */
+static redisReply *
+command(struct store_redis *s, int argc, const char **argv,
+    const size_t *lens, const char *what, GError **error)
+{
+	redisReply *r = redisCommandArgv(s->ctx, argc, argv, lens);
+
+	if (r == NULL) {
+		set_error(s, error, STORE_ERROR_UNAVAILABLE, what,
+		    s->ctx->errstr[0] != '\0' ? s->ctx->errstr :
+		    "no reply");
+		disconnect(s);
+		return NULL;
+	}
+	if (r->type == REDIS_REPLY_ERROR) {
+		set_error(s, error, STORE_ERROR_IO, what, r->str);
+		freeReplyObject(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* Connect, authenticate and select the database, if not connected. */
+static bool
+ensure(struct store_redis *s, GError **error)
+{
+	redisReply *r;
+	char db[16];
+
+	if (s->ctx != NULL)
+		return true;
+	if (s->retry_at != 0 && g_get_monotonic_time() < s->retry_at) {
+		set_error(s, error, STORE_ERROR_UNAVAILABLE, "unavailable",
+		    "waiting before the next connection attempt");
+		return false;
+	}
+	s->ctx = s->host != NULL ?
+	    redisConnectWithTimeout(s->host, s->port, s->timeout) :
+	    redisConnectUnixWithTimeout(s->path, s->timeout);
+	if (s->ctx == NULL || s->ctx->err != 0) {
+		set_error(s, error, STORE_ERROR_UNAVAILABLE, "connect",
+		    s->ctx != NULL ? s->ctx->errstr : "out of memory");
+		disconnect(s);
+		return false;
+	}
+	redisSetTimeout(s->ctx, s->timeout);
+	if (s->password[0] != '\0') {
+		const char *argv[] = { "AUTH", s->password };
+
+		if ((r = command(s, 2, argv, NULL, "AUTH", error)) == NULL) {
+			disconnect(s);
+			return false;
+		}
+		freeReplyObject(r);
+	}
+	g_snprintf(db, sizeof(db), "%u", s->db);
+	{
+		const char *argv[] = { "SELECT", db };
+
+		if ((r = command(s, 2, argv, NULL, "SELECT", error)) == NULL) {
+			disconnect(s);
+			return false;
+		}
+		freeReplyObject(r);
+	}
+	s->backoff = 0;
+	s->retry_at = 0;
+	return true;
+}
+
+/* The Redis key of a network key. */
+static char *
+net_key(const struct store_redis *s, const char *key)
+{
+	return g_strconcat(s->prefix, "net:", key, NULL);
+}
+
+/* Parse a decimal field value; false if it is not one. */
+static bool
+field_num(const char *v, size_t len, int64_t *out)
+{
+	char buf[24];
+	char *end;
+
+	if (len == 0 || len >= sizeof(buf))
+		return false;
+	memcpy(buf, v, len);
+	buf[len] = '\0';
+	errno = 0;
+	*out = g_ascii_strtoll(buf, &end, 10);
+	return errno == 0 && *end == '\0' && *out >= 0;
+}
+
+/*
+ * A hit record from HGETALL's flat field/value array; false with error
+ * set if a field is damaged. Unknown fields are ignored (newer writers).
+ */
+static bool
+decode_hash(struct store_redis *s, const char *key, const redisReply *r,
+    struct hit_record *rec, GError **error)
+{
+	memset(rec, 0, sizeof(*rec));
+	for (size_t i = 0; i + 1 < r->elements; i += 2) {
+		const redisReply *f = r->element[i], *v = r->element[i + 1];
+		int64_t n = 0;
+
+		if (f->type != REDIS_REPLY_STRING ||
+		    v->type != REDIS_REPLY_STRING)
+			goto bad;
+		if (strcmp(f->str, "helo") == 0) {
+			rec->helo_len = (uint8_t)MIN(v->len, RECORD_HELO_MAX);
+			memcpy(rec->helo, v->str, rec->helo_len);
+			rec->helo[rec->helo_len] = '\0';
+			continue;
+		}
+		if (!field_num(v->str, v->len, &n))
+			goto bad;
+		if (strcmp(f->str, "tf") == 0)
+			rec->tarpit_first = n;
+		else if (strcmp(f->str, "tl") == 0)
+			rec->tarpit_last = n;
+		else if (strcmp(f->str, "ts") == 0)
+			rec->tarpit_sessions = (uint32_t)MIN(n, UINT32_MAX);
+		else if (strcmp(f->str, "held") == 0)
+			rec->tarpit_held_ms = (uint64_t)n;
+		else if (strcmp(f->str, "ev") == 0)
+			rec->evidence = (uint32_t)n;
+		else if (strcmp(f->str, "hc") == 0)
+			rec->helo_class = (uint8_t)MIN(n, 255);
+		else if (strcmp(f->str, "pf") == 0)
+			rec->primary_first = n;
+		else if (strcmp(f->str, "pl") == 0)
+			rec->primary_last = n;
+		else if (strcmp(f->str, "ps") == 0)
+			rec->primary_sessions = (uint32_t)MIN(n, UINT32_MAX);
+	}
+	return true;
+bad:
+	g_set_error(error, STORE_ERROR, STORE_ERROR_CORRUPT,
+	    "redis %s: record %s: a damaged field", s->where, key);
+	memset(rec, 0, sizeof(*rec));
+	return false;
+}
+
+static bool
+redis_tarpit_apply(struct store *st, const struct store_item *items,
+    size_t n, GError **error)
+{
+	struct store_redis *s = (struct store_redis *)st;
+	char ttl[24];
+	bool ok = true;
+
+	g_snprintf(ttl, sizeof(ttl), "%" G_GINT64_FORMAT, s->ttl);
+	g_mutex_lock(&s->lock);
+	if (!ensure(s, error)) {
+		g_mutex_unlock(&s->lock);
+		return false;
+	}
+	/* One round trip for the whole batch. */
+	for (size_t i = 0; i < n; i++) {
+		const struct tarpit_update *u = &items[i].update;
+		g_autofree char *key = net_key(s, items[i].key);
+		char now[24], held[24], ev[16], hc[8];
+		const char *argv[] = { "EVAL", tarpit_lua, "1", key, now,
+		    u->new_session ? "1" : "0", held, ev,
+		    u->has_helo ? "1" : "0", u->helo, hc, ttl };
+		size_t lens[G_N_ELEMENTS(argv)];
+
+		g_snprintf(now, sizeof(now), "%" G_GINT64_FORMAT, u->now);
+		g_snprintf(held, sizeof(held), "%" G_GUINT64_FORMAT,
+		    u->held_ms);
+		g_snprintf(ev, sizeof(ev), "%u", u->evidence & EVIDENCE_ALL);
+		g_snprintf(hc, sizeof(hc), "%u", u->helo_class);
+		for (size_t a = 0; a < G_N_ELEMENTS(argv); a++)
+			lens[a] = strlen(argv[a]);
+		lens[9] = u->has_helo ? u->helo_len : 0;
+		redisAppendCommandArgv(s->ctx, (int)G_N_ELEMENTS(argv), argv,
+		    lens);
+	}
+	for (size_t i = 0; i < n; i++) {
+		redisReply *r = NULL;
+
+		if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
+			set_error(s, error, STORE_ERROR_UNAVAILABLE,
+			    "recording tar-pit sessions", s->ctx->errstr);
+			disconnect(s);
+			ok = false;
+			break;
+		}
+		if (r->type == REDIS_REPLY_ERROR && ok) {
+			set_error(s, error, STORE_ERROR_IO,
+			    "recording tar-pit sessions", r->str);
+			ok = false;
+		}
+		freeReplyObject(r);
+	}
+	g_mutex_unlock(&s->lock);
+	return ok;
+}
+
+static bool
+redis_primary_contact(struct store *st, const char *key, int64_t now,
+    struct hit_record *before, GError **error)
+{
+	struct store_redis *s = (struct store_redis *)st;
+	g_autofree char *k = net_key(s, key);
+	char t[24], ttl[24];
+	const char *argv[] = { "EVAL", primary_lua, "1", k, t, ttl };
+	redisReply *r;
+	bool ok;
+
+	g_snprintf(t, sizeof(t), "%" G_GINT64_FORMAT, now);
+	g_snprintf(ttl, sizeof(ttl), "%" G_GINT64_FORMAT, s->ttl);
+	g_mutex_lock(&s->lock);
+	r = ensure(s, error) ? command(s, G_N_ELEMENTS(argv), argv, NULL,
+	    "recording a primary contact", error) : NULL;
+	g_mutex_unlock(&s->lock);
+	if (r == NULL)
+		return false;
+	ok = r->type == REDIS_REPLY_ARRAY && decode_hash(s, key, r, before,
+	    error);
+	if (r->type != REDIS_REPLY_ARRAY)
+		set_error(s, error, STORE_ERROR_IO, "primary contact",
+		    "unexpected reply");
+	freeReplyObject(r);
+	return ok;
+}
+
+static bool
+redis_lookup(struct store *st, const char *key, struct hit_record *rec,
+    bool *found, GError **error)
+{
+	struct store_redis *s = (struct store_redis *)st;
+	g_autofree char *k = net_key(s, key);
+	const char *argv[] = { "HGETALL", k };
+	redisReply *r;
+	bool ok;
+
+	*found = false;
+	g_mutex_lock(&s->lock);
+	r = ensure(s, error) ? command(s, 2, argv, NULL, "reading", error) :
+	    NULL;
+	g_mutex_unlock(&s->lock);
+	if (r == NULL)
+		return false;
+	ok = decode_hash(s, key, r, rec, error);
+	*found = ok && r->elements > 0;
+	freeReplyObject(r);
+	return ok;
+}
+
+static bool
+redis_foreach(struct store *st, store_foreach_fn fn, void *data, size_t *bad,
+    GError **error)
+{
+	struct store_redis *s = (struct store_redis *)st;
+	g_autofree char *match = g_strconcat(s->prefix, "net:*", NULL);
+	size_t plen = strlen(s->prefix) + 4;
+	g_autofree char *cursor = g_strdup("0");
+	bool more = true;
+
+	*bad = 0;
+	while (more) {
+		const char *argv[] = { "SCAN", cursor, "MATCH", match, "COUNT",
+		    SCAN_COUNT };
+		redisReply *r;
+
+		g_mutex_lock(&s->lock);
+		r = ensure(s, error) ? command(s, G_N_ELEMENTS(argv), argv,
+		    NULL, "listing", error) : NULL;
+		g_mutex_unlock(&s->lock);
+		if (r == NULL)
+			return false;
+		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+			freeReplyObject(r);
+			set_error(s, error, STORE_ERROR_IO, "listing",
+			    "unexpected reply");
+			return false;
+		}
+		g_free(cursor);
+		cursor = g_strdup(r->element[0]->str);
+		more = strcmp(cursor, "0") != 0;
+		for (size_t i = 0; i < r->element[1]->elements;
+		    i++) {
+			const char *k = r->element[1]->element[i]->str;
+			struct hit_record rec;
+			g_autoptr(GError) err = NULL;
+			bool found;
+
+			if (strlen(k) <= plen || strlen(k) - plen >
+			    STORE_KEY_MAX)
+				continue;
+			if (!redis_lookup(st, k + plen, &rec, &found, &err)) {
+				if (err->code != STORE_ERROR_CORRUPT) {
+					freeReplyObject(r);
+					g_propagate_error(error,
+					    g_steal_pointer(&err));
+					return false;
+				}
+				(*bad)++;
+				log_msg(LOG_WARNING, "%s", err->message);
+				continue;
+			}
+			if (found && !fn(k + plen, &rec, data)) {
+				freeReplyObject(r);
+				return true;
+			}
+		}
+		freeReplyObject(r);
+	}
+	return true;
+}
+
+static bool
+redis_forget(struct store *st, const char *key, bool *found, GError **error)
+{
+	struct store_redis *s = (struct store_redis *)st;
+	g_autofree char *k = net_key(s, key);
+	const char *argv[] = { "DEL", k };
+	redisReply *r;
+
+	g_mutex_lock(&s->lock);
+	r = ensure(s, error) ? command(s, 2, argv, NULL, "forgetting",
+	    error) : NULL;
+	g_mutex_unlock(&s->lock);
+	if (r == NULL)
+		return false;
+	*found = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
+	freeReplyObject(r);
+	return true;
+}
+
+/* Redis expires records by their TTL, set on every update. */
+static bool
+redis_expire(struct store *st, int64_t now, int64_t ttl, size_t *removed,
+    GError **error)
+{
+	(void)st;
+	(void)now;
+	(void)ttl;
+	(void)error;
+	*removed = 0;
+	return true;
+}
+
+static bool
+redis_alive_mark(struct store *st, int64_t now, GError **error)
+{
+	struct store_redis *s = (struct store_redis *)st;
+	g_autofree char *k = g_strconcat(s->prefix, "alive", NULL);
+	char m[24], oldest[24];
+	const char *argv[] = { "EVAL", alive_lua, "1", k, m, oldest };
+	int64_t minute = now / ALIVE_MINUTE_MS;
+	redisReply *r;
+
+	g_snprintf(m, sizeof(m), "%" G_GINT64_FORMAT, minute);
+	g_snprintf(oldest, sizeof(oldest), "%" G_GINT64_FORMAT,
+	    minute - ALIVE_MINUTES + 1);
+	g_mutex_lock(&s->lock);
+	r = ensure(s, error) ? command(s, G_N_ELEMENTS(argv), argv, NULL,
+	    "marking the primary alive", error) : NULL;
+	g_mutex_unlock(&s->lock);
+	if (r == NULL)
+		return false;
+	freeReplyObject(r);
+	return true;
+}
+
+static bool
+redis_alive_get(struct store *st, struct alive *out, GError **error)
+{
+	struct store_redis *s = (struct store_redis *)st;
+	g_autofree char *k = g_strconcat(s->prefix, "alive", NULL);
+	const char *argv[] = { "ZRANGE", k, "0", "-1" };
+	redisReply *r;
+
+	memset(out, 0, sizeof(*out));
+	g_mutex_lock(&s->lock);
+	r = ensure(s, error) ? command(s, G_N_ELEMENTS(argv), argv, NULL,
+	    "reading liveness", error) : NULL;
+	g_mutex_unlock(&s->lock);
+	if (r == NULL)
+		return false;
+	/* Oldest first, so the ring moves forward as it does when marking. */
+	for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements;
+	    i++) {
+		int64_t m;
+
+		if (field_num(r->element[i]->str, r->element[i]->len, &m))
+			alive_mark(out, m * ALIVE_MINUTE_MS);
+	}
+	freeReplyObject(r);
+	return true;
+}
+
+static void
+redis_free(struct store *st)
+{
+	struct store_redis *s = (struct store_redis *)st;
+
+	if (s->ctx != NULL)
+		redisFree(s->ctx);
+	g_mutex_clear(&s->lock);
+	g_free(s->where);
+	g_free(s->host);
+	g_free(s->path);
+	g_free(s->password);
+	g_free(s->prefix);
+	g_free(s->base.describe);
+	g_free(s);
+}
+
+static const struct store_ops redis_ops = {
+	.free = redis_free,
+	.tarpit_apply = redis_tarpit_apply,
+	.primary_contact = redis_primary_contact,
+	.lookup = redis_lookup,
+	.foreach = redis_foreach,
+	.forget = redis_forget,
+	.expire = redis_expire,
+	.alive_mark = redis_alive_mark,
+	.alive_get = redis_alive_get,
+};
+
+struct store *
+store_redis_open(const struct store_options *o, GError **error)
+{
+	struct store_redis *s = g_new0(struct store_redis, 1);
+	const char *spec = o->redis != NULL ? o->redis : "127.0.0.1:6379";
+	int64_t ms = o->redis_timeout > 0 ? o->redis_timeout : 50;
+
+	s->base.ops = &redis_ops;
+	g_mutex_init(&s->lock);
+	s->where = g_strdup(spec);
+	s->base.describe = g_strdup_printf("redis:%s", spec);
+	s->password = g_strdup(o->redis_password != NULL ? o->redis_password :
+	    "");
+	s->prefix = g_strdup(o->redis_prefix != NULL ? o->redis_prefix :
+	    "slowspam:");
+	s->db = o->redis_db;
+	s->ttl = o->ttl > 0 ? o->ttl : 30 * 86400000LL;
+	s->timeout.tv_sec = (time_t)(ms / 1000);
+	s->timeout.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	if (g_str_has_prefix(spec, "unix:")) {
+		s->path = g_strdup(spec + 5);
+	} else {
+		struct addr a;
+		uint16_t port;
+		char text[ADDR_STRLEN];
+		const char *why = "bad address";
+
+		if (!addr_hostport_parse(spec, &a, &port, &why)) {
+			set_error(s, error, STORE_ERROR_IO, "address", why);
+			redis_free(&s->base);
+			return NULL;
+		}
+		s->host = g_strdup(addr_format(&a, text));
+		s->port = port;
+	}
+	/* A wrong password or database is a clear error at start. */
+	if (!ensure(s, error)) {
+		redis_free(&s->base);
+		return NULL;
+	}
+	return &s->base;
+}
