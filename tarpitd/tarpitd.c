@@ -372,7 +372,8 @@ main(int argc, char **argv)
 	workers = conf->tarpitd.workers;
 	if ((!listeners_from_systemd(&all, &err) && err == NULL &&
 	    !listeners_bind(conf, workers, &all, &err)) || err != NULL ||
-	    !privs_prepare_store(conf->store.path, conf->tarpitd.user, &err) ||
+	    (conf->store.backend == STORE_BACKEND_LMDB &&
+	    !privs_prepare_store(conf->store.path, conf->tarpitd.user, &err)) ||
 	    (conf->tarpitd.event_log[0] != '\0' && !privs_prepare_file(
 	    conf->tarpitd.event_log, conf->tarpitd.user, &err)))
 		goto fail;
