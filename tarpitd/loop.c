@@ -128,11 +128,13 @@ static bool
 chroot_paths(struct conf *c, GError **error)
 {
 	const char *root = c->tarpitd.chroot;
-	char **paths[] = { &c->store.path, &c->tarpitd.event_log };
+	char **paths[] = { &c->tarpitd.event_log, &c->store.path };
+	/* The store path is a file only for LMDB. */
+	size_t n = c->store.backend == STORE_BACKEND_LMDB ? 2 : 1;
 
 	if (root[0] == '\0')
 		return true;
-	for (size_t i = 0; i < G_N_ELEMENTS(paths); i++) {
+	for (size_t i = 0; i < n; i++) {
 		const char *inside = tarpit_inside_chroot(root, *paths[i]);
 
 		if (inside == NULL) {

@@ -139,8 +139,9 @@ check_setup(const struct conf *c, GError **error)
 {
 	const char *root = c->tarpitd.chroot;
 
-	if (root[0] != '\0' && (tarpit_inside_chroot(root, c->store.path) ==
-	    NULL || tarpit_inside_chroot(root, c->tarpitd.event_log) == NULL)) {
+	if (root[0] != '\0' && ((c->store.backend == STORE_BACKEND_LMDB &&
+	    tarpit_inside_chroot(root, c->store.path) == NULL) ||
+	    tarpit_inside_chroot(root, c->tarpitd.event_log) == NULL)) {
 		g_set_error(error, CONF_ERROR, CONF_ERROR_INVALID, "%s: [store] "
 		    "path and [tarpitd] event_log must lie inside [tarpitd] "
 		    "chroot %s", c->path, root);
