@@ -1,14 +1,37 @@
 /*
- * bench_store - what the LMDB hit store costs: events per second by
+ * bench_store - what the hit store costs: events per second by
  * transaction size, the write queue's push cost, lookups and primary
- * contacts, and bytes on disk per network. Prints numbers; not a test.
+ * contacts (mean, p50, p99), primary contacts per second from 1, 4 and
+ * 16 threads at once, and bytes per network. LMDB always; Redis too when
+ * given a server. Prints numbers, one line per measurement prefixed with
+ * the backend's name; not a test.
  *
- * Usage: bench_store [DIR]   (default: a fresh directory under $TMPDIR)
+ * Usage: bench_store [DIR] [--redis HOST:PORT]
+ *	DIR	where the LMDB file goes (default: a fresh directory
+ *		under $TMPDIR, removed afterwards)
+ *	--redis	also run against this Redis (or set BENCH_REDIS), with
+ *		redis_timeout 1000 ms (BENCH_REDIS_TIMEOUT=MS to change
+ *		it) and redis_prefix "bench:". Keys under
+ *		"bench:" are deleted before and after the run, so do not
+ *		point it at a Redis whose data uses that prefix. Use a
+ *		throwaway server:
+ *		  redis-server --port 6391 --bind 127.0.0.1 --save '' \
+ *		      --appendonly no
+ *
+ * Concurrency: for LMDB all threads share one store (as the milter's
+ * threads do); for Redis each thread opens its own store, that is its
+ * own connection (as separate milter processes would; the threads of
+ * one process share one connection behind a mutex).
+ *
+ * Bytes per network: LMDB, the file's size over the networks written;
+ * Redis, the server's INFO used_memory before and after writing them
+ * (needs the server to itself; "0 keys" before is checked and shown).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,11 +40,18 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
+#ifdef WITH_REDIS
+#include <hiredis/hiredis.h>
+#endif
+
 #include "helo.h"
 #include "store.h"
 #include "storeq.h"
 
 #define NETWORKS	100000
+#define PREFIX		"bench:"
+
+static const char *B;		/* the backend's name, for every line */
 
 static void
 key_of(size_t i, char *key)
@@ -48,6 +78,29 @@ seconds_since(gint64 t0)
 	return (double)(g_get_monotonic_time() - t0) / 1e6;
 }
 
+static int
+cmp_i64(const void *a, const void *b)
+{
+	gint64 x = *(const gint64 *)a, y = *(const gint64 *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* "mean X us, p50 Y us, p99 Z us" of n per-operation times (us). */
+static void
+print_latency(const char *what, gint64 *us, size_t n, const char *extra)
+{
+	double sum = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sum += (double)us[i];
+	qsort(us, n, sizeof(*us), cmp_i64);
+	printf("%s: %s: n=%zu mean %.1f us, p50 %" G_GINT64_FORMAT " us, "
+	    "p99 %" G_GINT64_FORMAT " us, max %" G_GINT64_FORMAT " us%s\n",
+	    B, what, n, sum / (double)n, us[n / 2], us[n * 99 / 100],
+	    us[n - 1], extra);
+}
+
 /* Events per second when each transaction carries batch events. */
 static void
 bench_batches(struct store *st, size_t batch, size_t total)
@@ -57,16 +110,19 @@ bench_batches(struct store *st, size_t batch, size_t total)
 	double s;
 
 	for (size_t done = 0; done < total; done += batch) {
+		g_autoptr(GError) err = NULL;
+
 		for (size_t i = 0; i < batch; i++)
 			items[i] = event(done + i);
-		if (!store_tarpit_apply(st, items, batch, NULL)) {
-			fprintf(stderr, "bench_store: write failed\n");
+		if (!store_tarpit_apply(st, items, batch, &err)) {
+			fprintf(stderr, "bench_store: %s: write failed: %s\n",
+			    B, err->message);
 			exit(1);
 		}
 	}
 	s = seconds_since(t0);
-	printf("tarpit events, %5zu per transaction: %9.0f events/s "
-	    "(%.1f us per transaction)\n", batch, (double)total / s,
+	printf("%s: tarpit events, %5zu per transaction: %9.0f events/s "
+	    "(%.1f us per transaction)\n", B, batch, (double)total / s,
 	    s * 1e6 / ((double)total / (double)batch));
 }
 
@@ -91,70 +147,174 @@ bench_queue(struct store *st, size_t total)
 	storeq_flush(q);
 	s = seconds_since(t0);
 	storeq_get_stats(q, &stats);
-	printf("queue: %zu pushes, %.3f us per push, %zu dropped; drained at "
-	    "%.0f events/s in %" G_GUINT64_FORMAT " transactions\n", total,
-	    (double)push_us / (double)total, dropped,
+	printf("%s: queue: %zu pushes, %.3f us per push, %zu dropped; drained "
+	    "at %.0f events/s in %" G_GUINT64_FORMAT " transactions\n", B,
+	    total, (double)push_us / (double)total, dropped,
 	    (double)stats.written / s, stats.batches);
 	storeq_free(q);
 }
 
+/* Single lookups and single primary contacts, one after the other. */
 static void
-bench_reads(struct store *st, size_t total)
+bench_reads(struct store *st, size_t total, size_t contacts)
 {
-	gint64 t0 = g_get_monotonic_time();
+	g_autofree gint64 *us = g_new(gint64, MAX(total, contacts));
 	struct hit_record r;
 	bool found;
-	size_t hits = 0;
+	size_t hits = 0, errors = 0;
+	char extra[64];
 
 	for (size_t i = 0; i < total; i++) {
 		char key[STORE_KEY_MAX + 1];
+		gint64 t0;
 
 		key_of((i * 7919) % NETWORKS, key);
-		store_lookup(st, key, &r, &found, NULL);
+		t0 = g_get_monotonic_time();
+		if (!store_lookup(st, key, &r, &found, NULL))
+			errors++;
+		us[i] = g_get_monotonic_time() - t0;
 		hits += found;
 	}
-	printf("lookups: %.2f us each (%zu of %zu found)\n",
-	    seconds_since(t0) * 1e6 / (double)total, hits, total);
+	g_snprintf(extra, sizeof(extra), " (%zu found, %zu errors)", hits,
+	    errors);
+	print_latency("lookup", us, total, extra);
 
-	t0 = g_get_monotonic_time();
-	for (size_t i = 0; i < total / 10; i++) {
+	errors = 0;
+	for (size_t i = 0; i < contacts; i++) {
 		char key[STORE_KEY_MAX + 1];
+		gint64 t0;
 
 		key_of((i * 7919) % NETWORKS, key);
-		store_primary_contact(st, key, store_now(), &r, NULL);
+		t0 = g_get_monotonic_time();
+		if (!store_primary_contact(st, key, store_now(), &r, NULL))
+			errors++;
+		us[i] = g_get_monotonic_time() - t0;
 	}
-	printf("primary contacts (read-modify-write, one sync each): "
-	    "%.1f us each\n", seconds_since(t0) * 1e6 / (double)(total / 10));
+	g_snprintf(extra, sizeof(extra), " (%zu errors)", errors);
+	print_latency("primary contact (read-modify-write)", us, contacts,
+	    extra);
 }
 
-int
-main(int argc, char **argv)
-{
-	g_autofree char *dir = argc > 1 ? g_strdup(argv[1]) :
-	    g_dir_make_tmp("slowspam-bench-XXXXXX", NULL);
-	g_autofree char *path = g_build_filename(dir, "hits.lmdb", NULL);
-	struct store_options o = { STORE_BACKEND_LMDB, path, 1u << 30,
-	    30 * 86400000LL, false };
-	g_autoptr(GError) err = NULL;
-	struct store *st = store_open(&o, &err);
-	struct stat sb;
+/* Concurrent primary contacts: threads for a while, ops/s in all. */
+struct worker {
+	pthread_t	thread;
+	struct store	*st;		/* shared (LMDB) or own (Redis) */
+	const struct store_options *own; /* open a store of its own */
+	unsigned	seed;
+	volatile gint	*stop;
+	size_t		ops, errors;
+	char		*open_error;
+};
 
-	if (st == NULL) {
-		fprintf(stderr, "bench_store: %s\n", err->message);
-		return 1;
+static void *
+worker_run(void *arg)
+{
+	struct worker *w = arg;
+	GRand *rng = g_rand_new_with_seed(w->seed);
+
+	if (w->own != NULL) {
+		g_autoptr(GError) err = NULL;
+
+		if ((w->st = store_open(w->own, &err)) == NULL) {
+			w->open_error = g_strdup(err->message);
+			g_rand_free(rng);
+			return NULL;
+		}
 	}
-	printf("store: %s\n", path);
+	while (!g_atomic_int_get(w->stop)) {
+		char key[STORE_KEY_MAX + 1];
+		struct hit_record r;
+
+		key_of((size_t)g_rand_int_range(rng, 0, NETWORKS), key);
+		if (store_primary_contact(w->st, key, store_now(), &r, NULL))
+			w->ops++;
+		else
+			w->errors++;
+	}
+	if (w->own != NULL)
+		store_free(w->st);
+	g_rand_free(rng);
+	return NULL;
+}
+
+static void
+bench_concurrent(struct store *shared, const struct store_options *own,
+    unsigned nthreads, double seconds)
+{
+	g_autofree struct worker *w = g_new0(struct worker, nthreads);
+	volatile gint stop = 0;
+	size_t ops = 0, errors = 0;
+	gint64 t0;
+	double s;
+
+	t0 = g_get_monotonic_time();
+	for (unsigned i = 0; i < nthreads; i++) {
+		w[i].st = shared;
+		w[i].own = own;
+		w[i].seed = 1000 + i;
+		w[i].stop = &stop;
+		if (pthread_create(&w[i].thread, NULL, worker_run, &w[i]) != 0) {
+			fprintf(stderr, "bench_store: pthread_create failed\n");
+			exit(1);
+		}
+	}
+	g_usleep((gulong)(seconds * G_USEC_PER_SEC));
+	g_atomic_int_set(&stop, 1);
+	for (unsigned i = 0; i < nthreads; i++) {
+		pthread_join(w[i].thread, NULL);
+		if (w[i].open_error != NULL) {
+			fprintf(stderr, "bench_store: %s: %s\n", B,
+			    w[i].open_error);
+			g_free(w[i].open_error);
+		}
+		ops += w[i].ops;
+		errors += w[i].errors;
+	}
+	s = seconds_since(t0);
+	printf("%s: concurrent primary contacts, %2u threads (%s): %8.0f "
+	    "ops/s in all, %zu ops, %zu errors, %.2f s\n", B, nthreads,
+	    own != NULL ? "a connection each" : "one shared store",
+	    (double)ops / s, ops, errors, s);
+}
+
+static void
+bench_all(struct store *st, const struct store_options *own)
+{
 	bench_batches(st, 1, 2000);
 	bench_batches(st, 100, NETWORKS);
 	bench_batches(st, 1000, NETWORKS);
 	bench_queue(st, 200000);
-	bench_reads(st, 100000);
+	bench_reads(st, 100000, 10000);
+	bench_concurrent(st, own, 1, 2.0);
+	bench_concurrent(st, own, 4, 2.0);
+	bench_concurrent(st, own, 16, 2.0);
+}
+
+static int
+run_lmdb(const char *dirarg)
+{
+	g_autofree char *dir = dirarg != NULL ? g_strdup(dirarg) :
+	    g_dir_make_tmp("slowspam-bench-XXXXXX", NULL);
+	g_autofree char *path = g_build_filename(dir, "hits.lmdb", NULL);
+	struct store_options o = { .backend = STORE_BACKEND_LMDB,
+	    .path = path, .map_size = 1u << 30, .ttl = 30 * 86400000LL };
+	g_autoptr(GError) err = NULL;
+	struct store *st;
+	struct stat sb;
+
+	B = "lmdb";
+	if ((st = store_open(&o, &err)) == NULL) {
+		fprintf(stderr, "bench_store: %s\n", err->message);
+		return 1;
+	}
+	printf("%s: store: %s\n", B, path);
+	bench_all(st, NULL);
 	if (stat(path, &sb) == 0)
-		printf("file: %.1f MiB for %d networks, %.0f bytes each\n",
-		    (double)sb.st_size / (1 << 20), NETWORKS,
+		printf("%s: size: file %.1f MiB for %d networks, %.0f bytes "
+		    "each\n", B, (double)sb.st_size / (1 << 20), NETWORKS,
 		    (double)sb.st_size / NETWORKS);
 	store_free(st);
-	if (argc <= 1) {
+	if (dirarg == NULL) {
 		g_autofree char *lock = g_strconcat(path, "-lock", NULL);
 
 		g_unlink(path);
@@ -162,4 +322,183 @@ main(int argc, char **argv)
 		g_rmdir(dir);
 	}
 	return 0;
+}
+
+#ifdef WITH_REDIS
+/* A direct connection for INFO and clean-up (not through the store). */
+static redisContext *
+admin_connect(const char *spec)
+{
+	const char *colon = strrchr(spec, ':');
+	g_autofree char *host = NULL;
+	redisContext *c;
+
+	if (g_str_has_prefix(spec, "unix:")) {
+		c = redisConnectUnix(spec + 5);
+	} else {
+		if (colon == NULL)
+			return NULL;
+		host = g_strndup(spec, (gsize)(colon - spec));
+		if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+			host[strlen(host) - 1] = '\0';
+			memmove(host, host + 1, strlen(host));
+		}
+		c = redisConnect(host, atoi(colon + 1));
+	}
+	if (c == NULL || c->err != 0) {
+		fprintf(stderr, "bench_store: redis %s: %s\n", spec,
+		    c != NULL ? c->errstr : "out of memory");
+		if (c != NULL)
+			redisFree(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* INFO's field (e.g. "used_memory"), or -1. */
+static long long
+info_field(redisContext *c, const char *section, const char *field)
+{
+	redisReply *r = redisCommand(c, "INFO %s", section);
+	long long v = -1;
+
+	if (r != NULL && r->type == REDIS_REPLY_STRING) {
+		g_autofree char *want = g_strconcat("\r\n", field, ":", NULL);
+		const char *p = strstr(r->str, want);
+
+		if (p != NULL)
+			v = atoll(p + strlen(want));
+	}
+	if (r != NULL)
+		freeReplyObject(r);
+	return v;
+}
+
+static long long
+dbsize(redisContext *c)
+{
+	redisReply *r = redisCommand(c, "DBSIZE");
+	long long v = r != NULL && r->type == REDIS_REPLY_INTEGER ?
+	    r->integer : -1;
+
+	if (r != NULL)
+		freeReplyObject(r);
+	return v;
+}
+
+/* Delete every key under PREFIX; the count. */
+static size_t
+delete_prefix(redisContext *c)
+{
+	g_autofree char *cursor = g_strdup("0");
+	size_t n = 0;
+
+	do {
+		redisReply *r = redisCommand(c, "SCAN %s MATCH %s* COUNT 1000",
+		    cursor, PREFIX);
+
+		if (r == NULL || r->type != REDIS_REPLY_ARRAY ||
+		    r->elements != 2) {
+			if (r != NULL)
+				freeReplyObject(r);
+			break;
+		}
+		g_free(cursor);
+		cursor = g_strdup(r->element[0]->str);
+		for (size_t i = 0; i < r->element[1]->elements; i++) {
+			redisReply *d = redisCommand(c, "DEL %b",
+			    r->element[1]->element[i]->str,
+			    (size_t)r->element[1]->element[i]->len);
+
+			if (d != NULL)
+				freeReplyObject(d);
+			n++;
+		}
+		freeReplyObject(r);
+	} while (strcmp(cursor, "0") != 0);
+	return n;
+}
+
+static int
+run_redis(const char *spec)
+{
+	const char *tmo = g_getenv("BENCH_REDIS_TIMEOUT");
+	struct store_options o = { .backend = STORE_BACKEND_REDIS,
+	    .ttl = 30 * 86400000LL, .redis = spec, .redis_password = "",
+	    .redis_db = 0, .redis_timeout = tmo != NULL ? atoi(tmo) : 1000,
+	    .redis_prefix = PREFIX };
+	g_autoptr(GError) err = NULL;
+	redisContext *admin;
+	struct store *st;
+	long long mem0, mem1, keys0, keys1;
+
+	B = "redis";
+	if ((admin = admin_connect(spec)) == NULL)
+		return 1;
+	delete_prefix(admin);
+	keys0 = dbsize(admin);
+	mem0 = info_field(admin, "memory", "used_memory");
+	if ((st = store_open(&o, &err)) == NULL) {
+		fprintf(stderr, "bench_store: %s\n", err->message);
+		redisFree(admin);
+		return 1;
+	}
+	printf("%s: store: %s (prefix %s, timeout %" G_GINT64_FORMAT " ms), "
+	    "%lld keys before\n", B, store_describe(st), PREFIX,
+	    o.redis_timeout, keys0);
+	/* The first batches write every network once: measure those. */
+	bench_batches(st, 1, 2000);
+	bench_batches(st, 100, NETWORKS);
+	keys1 = dbsize(admin);
+	mem1 = info_field(admin, "memory", "used_memory");
+	printf("%s: size: used_memory %lld -> %lld bytes, %lld keys added, "
+	    "%.0f bytes per network (tar-pit fields and a 28-byte HELO)\n",
+	    B, mem0, mem1, keys1 - keys0,
+	    keys1 > keys0 ? (double)(mem1 - mem0) / (double)(keys1 - keys0) :
+	    0.0);
+	bench_batches(st, 1000, NETWORKS);
+	bench_queue(st, 200000);
+	bench_reads(st, 100000, 10000);
+	bench_concurrent(st, &o, 1, 2.0);
+	bench_concurrent(st, &o, 4, 2.0);
+	bench_concurrent(st, &o, 16, 2.0);
+	mem1 = info_field(admin, "memory", "used_memory");
+	printf("%s: size: used_memory %lld bytes after the primary contacts "
+	    "too (%.0f bytes per network)\n", B, mem1,
+	    (double)(mem1 - mem0) / (double)NETWORKS);
+	store_free(st);
+	printf("%s: deleted %zu bench keys\n", B, delete_prefix(admin));
+	redisFree(admin);
+	return 0;
+}
+#endif
+
+int
+main(int argc, char **argv)
+{
+	const char *dir = NULL, *redis = g_getenv("BENCH_REDIS");
+	int rc;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--redis") == 0 && i + 1 < argc)
+			redis = argv[++i];
+		else if (argv[i][0] != '-' && dir == NULL)
+			dir = argv[i];
+		else {
+			fprintf(stderr, "usage: bench_store [DIR] "
+			    "[--redis HOST:PORT]\n");
+			return 2;
+		}
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	rc = run_lmdb(dir);
+	if (rc == 0 && redis != NULL && redis[0] != '\0') {
+#ifdef WITH_REDIS
+		rc = run_redis(redis);
+#else
+		fprintf(stderr, "bench_store: built without Redis\n");
+		rc = 1;
+#endif
+	}
+	return rc;
 }

@@ -167,6 +167,39 @@ mark_alive(int64_t now)
 		log_msg(LOG_WARNING, "store: %s", err->message);
 }
 
+/*
+ * Log a store failure: the first at once, then at most one line a
+ * minute saying how many more there were (a down store would otherwise
+ * give a line per connection).
+ */
+static void
+complain_store(const struct conn *c, const GError *err)
+{
+	static GMutex lock;
+	static gint64 last;
+	static unsigned quiet;
+	gint64 now = g_get_monotonic_time();
+	unsigned more = 0;
+	bool say = false;
+
+	g_atomic_int_inc(&M.store_errors);
+	g_mutex_lock(&lock);
+	if (last == 0 || now - last >= 60 * G_USEC_PER_SEC) {
+		say = true;
+		more = quiet;
+		quiet = 0;
+		last = now;
+	} else {
+		quiet++;
+	}
+	g_mutex_unlock(&lock);
+	if (say)
+		log_msg(LOG_WARNING, "%s: store unavailable, %s: %s "
+		    "(%u more since the last such line)", c->netkey,
+		    c->store_failed ? "tempfail" : "no verdict", err->message,
+		    more);
+}
+
 /* Set up the connection and decide on it. */
 static sfsistat
 judge_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
@@ -209,12 +242,9 @@ judge_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	/* Liveness as it was before this connection, which proves nothing. */
 	if (!store_alive_get(M.store, &alive, &err) ||
 	    !store_primary_contact(M.store, c->netkey, now, &c->rec, &err)) {
-		g_atomic_int_inc(&M.store_errors);
 		c->store_failed = conf->milter.on_store_error ==
 		    CONF_ON_ERROR_TEMPFAIL;
-		log_msg(LOG_WARNING, "%s: store unavailable, %s: %s",
-		    c->netkey, c->store_failed ? "tempfail" : "no verdict",
-		    err->message);
+		complain_store(c, err);
 		return SMFIS_CONTINUE;
 	}
 	in.rec = &c->rec;	/* all zero when the store had none */

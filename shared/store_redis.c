@@ -43,6 +43,7 @@ struct store_redis {
 	struct store	base;
 	GMutex		lock;
 	redisContext	*ctx;		/* NULL while disconnected */
+	bool		closed;		/* the last failure: server hung up */
 	char		*where;		/* "127.0.0.1:6379" or "unix:/path" */
 	char		*host;		/* NULL for a unix socket */
 	int		port;
@@ -104,6 +105,17 @@ set_error(struct store_redis *s, GError **error, int code, const char *what,
 	    what, why);
 }
 
+/*
+ * Did the connection turn out closed by the server (not merely slow)?
+ * Only then may a command be sent again: it never ran.
+ */
+static bool
+was_closed(const redisContext *c)
+{
+	return c->err == REDIS_ERR_EOF || (c->err == REDIS_ERR_IO &&
+	    (errno == ECONNRESET || errno == EPIPE));
+}
+
 /* Drop a broken connection; the next call waits out the backoff. */
 static void
 disconnect(struct store_redis *s)
@@ -128,6 +140,7 @@ command(struct store_redis *s, int argc, const char **argv,
 		set_error(s, error, STORE_ERROR_UNAVAILABLE, what,
 		    s->ctx->errstr[0] != '\0' ? s->ctx->errstr :
 		    "no reply");
+		s->closed = was_closed(s->ctx);
 		disconnect(s);
 		return NULL;
 	}
@@ -185,6 +198,30 @@ ensure(struct store_redis *s, GError **error)
 	s->backoff = 0;
 	s->retry_at = 0;
 	return true;
+}
+
+/*
+ * One command, connecting if needed. A connection that was already open
+ * may have died while idle (Redis restarted): then one fresh connection
+ * is tried at once, without the backoff.
+ */
+static redisReply *
+command_retry(struct store_redis *s, int argc, const char **argv,
+    const char *what, GError **error)
+{
+	bool reused = s->ctx != NULL;
+	redisReply *r;
+
+	if (!ensure(s, error))
+		return NULL;
+	r = command(s, argc, argv, NULL, what, error);
+	if (r == NULL && reused && s->ctx == NULL && s->closed) {
+		g_clear_error(error);
+		s->retry_at = 0;
+		if (ensure(s, error))
+			r = command(s, argc, argv, NULL, what, error);
+	}
+	return r;
 }
 
 /* The Redis key of a network key. */
@@ -261,21 +298,16 @@ bad:
 	return false;
 }
 
+/* Send the batch pipelined and read every reply; see redis_tarpit_apply. */
 static bool
-redis_tarpit_apply(struct store *st, const struct store_item *items,
-    size_t n, GError **error)
+send_batch(struct store_redis *s, const struct store_item *items, size_t n,
+    bool *transport, GError **error)
 {
-	struct store_redis *s = (struct store_redis *)st;
 	char ttl[24];
 	bool ok = true;
 
+	*transport = false;
 	g_snprintf(ttl, sizeof(ttl), "%" G_GINT64_FORMAT, s->ttl);
-	g_mutex_lock(&s->lock);
-	if (!ensure(s, error)) {
-		g_mutex_unlock(&s->lock);
-		return false;
-	}
-	/* One round trip for the whole batch. */
 	for (size_t i = 0; i < n; i++) {
 		const struct tarpit_update *u = &items[i].update;
 		g_autofree char *key = net_key(s, items[i].key);
@@ -291,8 +323,8 @@ redis_tarpit_apply(struct store *st, const struct store_item *items,
 		g_snprintf(ev, sizeof(ev), "%u", u->evidence & EVIDENCE_ALL);
 		g_snprintf(hc, sizeof(hc), "%u", u->helo_class);
 		for (size_t a = 0; a < G_N_ELEMENTS(argv); a++)
-			lens[a] = strlen(argv[a]);
-		lens[9] = u->has_helo ? u->helo_len : 0;
+			lens[a] = a == 9 ? (u->has_helo ? u->helo_len : 0) :
+			    strlen(argv[a]);
 		redisAppendCommandArgv(s->ctx, (int)G_N_ELEMENTS(argv), argv,
 		    lens);
 	}
@@ -300,11 +332,12 @@ redis_tarpit_apply(struct store *st, const struct store_item *items,
 		redisReply *r = NULL;
 
 		if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
+			g_clear_error(error);
 			set_error(s, error, STORE_ERROR_UNAVAILABLE,
 			    "recording tar-pit sessions", s->ctx->errstr);
+			*transport = was_closed(s->ctx);
 			disconnect(s);
-			ok = false;
-			break;
+			return false;
 		}
 		if (r->type == REDIS_REPLY_ERROR && ok) {
 			set_error(s, error, STORE_ERROR_IO,
@@ -312,6 +345,31 @@ redis_tarpit_apply(struct store *st, const struct store_item *items,
 			ok = false;
 		}
 		freeReplyObject(r);
+	}
+	return ok;
+}
+
+/*
+ * One round trip for the whole batch. A connection the server closed
+ * while it was idle gets one fresh try (the commands never ran then).
+ */
+static bool
+redis_tarpit_apply(struct store *st, const struct store_item *items,
+    size_t n, GError **error)
+{
+	struct store_redis *s = (struct store_redis *)st;
+	bool reused, transport, ok = false;
+
+	g_mutex_lock(&s->lock);
+	reused = s->ctx != NULL;
+	if (ensure(s, error)) {
+		ok = send_batch(s, items, n, &transport, error);
+		if (!ok && transport && reused) {
+			g_clear_error(error);
+			s->retry_at = 0;
+			ok = ensure(s, error) &&
+			    send_batch(s, items, n, &transport, error);
+		}
 	}
 	g_mutex_unlock(&s->lock);
 	return ok;
@@ -331,8 +389,8 @@ redis_primary_contact(struct store *st, const char *key, int64_t now,
 	g_snprintf(t, sizeof(t), "%" G_GINT64_FORMAT, now);
 	g_snprintf(ttl, sizeof(ttl), "%" G_GINT64_FORMAT, s->ttl);
 	g_mutex_lock(&s->lock);
-	r = ensure(s, error) ? command(s, G_N_ELEMENTS(argv), argv, NULL,
-	    "recording a primary contact", error) : NULL;
+	r = command_retry(s, G_N_ELEMENTS(argv), argv,
+	    "recording a primary contact", error);
 	g_mutex_unlock(&s->lock);
 	if (r == NULL)
 		return false;
@@ -357,8 +415,7 @@ redis_lookup(struct store *st, const char *key, struct hit_record *rec,
 
 	*found = false;
 	g_mutex_lock(&s->lock);
-	r = ensure(s, error) ? command(s, 2, argv, NULL, "reading", error) :
-	    NULL;
+	r = command_retry(s, 2, argv, "reading", error);
 	g_mutex_unlock(&s->lock);
 	if (r == NULL)
 		return false;
@@ -385,8 +442,8 @@ redis_foreach(struct store *st, store_foreach_fn fn, void *data, size_t *bad,
 		redisReply *r;
 
 		g_mutex_lock(&s->lock);
-		r = ensure(s, error) ? command(s, G_N_ELEMENTS(argv), argv,
-		    NULL, "listing", error) : NULL;
+		r = command_retry(s, G_N_ELEMENTS(argv), argv, "listing",
+		    error);
 		g_mutex_unlock(&s->lock);
 		if (r == NULL)
 			return false;
@@ -439,8 +496,7 @@ redis_forget(struct store *st, const char *key, bool *found, GError **error)
 	redisReply *r;
 
 	g_mutex_lock(&s->lock);
-	r = ensure(s, error) ? command(s, 2, argv, NULL, "forgetting",
-	    error) : NULL;
+	r = command_retry(s, 2, argv, "forgetting", error);
 	g_mutex_unlock(&s->lock);
 	if (r == NULL)
 		return false;
@@ -476,8 +532,8 @@ redis_alive_mark(struct store *st, int64_t now, GError **error)
 	g_snprintf(oldest, sizeof(oldest), "%" G_GINT64_FORMAT,
 	    minute - ALIVE_MINUTES + 1);
 	g_mutex_lock(&s->lock);
-	r = ensure(s, error) ? command(s, G_N_ELEMENTS(argv), argv, NULL,
-	    "marking the primary alive", error) : NULL;
+	r = command_retry(s, G_N_ELEMENTS(argv), argv,
+	    "marking the primary alive", error);
 	g_mutex_unlock(&s->lock);
 	if (r == NULL)
 		return false;
@@ -495,8 +551,8 @@ redis_alive_get(struct store *st, struct alive *out, GError **error)
 
 	memset(out, 0, sizeof(*out));
 	g_mutex_lock(&s->lock);
-	r = ensure(s, error) ? command(s, G_N_ELEMENTS(argv), argv, NULL,
-	    "reading liveness", error) : NULL;
+	r = command_retry(s, G_N_ELEMENTS(argv), argv, "reading liveness",
+	    error);
 	g_mutex_unlock(&s->lock);
 	if (r == NULL)
 		return false;
@@ -546,6 +602,7 @@ store_redis_open(const struct store_options *o, GError **error)
 {
 	struct store_redis *s = g_new0(struct store_redis, 1);
 	const char *spec = o->redis != NULL ? o->redis : "127.0.0.1:6379";
+	g_autoptr(GError) err = NULL;
 	int64_t ms = o->redis_timeout > 0 ? o->redis_timeout : 50;
 
 	s->base.ops = &redis_ops;
@@ -576,10 +633,18 @@ store_redis_open(const struct store_options *o, GError **error)
 		s->host = g_strdup(addr_format(&a, text));
 		s->port = port;
 	}
-	/* A wrong password or database is a clear error at start. */
-	if (!ensure(s, error)) {
-		redis_free(&s->base);
-		return NULL;
+	/*
+	 * A wrong password or database is a clear error at start; a Redis
+	 * that is down is not: the store starts disconnected and connects
+	 * later, like after any outage.
+	 */
+	if (!ensure(s, &err)) {
+		if (err->code != STORE_ERROR_UNAVAILABLE) {
+			g_propagate_error(error, g_steal_pointer(&err));
+			redis_free(&s->base);
+			return NULL;
+		}
+		log_msg(LOG_WARNING, "%s; will connect later", err->message);
 	}
 	return &s->base;
 }

@@ -732,16 +732,18 @@ static bool
 redis_start(const char *extra, GPid *pid, char *addr, size_t size)
 {
 	g_autofree char *port = NULL;
+	g_autofree char *program = g_find_program_in_path("redis-server");
 	g_autoptr(GError) err = NULL;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sin = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sin);
 	const char *argv[] = { "redis-server", "--port", NULL, "--bind",
 	    "127.0.0.1", "--save", "", "--appendonly", "no", "--loglevel",
 	    "warning", extra != NULL ? "--requirepass" : NULL, extra, NULL };
+	int fd;
 
-	if (!g_find_program_in_path("redis-server"))
+	if (program == NULL)
 		return false;
+	fd = socket(AF_INET, SOCK_STREAM, 0);
 	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	bind(fd, (struct sockaddr *)&sin, sizeof(sin));
 	getsockname(fd, (struct sockaddr *)&sin, &len);
