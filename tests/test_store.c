@@ -803,8 +803,17 @@ test_redis_down(void)
 	backend = STORE_BACKEND_REDIS;
 	o = options("down:", 0, 0, false);
 	backend = STORE_BACKEND_LMDB;
-	o.redis = addr;
 	o.redis_timeout = 100;
+	/* Nobody there yet: the store opens, and fails each call at once. */
+	o.redis = "127.0.0.1:1";
+	st = store_open(&o, &err);
+	g_assert_no_error(err);
+	g_assert_nonnull(st);
+	g_assert_false(store_tarpit_apply(st, &it, 1, &err));
+	g_assert_error(err, STORE_ERROR, STORE_ERROR_UNAVAILABLE);
+	g_clear_error(&err);
+	store_free(st);
+	o.redis = addr;
 	st = store_open(&o, &err);
 	g_assert_no_error(err);
 	g_assert_true(store_tarpit_apply(st, &it, 1, &err));
