@@ -2,10 +2,17 @@
  * slowspamctl - look into and maintain the slowspam hit store.
  *
  *	slowspamctl [-c FILE] -t		check the configuration
+ *	slowspamctl [-c FILE] stats [--since T] [--until T] [--log FILE]...
+ *						the figures, from the event log
  *	slowspamctl [-c FILE] lookup ADDR	show ADDR's network's record
- *	slowspamctl [-c FILE] list		show every record
+ *	slowspamctl [-c FILE] list [--bot] [--since T]
+ *						show the records
+ *	slowspamctl [-c FILE] export --format json|csv
+ *						every record, for other tools
  *	slowspamctl [-c FILE] forget ADDR	delete ADDR's network's record
  *	slowspamctl [-c FILE] expire		delete records past the TTL
+ *
+ * --json prints lookup, list and stats as JSON for scripts.
  *
  * Exit status: 0 success; 1 a bad configuration (-t) or an address not
  * in the store (lookup, forget); 2 usage, configuration or store errors.
@@ -24,10 +31,20 @@
 #include "conf.h"
 #include "helo.h"
 #include "log.h"
+#include "record.h"
+#include "stats.h"
 #include "store.h"
 
 #define EXIT_NOT_FOUND	1
 #define EXIT_TROUBLE	2
+
+/* Command-line options of the read commands. */
+static struct {
+	char		*since, *until, *format;
+	char		**logs;
+	gboolean	bot, json;
+	int64_t		since_ms;
+} O;
 
 /* Print one record on one line of key=value fields. */
 static void
@@ -50,12 +67,149 @@ print_record(const char *key, const struct hit_record *rec)
 	    record_format_time(rec->primary_last, t[3]));
 }
 
+/* The HELO of a record as a JSON string body (\u00XX for the rest). */
+static void
+json_helo(const struct hit_record *rec, GString *out)
+{
+	for (size_t i = 0; i < rec->helo_len; i++) {
+		unsigned char c = (unsigned char)rec->helo[i];
+
+		if (c == '"' || c == '\\')
+			g_string_append_printf(out, "\\%c", c);
+		else if (c < 0x20 || c >= 0x7f)
+			g_string_append_printf(out, "\\u%04x", c);
+		else
+			g_string_append_c(out, (char)c);
+	}
+}
+
+/* One record as a JSON object, a line. */
+static void
+print_record_json(const char *key, const struct hit_record *rec)
+{
+	char t[4][RECORD_TIME_LEN], ev[128];
+	g_autoptr(GString) helo = g_string_new(NULL);
+
+	json_helo(rec, helo);
+	printf("{\"network\":\"%s\",\"tarpit_sessions\":%u,"
+	    "\"tarpit_first\":\"%s\",\"tarpit_last\":\"%s\","
+	    "\"held_seconds\":%.3f,\"helo\":\"%s\",\"helo_class\":\"%s\","
+	    "\"evidence\":\"%s\",\"primary_sessions\":%u,"
+	    "\"primary_first\":\"%s\",\"primary_last\":\"%s\"}\n", key,
+	    rec->tarpit_sessions, record_format_time(rec->tarpit_first, t[0]),
+	    record_format_time(rec->tarpit_last, t[1]),
+	    (double)rec->tarpit_held_ms / 1000.0, helo->str,
+	    helo_class_name(rec->helo_class),
+	    record_evidence_format(rec->evidence, ev, sizeof(ev)),
+	    rec->primary_sessions, record_format_time(rec->primary_first, t[2]),
+	    record_format_time(rec->primary_last, t[3]));
+}
+
+/* One record as a CSV row (RFC 4180 quoting for the HELO). */
+static void
+print_record_csv(const char *key, const struct hit_record *rec)
+{
+	char t[4][RECORD_TIME_LEN], ev[128];
+	g_autoptr(GString) helo = g_string_new("\"");
+
+	for (size_t i = 0; i < rec->helo_len; i++) {
+		char c = rec->helo[i];
+
+		if (c == '"')
+			g_string_append(helo, "\"\"");
+		else if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f)
+			g_string_append_c(helo, '?');
+		else
+			g_string_append_c(helo, c);
+	}
+	g_string_append_c(helo, '"');
+	printf("%s,%u,%s,%s,%.3f,%s,%s,\"%s\",%u,%s,%s\r\n", key,
+	    rec->tarpit_sessions, record_format_time(rec->tarpit_first, t[0]),
+	    record_format_time(rec->tarpit_last, t[1]),
+	    (double)rec->tarpit_held_ms / 1000.0, helo->str,
+	    helo_class_name(rec->helo_class),
+	    record_evidence_format(rec->evidence, ev, sizeof(ev)),
+	    rec->primary_sessions, record_format_time(rec->primary_first, t[2]),
+	    record_format_time(rec->primary_last, t[3]));
+}
+
+/* Does list --bot / --since keep this record? */
+static bool
+wanted(const struct hit_record *rec)
+{
+	if (O.since_ms != 0 && record_last_seen(rec) < O.since_ms)
+		return false;
+	if (O.bot && rec->evidence == 0 && (rec->helo_len == 0 ||
+	    rec->helo_class == HELO_FQDN || rec->helo_class == HELO_LITERAL_IPV4 ||
+	    rec->helo_class == HELO_LITERAL_IPV6))
+		return false;
+	return true;
+}
+
 static bool
 print_each(const char *key, const struct hit_record *rec, void *data)
 {
-	(void)data;
-	print_record(key, rec);
+	void (*print)(const char *, const struct hit_record *) = data;
+
+	if (wanted(rec))
+		print(key, rec);
 	return true;
+}
+
+/* stats: from the event log (and its rotated files), else the store. */
+static int
+run_stats(const struct conf *conf, struct store *st)
+{
+	struct stats s;
+	g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GError) err = NULL;
+	int64_t until = 0;
+
+	if (O.until != NULL && !stats_parse_time(O.until, store_now(),
+	    &until)) {
+		fprintf(stderr, "slowspamctl: --until %s: not a date, time or "
+		    "duration\n", O.until);
+		return EXIT_TROUBLE;
+	}
+	for (size_t i = 0; O.logs != NULL && O.logs[i] != NULL; i++)
+		g_ptr_array_add(files, g_strdup(O.logs[i]));
+	if (files->len == 0 && conf->tarpitd.event_log[0] != '\0') {
+		g_ptr_array_unref(files);
+		files = stats_log_files(conf->tarpitd.event_log);
+	}
+	stats_init(&s, O.since_ms, until);
+	s.v4prefix = conf->store.ipv4_prefix;
+	s.v6prefix = conf->store.ipv6_prefix;
+	for (guint i = 0; i < files->len; i++) {
+		if (!stats_add_log(&s, files->pdata[i], &err)) {
+			fprintf(stderr, "slowspamctl: %s\n", err->message);
+			g_clear_error(&err);
+			continue;
+		}
+		g_string_append_printf(s.source, "%s%s", i > 0 ? ", " : "event "
+		    "log ", (const char *)files->pdata[i]);
+	}
+	if (files->len == 0) {
+		if (st == NULL || !stats_add_store(&s, st, &err)) {
+			fprintf(stderr, "slowspamctl: no event log and no store: "
+			    "%s\n", err != NULL ? err->message : "");
+			stats_clear(&s);
+			return EXIT_TROUBLE;
+		}
+		g_string_append_printf(s.source, "%s (totals only: set "
+		    "[tarpitd] event_log for days, hold times and --since)",
+		    store_describe(st));
+	}
+	if (st != NULL && stats_add_primary(&s, st, NULL))
+		g_string_append_printf(s.source, "; primary contacts from %s",
+		    store_describe(st));
+	stats_finish(&s);
+	if (O.json)
+		stats_print_json(&s, stdout);
+	else
+		stats_print(&s, stdout);
+	stats_clear(&s);
+	return EXIT_SUCCESS;
 }
 
 /* The network key of text, by the configured prefixes. */
@@ -88,18 +242,41 @@ run(const struct conf *conf, const char *cmd, const char *arg)
 
 	if (arg != NULL && !netkey_of(conf, arg, key))
 		return EXIT_TROUBLE;
+	if (O.since != NULL && !stats_parse_time(O.since, store_now(),
+	    &O.since_ms)) {
+		fprintf(stderr, "slowspamctl: --since %s: not a date, time or "
+		    "duration\n", O.since);
+		return EXIT_TROUBLE;
+	}
 	conf_store_options(conf, &opts);
 	opts.read_only = !writes;
-	if ((st = store_open(&opts, &err)) == NULL) {
+	st = store_open(&opts, &err);
+	if (strcmp(cmd, "stats") == 0) {
+		/* The event log may be enough: a missing store is no error. */
+		int status = run_stats(conf, st);
+
+		store_free(st);
+		return status;
+	}
+	if (st == NULL) {
 		fprintf(stderr, "slowspamctl: %s\n", err->message);
 		return EXIT_TROUBLE;
 	}
 	if (strcmp(cmd, "lookup") == 0) {
 		ok = store_lookup(st, key, &rec, &found, &err);
 		if (ok && found)
-			print_record(key, &rec);
-	} else if (strcmp(cmd, "list") == 0) {
-		ok = store_foreach(st, print_each, NULL, &n, &err);
+			(O.json ? print_record_json : print_record)(key, &rec);
+	} else if (strcmp(cmd, "list") == 0 || strcmp(cmd, "export") == 0) {
+		bool csv = strcmp(cmd, "export") == 0 && O.format != NULL &&
+		    strcmp(O.format, "csv") == 0;
+
+		if (csv)
+			printf("network,tarpit_sessions,tarpit_first,tarpit_last,"
+			    "held_seconds,helo,helo_class,evidence,"
+			    "primary_sessions,primary_first,primary_last\r\n");
+		ok = store_foreach(st, print_each, csv ? (void *)print_record_csv :
+		    O.json || strcmp(cmd, "export") == 0 ?
+		    (void *)print_record_json : (void *)print_record, &n, &err);
 		if (ok && n > 0)
 			fprintf(stderr, "slowspamctl: skipped %zu damaged "
 			    "records\n", n);
@@ -132,6 +309,7 @@ operands(const char *cmd)
 		int operands;
 	} cmds[] = {
 		{ "lookup", 1 }, { "forget", 1 }, { "list", 0 }, { "expire", 0 },
+		{ "stats", 0 }, { "export", 0 },
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++)
@@ -155,6 +333,19 @@ main(int argc, char **argv)
 		    "Override a setting of the file", "GROUP.KEY=VALUE" },
 		{ "version", 'V', 0, G_OPTION_ARG_NONE, &version,
 		    "Print the version and exit", NULL },
+		{ "since", 0, 0, G_OPTION_ARG_STRING, &O.since,
+		    "stats, list: from this date, time or duration ago", "T" },
+		{ "until", 0, 0, G_OPTION_ARG_STRING, &O.until,
+		    "stats: before this date or time", "T" },
+		{ "log", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &O.logs,
+		    "stats: read this event log (else [tarpitd] event_log)",
+		    "FILE" },
+		{ "bot", 0, 0, G_OPTION_ARG_NONE, &O.bot,
+		    "list: only networks with bot evidence", NULL },
+		{ "format", 0, 0, G_OPTION_ARG_STRING, &O.format,
+		    "export: json or csv", "FORMAT" },
+		{ "json", 0, 0, G_OPTION_ARG_NONE, &O.json,
+		    "lookup, list, stats: print JSON", NULL },
 		{ NULL }
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(
@@ -165,8 +356,10 @@ main(int argc, char **argv)
 
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_summary(ctx, "Commands:\n"
+	    "  stats         the figures: sessions, hours held, hosts, ...\n"
 	    "  lookup ADDR   show the record of ADDR's network\n"
 	    "  list          show every record\n"
+	    "  export        every record as JSON lines or CSV\n"
 	    "  forget ADDR   delete the record of ADDR's network\n"
 	    "  expire        delete records older than [store] ttl");
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
@@ -176,6 +369,12 @@ main(int argc, char **argv)
 	if (version) {
 		printf("slowspamctl %s\n", PACKAGE_VERSION);
 		return EXIT_SUCCESS;
+	}
+	if (O.format != NULL && strcmp(O.format, "json") != 0 &&
+	    strcmp(O.format, "csv") != 0) {
+		fprintf(stderr, "slowspamctl: --format %s: json or csv\n",
+		    O.format);
+		return EXIT_TROUBLE;
 	}
 	if (!check && (argc < 2 || operands(argv[1]) != argc - 2)) {
 		fprintf(stderr, "slowspamctl: %s\n", argc < 2 ?
