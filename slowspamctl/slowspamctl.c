@@ -21,6 +21,7 @@
 #include "config.h"
 #endif
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,7 @@
 #include "helo.h"
 #include "log.h"
 #include "record.h"
+#include "report.h"
 #include "stats.h"
 #include "store.h"
 
@@ -40,7 +42,7 @@
 
 /* Command-line options of the read commands. */
 static struct {
-	char		*since, *until, *format;
+	char		*since, *until, *format, *output;
 	char		**logs;
 	gboolean	bot, json;
 	int64_t		since_ms;
@@ -158,7 +160,7 @@ print_each(const char *key, const struct hit_record *rec, void *data)
 
 /* stats: from the event log (and its rotated files), else the store. */
 static int
-run_stats(const struct conf *conf, struct store *st)
+run_stats(const struct conf *conf, struct store *st, bool report)
 {
 	struct stats s;
 	g_autoptr(GPtrArray) files = g_ptr_array_new_with_free_func(g_free);
@@ -204,10 +206,27 @@ run_stats(const struct conf *conf, struct store *st)
 		g_string_append_printf(s.source, "; primary contacts from %s",
 		    store_describe(st));
 	stats_finish(&s);
-	if (O.json)
+	if (report) {
+		FILE *out = fopen(O.output, "w");
+
+		if (out == NULL) {
+			fprintf(stderr, "slowspamctl: %s: %s\n", O.output,
+			    g_strerror(errno));
+			stats_clear(&s);
+			return EXIT_TROUBLE;
+		}
+		report_html(&s, out);
+		if (fclose(out) != 0) {
+			fprintf(stderr, "slowspamctl: %s: %s\n", O.output,
+			    g_strerror(errno));
+			stats_clear(&s);
+			return EXIT_TROUBLE;
+		}
+	} else if (O.json) {
 		stats_print_json(&s, stdout);
-	else
+	} else {
 		stats_print(&s, stdout);
+	}
 	stats_clear(&s);
 	return EXIT_SUCCESS;
 }
@@ -251,9 +270,9 @@ run(const struct conf *conf, const char *cmd, const char *arg)
 	conf_store_options(conf, &opts);
 	opts.read_only = !writes;
 	st = store_open(&opts, &err);
-	if (strcmp(cmd, "stats") == 0) {
+	if (strcmp(cmd, "stats") == 0 || strcmp(cmd, "report") == 0) {
 		/* The event log may be enough: a missing store is no error. */
-		int status = run_stats(conf, st);
+		int status = run_stats(conf, st, strcmp(cmd, "report") == 0);
 
 		store_free(st);
 		return status;
@@ -309,7 +328,7 @@ operands(const char *cmd)
 		int operands;
 	} cmds[] = {
 		{ "lookup", 1 }, { "forget", 1 }, { "list", 0 }, { "expire", 0 },
-		{ "stats", 0 }, { "export", 0 },
+		{ "stats", 0 }, { "export", 0 }, { "report", 0 },
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(cmds); i++)
@@ -344,6 +363,8 @@ main(int argc, char **argv)
 		    "list: only networks with bot evidence", NULL },
 		{ "format", 0, 0, G_OPTION_ARG_STRING, &O.format,
 		    "export: json or csv", "FORMAT" },
+		{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &O.output,
+		    "report: write the HTML page here", "FILE" },
 		{ "json", 0, 0, G_OPTION_ARG_NONE, &O.json,
 		    "lookup, list, stats: print JSON", NULL },
 		{ NULL }
@@ -360,6 +381,7 @@ main(int argc, char **argv)
 	    "  lookup ADDR   show the record of ADDR's network\n"
 	    "  list          show every record\n"
 	    "  export        every record as JSON lines or CSV\n"
+	    "  report -o F   the figures and charts as one HTML page\n"
 	    "  forget ADDR   delete the record of ADDR's network\n"
 	    "  expire        delete records older than [store] ttl");
 	if (!g_option_context_parse(ctx, &argc, &argv, &err)) {
@@ -374,6 +396,10 @@ main(int argc, char **argv)
 	    strcmp(O.format, "csv") != 0) {
 		fprintf(stderr, "slowspamctl: --format %s: json or csv\n",
 		    O.format);
+		return EXIT_TROUBLE;
+	}
+	if (argc >= 2 && strcmp(argv[1], "report") == 0 && O.output == NULL) {
+		fprintf(stderr, "slowspamctl: report needs --output FILE\n");
 		return EXIT_TROUBLE;
 	}
 	if (!check && (argc < 2 || operands(argv[1]) != argc - 2)) {

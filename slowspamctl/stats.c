@@ -202,6 +202,7 @@ add_session(struct stats *st, const char *client, const char *net,
 	}
 	d->sessions++;
 	d->held_ms += held;
+	st->by_hour[g_date_time_get_hour(dt)]++;
 	if (net != NULL) {
 		if ((n = g_hash_table_lookup(W.nets, net)) == NULL) {
 			n = g_new0(struct stats_net, 1);
@@ -410,6 +411,12 @@ stats_finish(struct stats *st)
 		g_array_append_vals(all, v, 1);
 	g_array_sort(all, by_sessions);
 	g_array_append_vals(st->top, all->data, MIN(all->len, STATS_TOP));
+}
+
+const char *
+stats_hold_name(int bin)
+{
+	return bin >= 0 && bin < STATS_HOLD_BINS ? hold_names[bin] : "?";
 }
 
 void

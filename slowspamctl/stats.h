@@ -40,6 +40,7 @@ struct stats {
 	uint64_t	helo_classes[HELO_CLASS_COUNT + 1]; /* last: none */
 	uint64_t	evidence[8];
 	uint64_t	hold[STATS_HOLD_BINS];
+	uint64_t	by_hour[24];	/* sessions by hour of day, UTC */
 	uint64_t	later_at_primary; /* networks: tar pit, then primary */
 	uint64_t	bad_lines;	/* event-log lines not understood */
 	GString		*source;	/* where the numbers come from */
@@ -60,6 +61,8 @@ bool	stats_add_primary(struct stats *st, struct store *store,
 void	stats_finish(struct stats *st);
 
 void	stats_print(const struct stats *st, FILE *out);
+/* The hold-time bins' names ("< 10 s" ...). */
+const char *stats_hold_name(int bin);
 void	stats_print_json(const struct stats *st, FILE *out);
 
 /* "2026-11-27", "2026-11-27T04:00:00Z", or "7d" ago; false if neither. */

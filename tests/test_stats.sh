@@ -30,7 +30,7 @@ event_log = $dir/log/events.jsonl
 path = $dir/known-store/hits.lmdb
 CONF
 
-tap_plan 9
+tap_plan 11
 "$ctl" -c "$dir/known.conf" stats > "$dir/out" 2>&1
 head -n 4 "$dir/out" > "$dir/figures"
 printf 'Stats since: 2026-11-26T10:00:00.000Z\nEmails blocked: 9\nHours in Tar Pit: 0.75\nUnique SMTP Hosts: 2\n' |
@@ -88,4 +88,15 @@ tap_ok "lookup --json" $? "$dir/out"
 "$ctl" -c "$dir/slowspam.conf" list --bot > "$dir/out" 2>&1
 [ ! -s "$dir/out" ]
 tap_ok "list --bot: polite clients with good HELOs are not listed" $? "$dir/out"
+
+# The report: one self-contained page with the same figures.
+"$ctl" -c "$dir/known.conf" report -o "$dir/report.html" > "$dir/out" 2>&1 &&
+	grep -q 'id="blocked">9<' "$dir/report.html" &&
+	grep -q 'id="hours">0.75<' "$dir/report.html" &&
+	grep -q 'id="hosts">2<' "$dir/report.html" &&
+	grep -q '<svg ' "$dir/report.html"
+tap_ok "report: the three figures and inline SVG charts" $? "$dir/out"
+# Nothing to fetch: no src=, no href=, no url( in the page.
+! grep -Eq 'src=|href=|url\(' "$dir/report.html"
+tap_ok "report: self-contained" $? "$dir/report.html"
 tap_done
