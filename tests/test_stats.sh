@@ -30,7 +30,7 @@ event_log = $dir/log/events.jsonl
 path = $dir/known-store/hits.lmdb
 CONF
 
-tap_plan 11
+tap_plan 12
 "$ctl" -c "$dir/known.conf" stats > "$dir/out" 2>&1
 head -n 4 "$dir/out" > "$dir/figures"
 printf 'Stats since: 2026-11-26T10:00:00.000Z\nEmails blocked: 9\nHours in Tar Pit: 0.75\nUnique SMTP Hosts: 2\n' |
@@ -88,6 +88,22 @@ tap_ok "lookup --json" $? "$dir/out"
 "$ctl" -c "$dir/slowspam.conf" list --bot > "$dir/out" 2>&1
 [ ! -s "$dir/out" ]
 tap_ok "list --bot: polite clients with good HELOs are not listed" $? "$dir/out"
+
+# Rotation as logrotate does it ("create", then SIGHUP): tarpitd reopens
+# the new file, and stats counts both.
+mv "$dir/run/events.jsonl" "$dir/run/events.jsonl.1"
+: > "$dir/run/events.jsonl"
+chown nobody "$dir/run/events.jsonl"
+kill -HUP "$tarpit_pid"
+wait_for 5 grep -q "reloaded" "$dir/tarpitd.log"
+swaks --server "127.0.0.1:$port" --local-interface 127.0.0.33 \
+	--quit-after EHLO --helo host33.example --timeout 10 >/dev/null 2>&1
+wait_for 5 grep -q 'session client=127.0.0.33' "$dir/tarpitd.log"
+"$ctl" -c "$dir/slowspam.conf" stats > "$dir/out" 2>&1
+[ "$(wc -l < "$dir/run/events.jsonl")" -eq 1 ] &&
+	grep -q '^Emails blocked: 6$' "$dir/out" &&
+	grep -q '^Unique SMTP Hosts: 3$' "$dir/out"
+tap_ok "rotation: reopened on SIGHUP, stats reads both files" $? "$dir/out"
 
 # The report: one self-contained page with the same figures.
 "$ctl" -c "$dir/known.conf" report -o "$dir/report.html" > "$dir/out" 2>&1 &&
