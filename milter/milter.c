@@ -16,12 +16,17 @@
  * or anything unexpected lets the mail continue, logged and counted.
  * Each connection keeps the configuration it started with; SIGUSR1
  * reloads (libmilter takes SIGHUP and SIGTERM as "stop").
+ *
+ * Metrics: with [milter] metrics_listen, a thread of its own answers
+ * Prometheus scrapes (metrics.c); the counters below are atomic or
+ * under MS.lock, as the callbacks run on many threads.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -40,6 +45,7 @@
 #include "conf.h"
 #include "decide.h"
 #include "log.h"
+#include "metrics.h"
 #include "spf.h"
 #include "store.h"
 
@@ -88,6 +94,139 @@ static struct {
 	/* Counters, for SIGUSR1. */
 	gint		connections, verdicts, exempt, store_errors;
 } M;
+
+/* Upper bounds of the lookup-latency buckets, in seconds. */
+static const double lookup_bounds[] = {
+	0.0005, 0.001, 0.005, 0.01, 0.05, 0.1,
+};
+#define NBOUNDS	G_N_ELEMENTS(lookup_bounds)
+
+/* Counters for the metrics only, under their lock. */
+static struct {
+	GMutex		lock;
+	uint64_t	verdicts[VERDICT_BACKUP_FIRST_BOT + 1];
+	uint64_t	actions[CONF_ACTION_REJECT + 1];
+	uint64_t	spf[SPF_PERMERROR_ + 1];
+	uint64_t	lookup[NBOUNDS + 1];	/* per bucket, +Inf last */
+	double		lookup_sum;		/* seconds */
+} MS;
+
+/* Count the verdict on a message and its action (-1: none). */
+static void
+count_verdict(enum verdict v, int action)
+{
+	g_mutex_lock(&MS.lock);
+	if ((unsigned)v < G_N_ELEMENTS(MS.verdicts))
+		MS.verdicts[v]++;
+	if (action >= 0 && (unsigned)action < G_N_ELEMENTS(MS.actions))
+		MS.actions[action]++;
+	g_mutex_unlock(&MS.lock);
+}
+
+static void
+count_spf(enum spf_result r)
+{
+	g_mutex_lock(&MS.lock);
+	if ((unsigned)r < G_N_ELEMENTS(MS.spf))
+		MS.spf[r]++;
+	g_mutex_unlock(&MS.lock);
+}
+
+/* One store lookup at connect took us microseconds. */
+static void
+count_lookup(gint64 us)
+{
+	double sec = (double)us / 1e6;
+	size_t i;
+
+	for (i = 0; i < NBOUNDS && sec > lookup_bounds[i]; i++)
+		;
+	g_mutex_lock(&MS.lock);
+	MS.lookup[i]++;
+	MS.lookup_sum += sec;
+	g_mutex_unlock(&MS.lock);
+}
+
+static void
+render_metrics(GString *out, void *data)
+{
+	uint64_t verdicts[G_N_ELEMENTS(MS.verdicts)];
+	uint64_t actions[G_N_ELEMENTS(MS.actions)];
+	uint64_t spf[G_N_ELEMENTS(MS.spf)];
+	uint64_t lookup[G_N_ELEMENTS(MS.lookup)];
+	double lookup_sum;
+	char labels[64];
+	const char *name;
+
+	(void)data;
+	g_mutex_lock(&MS.lock);
+	memcpy(verdicts, MS.verdicts, sizeof(verdicts));
+	memcpy(actions, MS.actions, sizeof(actions));
+	memcpy(spf, MS.spf, sizeof(spf));
+	memcpy(lookup, MS.lookup, sizeof(lookup));
+	lookup_sum = MS.lookup_sum;
+	g_mutex_unlock(&MS.lock);
+
+	metrics_counter(out, "slowspam_milter_connections_total",
+	    "SMTP connections the MTA passed to the milter.", NULL,
+	    (uint64_t)(guint)g_atomic_int_get(&M.connections));
+	name = "slowspam_milter_verdicts_total";
+	for (unsigned i = 0; i < G_N_ELEMENTS(verdicts); i++) {
+		g_snprintf(labels, sizeof(labels), "verdict=\"%s\"",
+		    verdict_name((enum verdict)i));
+		metrics_counter(out, name, i == 0 ? "Messages judged (not "
+		    "exempt), by verdict." : NULL, labels, verdicts[i]);
+	}
+	name = "slowspam_milter_actions_total";
+	for (unsigned i = 0; i < G_N_ELEMENTS(actions); i++) {
+		g_snprintf(labels, sizeof(labels), "action=\"%s\"",
+		    conf_action_name((enum conf_action)i));
+		metrics_counter(out, name, i == 0 ? "Messages acted on, by "
+		    "action." : NULL, labels, actions[i]);
+	}
+	metrics_counter(out, "slowspam_milter_exempt_total",
+	    "Messages exempt (local, trusted, allow-listed, "
+	    "authenticated).", NULL,
+	    (uint64_t)(guint)g_atomic_int_get(&M.exempt));
+	metrics_counter(out, "slowspam_milter_store_errors_total",
+	    "Store failures at connect (the mail went on, or was "
+	    "tempfailed with on_store_error = tempfail).", NULL,
+	    (uint64_t)(guint)g_atomic_int_get(&M.store_errors));
+	name = "slowspam_milter_spf_results_total";
+	for (unsigned i = 0; i < G_N_ELEMENTS(spf); i++) {
+		g_snprintf(labels, sizeof(labels), "result=\"%s\"",
+		    spf_result_name((enum spf_result)i));
+		metrics_counter(out, name, i == 0 ? "SPF checks, by result." :
+		    NULL, labels, spf[i]);
+	}
+	metrics_histogram(out, "slowspam_milter_lookup_seconds",
+	    "Time of the store lookup at connect.", lookup_bounds, lookup,
+	    NBOUNDS, lookup_sum);
+}
+
+/* The metrics thread: answer scrapes, one at a time, for ever. */
+static void *
+metrics_server(void *arg)
+{
+	int fd = GPOINTER_TO_INT(arg);
+	sigset_t set;
+
+	/* libmilter's signal thread takes these; never this one. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (poll(&p, 1, -1) > 0)
+			while (metrics_serve_one(fd, render_metrics, NULL))
+				;
+	}
+	return NULL;
+}
 
 static void
 setup_clear(gpointer p)
@@ -210,6 +349,8 @@ judge_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	struct decide_input in = { 0 };
 	g_autoptr(GError) err = NULL;
 	int64_t now = store_now();
+	gint64 t0;
+	bool ok;
 
 	c->setup = setup_get();
 	conf = c->setup->conf;
@@ -240,8 +381,11 @@ judge_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	addr_netkey(&c->addr, conf->store.ipv4_prefix,
 	    conf->store.ipv6_prefix, c->netkey);
 	/* Liveness as it was before this connection, which proves nothing. */
-	if (!store_alive_get(M.store, &alive, &err) ||
-	    !store_primary_contact(M.store, c->netkey, now, &c->rec, &err)) {
+	t0 = g_get_monotonic_time();
+	ok = store_alive_get(M.store, &alive, &err) &&
+	    store_primary_contact(M.store, c->netkey, now, &c->rec, &err);
+	count_lookup(g_get_monotonic_time() - t0);
+	if (!ok) {
 		c->store_failed = conf->milter.on_store_error ==
 		    CONF_ON_ERROR_TEMPFAIL;
 		complain_store(c, err);
@@ -357,6 +501,7 @@ on_envfrom(SMFICTX *ctx, char **argv)
 	if (c->setup->conf->milter.spf && c->have_addr) {
 		c->spf = spf_check(M.spf, &c->addr, c->helo, c->mail_from);
 		c->spf_done = true;
+		count_spf(c->spf);
 	}
 	if (c->store_failed) {
 		char code[] = "451", xcode[] = "4.3.0";
@@ -377,6 +522,7 @@ on_envfrom(SMFICTX *ctx, char **argv)
 
 		log_verdict(c, action);
 		g_atomic_int_inc(&M.verdicts);
+		count_verdict(c->msg.verdict, action);
 		smfi_setreply(ctx, temp ? tcode : rcode, temp ? txcode : rxcode,
 		    temp ? tmsg : rmsg);
 		return temp ? SMFIS_TEMPFAIL : SMFIS_REJECT;
@@ -505,7 +651,10 @@ on_eom(SMFICTX *ctx)
 		smfi_insheader(ctx, 0, ar_name, ar);
 	}
 	action = action_of(c);
-	if (c->exempt || c->msg.verdict == VERDICT_NONE)
+	if (c->exempt)
+		return SMFIS_CONTINUE;
+	count_verdict(c->msg.verdict, action);
+	if (c->msg.verdict == VERDICT_NONE)
 		return SMFIS_CONTINUE;
 	log_verdict(c, action);
 	if (action >= 0)
@@ -684,7 +833,7 @@ main(int argc, char **argv)
 	pthread_t thread;
 	sigset_t usr1;
 	const char *spec;
-	int status;
+	int status, metrics_fd = -1;
 
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1) {
@@ -736,6 +885,12 @@ main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	no_delay_on_listener();
+	if (M.setup->conf->milter.metrics_listen.port != 0 &&
+	    (metrics_fd = metrics_listen(&M.setup->conf->milter.metrics_listen,
+	    &err)) < 0) {
+		log_msg(LOG_ERR, "%s", err->message);
+		return EXIT_FAILURE;
+	}
 	if (!foreground && daemon(0, 0) != 0) {
 		log_msg(LOG_ERR, "cannot detach: %m");
 		return EXIT_FAILURE;
@@ -746,6 +901,11 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
 	pthread_create(&thread, NULL, reloader, &usr1);
 	pthread_detach(thread);
+	if (metrics_fd >= 0) {
+		pthread_create(&thread, NULL, metrics_server,
+		    GINT_TO_POINTER(metrics_fd));
+		pthread_detach(thread);
+	}
 	log_msg(LOG_NOTICE, "slowspam-milter %s on %s, store %s",
 	    PACKAGE_VERSION, spec, store_describe(M.store));
 	status = smfi_main() == MI_SUCCESS ? EXIT_SUCCESS : EXIT_FAILURE;

@@ -630,6 +630,8 @@ static const struct key keys[] = {
 	    STR },
 	{ "milter", "on_store_error", parse_choice, F(milter, on_store_error),
 	    "accept", .choices = on_error_names },
+	{ "milter", "metrics_listen", parse_hostport_opt,
+	    F(milter, metrics_listen), "" },
 
 	{ "store", "backend", parse_choice, F(store, backend), "lmdb",
 	    .choices = backend_names },

@@ -80,6 +80,7 @@ struct conf {
 		int64_t		grace;		/* after the milter starts */
 		char		*allow_list;	/* "" for none */
 		enum conf_on_error on_store_error;
+		struct conf_listen metrics_listen; /* port 0: none */
 	} milter;
 
 	struct conf_store {

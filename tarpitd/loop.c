@@ -17,6 +17,10 @@
  * a contact when a client connects, its HELO when it arrives, and the
  * hold time and evidence when the session ends.
  *
+ * Metrics: with [tarpitd] metrics_listen, the loop also answers
+ * Prometheus scrapes on tarpit_metrics_fd (bound by tarpitd.c before
+ * privileges go), each bounded in time by metrics_serve_one().
+ *
  * Diagnostics: one "session" line per ended session; accept errors
  * and a full store queue are logged at most once a minute.
  */
@@ -26,6 +30,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -38,6 +43,7 @@
 
 #include "helo.h"
 #include "log.h"
+#include "metrics.h"
 #include "record.h"
 #include "storeq.h"
 #include "tarpit.h"
@@ -52,6 +58,10 @@
 /* Store events waiting for the writer (two rings of ~5.6 MB). */
 #define QUEUE_EVENTS	16384
 #define COMPLAIN_EVERY	(60 * 1000)
+/* epoll data of the metrics socket: listeners are -1 - i, clients >= 0. */
+#define METRICS_EVENT	INT_MIN
+/* Scrapes answered per readable event, each bounded by metrics.c. */
+#define SCRAPES_PER_EVENT 2
 
 /* Which FIFO a client waits in; one per constant delay. */
 enum queue {
@@ -75,9 +85,11 @@ struct fifo {
 	int32_t		head, tail;
 };
 
-/* Counters for SIGUSR1. */
+/* Counters for SIGUSR1 and the metrics. */
 struct totals {
-	uint64_t	sessions;
+	uint64_t	started;	/* accepted, limit-refused ones too */
+	uint64_t	sessions;	/* ended */
+	uint64_t	bytes_sent;
 	uint64_t	held_ms;
 	uint64_t	ended[SMTP_END_ERROR + 1];
 	uint64_t	evidence[8];
@@ -99,12 +111,16 @@ struct tarpit {
 	struct store	*store;
 	struct storeq	*queue;
 	int		event_fd;	/* event_log, or -1 */
+	int		metrics_fd;	/* not ours to close; -1: none */
+	bool		metrics_paused;	/* out of descriptors: unwatched */
 	int64_t		accept_resume;	/* 0: accepting */
 	int64_t		last_complaint;
 	struct totals	totals;
 };
 
 volatile sig_atomic_t tarpit_got_hup, tarpit_got_term, tarpit_got_usr1;
+/* The metrics socket of this worker, set by tarpitd.c; -1 for none. */
+int tarpit_metrics_fd = -1;
 
 static int64_t
 mono_ms(void)
@@ -370,6 +386,7 @@ end_session(struct tarpit *t, int fd)
 
 	t->totals.sessions++;
 	t->totals.held_ms += u.held_ms;
+	t->totals.bytes_sent += c->s.bytes_sent;
 	t->totals.ended[MIN(c->s.end, SMTP_END_ERROR)]++;
 	for (unsigned i = 0; i < 8; i++)
 		t->totals.evidence[i] += (c->s.evidence >> i) & 1;
@@ -472,6 +489,7 @@ client_new(struct tarpit *t, int fd, const struct sockaddr_storage *ss,
 	}
 	tune_socket(fd);
 	smtp_start(&c->s, &t->params, mono_ms());
+	t->totals.started++;
 
 	over = t->nclients >= t->conf->tarpitd.max_clients;
 	if (!over && net_count(t, &c->addr, 1) >
@@ -551,6 +569,8 @@ accept_some(struct tarpit *t, size_t i)
 	}
 }
 
+static void	metrics_watch(struct tarpit *t, bool on);
+
 /* Move every client whose deadline has come. */
 static void
 run_timers(struct tarpit *t, int64_t now)
@@ -568,7 +588,10 @@ run_timers(struct tarpit *t, int64_t now)
 	}
 	if (t->accept_resume != 0 && now >= t->accept_resume) {
 		t->accept_resume = 0;
+		/* Those still watched refuse the add (EEXIST): harmless. */
 		listeners_watch(t, true);
+		if (t->metrics_paused)
+			metrics_watch(t, true);
 	}
 }
 
@@ -584,6 +607,86 @@ next_timeout(const struct tarpit *t, int64_t now)
 	if (next == INT64_MAX)
 		return -1;
 	return next <= now ? 0 : (int)MIN(next - now, 60 * 60 * 1000);
+}
+
+/* The Prometheus exposition of this worker's counters. */
+static void
+render_metrics(GString *out, void *data)
+{
+	struct tarpit *t = data;
+	struct storeq_stats q;
+	const char *name;
+
+	storeq_get_stats(t->queue, &q);
+	metrics_counter(out, "slowspam_tarpit_sessions_started_total",
+	    "Connections accepted (those refused over a limit too).", NULL,
+	    t->totals.started);
+	name = "slowspam_tarpit_sessions_ended_total";
+	for (int i = SMTP_END_MAX_HOLD; i <= SMTP_END_ERROR; i++) {
+		char labels[64];
+
+		g_snprintf(labels, sizeof(labels), "reason=\"%s\"",
+		    smtp_end_name(i));
+		metrics_counter(out, name, i == SMTP_END_MAX_HOLD ?
+		    "Sessions ended, by reason." : NULL, labels,
+		    t->totals.ended[i]);
+	}
+	metrics_gauge(out, "slowspam_tarpit_clients_held",
+	    "Clients held now.", NULL, t->nclients);
+	metrics_counter_f(out, "slowspam_tarpit_held_seconds_total",
+	    "Time clients were held, summed over ended sessions.", NULL,
+	    (double)t->totals.held_ms / 1000.0);
+	metrics_counter(out, "slowspam_tarpit_bytes_sent_total",
+	    "Bytes sent to clients, summed over ended sessions.", NULL,
+	    t->totals.bytes_sent);
+	metrics_counter(out, "slowspam_tarpit_helos_total",
+	    "HELO and EHLO commands received.", NULL, t->totals.helos);
+	name = "slowspam_tarpit_evidence_total";
+	for (unsigned i = 0; record_evidence_name(i) != NULL; i++) {
+		char labels[64];
+
+		g_snprintf(labels, sizeof(labels), "flag=\"%s\"",
+		    record_evidence_name(i));
+		metrics_counter(out, name, i == 0 ? "Ended sessions that "
+		    "showed each kind of bot evidence." : NULL, labels,
+		    t->totals.evidence[i]);
+	}
+	metrics_counter(out, "slowspam_tarpit_limit_rejections_total",
+	    "Connections turned away over max_clients or "
+	    "max_clients_per_net.", NULL, t->totals.ended[SMTP_END_LIMIT]);
+	name = "slowspam_store_events_total";
+	metrics_counter(out, name, "Tar-pit store events, by result.",
+	    "result=\"written\"", q.written);
+	metrics_counter(out, name, NULL, "result=\"dropped\"", q.dropped);
+	metrics_counter(out, name, NULL, "result=\"failed\"", q.failed);
+}
+
+static void
+metrics_watch(struct tarpit *t, bool on)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = METRICS_EVENT };
+
+	epoll_ctl(t->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, t->metrics_fd,
+	    &ev);
+	t->metrics_paused = !on;
+}
+
+/* Answer the scrapes waiting, a few at most. */
+static void
+serve_metrics(struct tarpit *t)
+{
+	for (int i = 0; i < SCRAPES_PER_EVENT; i++) {
+		if (metrics_serve_one(t->metrics_fd, render_metrics, t))
+			continue;
+		/* Out of descriptors: pause with the listeners, not spin. */
+		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
+		    errno == ENOMEM) {
+			metrics_watch(t, false);
+			if (t->accept_resume == 0)
+				t->accept_resume = mono_ms() + ACCEPT_PAUSE;
+		}
+		return;
+	}
 }
 
 static void
@@ -638,12 +741,15 @@ warn_restart_keys(const struct conf *old, const struct conf *new)
 	    strcmp(old->tarpitd.user, new->tarpitd.user) != 0 ||
 	    strcmp(old->tarpitd.chroot, new->tarpitd.chroot) != 0 ||
 	    old->tarpitd.workers != new->tarpitd.workers ||
+	    memcmp(&old->tarpitd.metrics_listen, &new->tarpitd.metrics_listen,
+	    sizeof(old->tarpitd.metrics_listen)) != 0 ||
 	    strcmp(old->store.path, new->store.path) != 0 ||
 	    old->store.backend != new->store.backend ||
 	    old->store.ipv4_prefix != new->store.ipv4_prefix ||
 	    old->store.ipv6_prefix != new->store.ipv6_prefix)
-		log_msg(LOG_WARNING, "reload: listen, user, chroot, workers "
-		    "and [store] changes take effect after a restart");
+		log_msg(LOG_WARNING, "reload: listen, user, chroot, workers, "
+		    "metrics_listen and [store] changes take effect after a "
+		    "restart");
 }
 
 /* SIGHUP: read the configuration again; keep the old one if it is bad. */
@@ -717,6 +823,7 @@ tarpit_new(struct conf *conf, const struct conf_source *src,
 	t->listen = *l;
 	t->event_fd = -1;
 	t->epfd = -1;
+	t->metrics_fd = tarpit_metrics_fd;
 	set_params(t);
 	for (int q = 0; q < Q_COUNT; q++)
 		t->q[q].head = t->q[q].tail = -1;
@@ -745,6 +852,18 @@ tarpit_new(struct conf *conf, const struct conf_source *src,
 	t->queue = storeq_new(t->store, QUEUE_EVENTS);
 	t->event_fd = open_event_log(conf->tarpitd.event_log);
 	listeners_watch(t, true);
+	if (t->metrics_fd >= 0) {
+		struct epoll_event ev = { .events = EPOLLIN,
+		    .data.fd = METRICS_EVENT };
+
+		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->metrics_fd, &ev) < 0) {
+			g_set_error(error, G_FILE_ERROR,
+			    g_file_error_from_errno(errno), "epoll_ctl "
+			    "(metrics): %s", g_strerror(errno));
+			tarpit_free(t);
+			return NULL;
+		}
+	}
 	return t;
 }
 
@@ -768,7 +887,9 @@ tarpit_run(struct tarpit *t)
 		for (int i = 0; i < n; i++) {
 			int fd = events[i].data.fd;
 
-			if (fd < 0)
+			if (fd == METRICS_EVENT)
+				serve_metrics(t);
+			else if (fd < 0)
 				accept_some(t, (size_t)(-1 - fd));
 			else if (t->clients[fd].used)
 				client_readable(t, fd);

@@ -33,6 +33,9 @@ struct conf_source {
 	const char *const *overrides;	/* from the command line */
 };
 
+/* This worker's Prometheus socket (bound before the drop), or -1. */
+extern int tarpit_metrics_fd;
+
 /* Signals seen, set by the handlers, read by the loop. */
 extern volatile sig_atomic_t tarpit_got_hup, tarpit_got_term,
     tarpit_got_usr1;

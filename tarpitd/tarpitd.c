@@ -11,6 +11,10 @@
  * process or, with workers = N, in N worker processes watched by this
  * one. Nothing is read from a client before root is gone.
  *
+ * Metrics: with [tarpitd] metrics_listen = ADDR:PORT, the sockets are
+ * bound here, as root (so any port works), one per worker: worker i
+ * answers scrapes of its own counters on PORT + i, in its event loop.
+ *
  * Signals: SIGHUP reloads the configuration (a bad one is logged and the
  * running one kept), SIGTERM and SIGINT stop cleanly (held clients get a
  * 421), SIGUSR1 logs totals. The parent of workers passes them on.
@@ -35,11 +39,16 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "tarpit.h"
 
 #define WORKERS_MAX	64
 
 static volatile sig_atomic_t got_chld;
+
+/* The metrics socket of each worker (-1: none); loop.c serves one. */
+static int metrics_fds[WORKERS_MAX];
+static unsigned metrics_n;	/* how many are open */
 
 static void
 on_signal(int sig)
@@ -195,11 +204,47 @@ spawn_worker(struct conf *conf, const struct conf_source *src,
 		struct listeners mine;
 
 		listeners_for_worker(all, i, n, &mine);
+		tarpit_metrics_fd = i < metrics_n ? metrics_fds[i] : -1;
 		_exit(run_worker(conf, src, &mine));
 	}
 	if (pid < 0)
 		log_msg(LOG_ERR, "fork: %m");
 	return pid;
+}
+
+/*
+ * Bind [tarpitd] metrics_listen, port + i for worker i of n, if it is
+ * set; the sockets stay open to the end (a respawned worker needs its
+ * own again).
+ */
+static bool
+metrics_bind(const struct conf *conf, unsigned n, GError **error)
+{
+	struct conf_listen l = conf->tarpitd.metrics_listen;
+
+	if (l.port == 0)
+		return true;
+	if ((unsigned)l.port + n - 1 > 65535) {
+		g_set_error(error, CONF_ERROR, CONF_ERROR_INVALID, "%s: "
+		    "[tarpitd] metrics_listen: port %u + %u workers is past "
+		    "65535", conf->path, l.port, n);
+		return false;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		l.port = (uint16_t)(conf->tarpitd.metrics_listen.port + i);
+		if ((metrics_fds[i] = metrics_listen(&l, error)) < 0)
+			return false;
+		metrics_n = i + 1;
+	}
+	return true;
+}
+
+static void
+metrics_close(void)
+{
+	for (unsigned i = 0; i < metrics_n; i++)
+		close(metrics_fds[i]);
+	metrics_n = 0;
 }
 
 /* Send sig to every live worker. */
@@ -365,14 +410,12 @@ main(int argc, char **argv)
 	if (!foreground)
 		log_open("tarpitd", LOG_DEST_SYSLOG, conf->log.facility);
 	log_set_level(conf->log.level);
-	if (conf->tarpitd.metrics_listen.port != 0)
-		log_msg(LOG_WARNING, "[tarpitd] metrics_listen: not served yet "
-		    "by this version; ignored");
 
 	raise_fd_limit();
 	workers = conf->tarpitd.workers;
 	if ((!listeners_from_systemd(&all, &err) && err == NULL &&
 	    !listeners_bind(conf, workers, &all, &err)) || err != NULL ||
+	    !metrics_bind(conf, workers, &err) ||
 	    (conf->store.backend == STORE_BACKEND_LMDB &&
 	    !privs_prepare_store(conf->store.path, conf->tarpitd.user, &err)) ||
 	    (conf->tarpitd.event_log[0] != '\0' && !privs_prepare_file(
@@ -395,10 +438,12 @@ main(int argc, char **argv)
 	    "drip_interval %.1fs", PACKAGE_VERSION, workers,
 	    workers == 1 ? "" : "s", (double)conf->tarpitd.max_hold / 1000,
 	    (double)conf->tarpitd.drip_interval / 1000);
-	if (workers <= 1)
+	if (workers <= 1) {
+		tarpit_metrics_fd = metrics_n > 0 ? metrics_fds[0] : -1;
 		status = run_worker(conf, &src, &all);
-	else
+	} else {
 		status = run_master(conf, &src, &all, workers);
+	}
 	log_msg(LOG_NOTICE, "tarpitd stopped");
 	goto out;
 
@@ -411,6 +456,7 @@ fail:
 	status = EXIT_FAILURE;
 out:
 	listeners_close(&all);
+	metrics_close();
 	if (src.dirfd >= 0)
 		close(src.dirfd);
 	g_free(src.name);
