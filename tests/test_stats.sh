@@ -30,7 +30,7 @@ event_log = $dir/log/events.jsonl
 path = $dir/known-store/hits.lmdb
 CONF
 
-tap_plan 13
+tap_plan 14
 "$ctl" -c "$dir/known.conf" stats > "$dir/out" 2>&1
 head -n 4 "$dir/out" > "$dir/figures"
 printf 'Stats since: 2026-11-26T10:00:00.000Z\nEmails blocked: 9\nHours in Tar Pit: 0.75\nUnique SMTP Hosts: 2\n' |
@@ -46,9 +46,11 @@ tap_ok "stats --since --until --log --json" $? "$dir/out"
 
 # The real tar pit: 3 sessions from .31 and 2 from .32, each held 1 s.
 port=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
+mport=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
 cat > "$dir/slowspam.conf" <<CONF
 [tarpitd]
 listen = 127.0.0.1:$port
+metrics_listen = 127.0.0.1:$mport
 hostname = tarpit.test
 greet_wait = 100ms
 drip_interval = 200ms
@@ -74,6 +76,11 @@ printf 'Emails blocked: 5\nHours in Tar Pit: 0.00\nUnique SMTP Hosts: 2\n' |
 tap_ok "stats after 5 real sessions from 2 hosts" $? "$dir/out" "$dir/tarpitd.log"
 grep -q '^  127.0.0.31/32 .* 3 sessions' "$dir/out"
 tap_ok "stats: the top network" $? "$dir/out"
+# The live metrics agree with the figures.
+python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('http://127.0.0.1:$mport/metrics', timeout=5).read().decode())" \
+	> "$dir/metrics" 2>&1
+grep -q '^slowspam_tarpit_sessions_ended_total{reason="max_hold"} 5$' "$dir/metrics"
+tap_ok "the metrics agree: 5 sessions ended at max_hold" $? "$dir/metrics"
 
 "$ctl" -c "$dir/slowspam.conf" export --format csv > "$dir/out" 2>&1
 head -n 1 "$dir/out" | grep -q '^network,tarpit_sessions,' &&
