@@ -25,7 +25,6 @@
 #endif
 
 #include "decide.h"
-#include "helo.h"
 
 static const char *const verdict_names[] = {
 	"none", "unproven", "backup-first", "backup-first-bot",
@@ -60,23 +59,6 @@ primary_up(const struct decide_input *in, int64_t t, const char **why)
 	return true;
 }
 
-/* A HELO class only bots use. */
-static bool
-bad_helo(const struct hit_record *r)
-{
-	/* None kept (no HELO, or an empty one): cannot tell which. */
-	if (r->helo_len == 0)
-		return false;
-	switch (r->helo_class) {
-	case HELO_FQDN:
-	case HELO_LITERAL_IPV4:
-	case HELO_LITERAL_IPV6:
-		return false;
-	default:
-		return true;
-	}
-}
-
 void
 decide(const struct decide_input *in, struct decision *out)
 {
@@ -92,7 +74,7 @@ decide(const struct decide_input *in, struct decision *out)
 		out->verdict = VERDICT_UNPROVEN;
 		return;
 	}
-	out->bot_evidence = r->evidence != 0 || bad_helo(r);
+	out->bot_evidence = record_bot_evidence(r);
 	out->verdict = out->bot_evidence || out->spf_bad ?
 	    VERDICT_BACKUP_FIRST_BOT : VERDICT_BACKUP_FIRST;
 	out->why = out->bot_evidence ? "backup MX first, with bot evidence" :

@@ -6,6 +6,7 @@
  *	record_merge_tarpit	fold a tar-pit event into a record
  *	record_merge_primary	fold a primary-MX contact into a record
  *	record_backup_first	did the backup MX see it first, recently?
+ *	record_bot_evidence	did the tar pit see a bot?
  *	record_last_seen	newest activity, for expiry
  *	record_encode		record to bytes
  *	record_decode		bytes to record, checked
@@ -29,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "helo.h"
 #include "record.h"
 
 G_DEFINE_QUARK(slowspam-record-error-quark, record_error)
@@ -108,6 +110,19 @@ record_backup_first(const struct hit_record *rec, int64_t now, int64_t window)
 	if (rec->tarpit_first == 0 || now - rec->tarpit_last > window)
 		return false;
 	return rec->primary_first == 0 || rec->primary_first >= rec->tarpit_first;
+}
+
+/* Bot evidence: a flag, or a HELO no mail server would send. */
+bool
+record_bot_evidence(const struct hit_record *rec)
+{
+	if (rec->evidence != 0)
+		return true;
+	if (rec->helo_len == 0)
+		return false;
+	return rec->helo_class != HELO_FQDN &&
+	    rec->helo_class != HELO_LITERAL_IPV4 &&
+	    rec->helo_class != HELO_LITERAL_IPV6;
 }
 
 /* Newest activity of either kind. */

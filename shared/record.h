@@ -91,6 +91,13 @@ void	record_merge_primary(struct hit_record *rec, int64_t now);
 bool	record_backup_first(const struct hit_record *rec, int64_t now,
 	    int64_t window);
 
+/*
+ * Did the tar pit see a bot: an evidence flag, or a HELO that is neither
+ * a domain name nor an address literal (a single label, a bare address,
+ * invalid, too long)? No HELO kept (none, or an empty one) tells nothing.
+ */
+bool	record_bot_evidence(const struct hit_record *rec);
+
 /* The newest activity of either kind; 0 for an empty record. */
 int64_t	record_last_seen(const struct hit_record *rec);
 

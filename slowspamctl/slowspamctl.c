@@ -141,9 +141,7 @@ wanted(const struct hit_record *rec)
 {
 	if (O.since_ms != 0 && record_last_seen(rec) < O.since_ms)
 		return false;
-	if (O.bot && rec->evidence == 0 && (rec->helo_len == 0 ||
-	    rec->helo_class == HELO_FQDN || rec->helo_class == HELO_LITERAL_IPV4 ||
-	    rec->helo_class == HELO_LITERAL_IPV6))
+	if (O.bot && !record_bot_evidence(rec))
 		return false;
 	return true;
 }
