@@ -130,6 +130,36 @@ test_backup_first(void)
 }
 
 static void
+test_bot_evidence(void)
+{
+	static const struct {
+		uint32_t evidence;
+		uint8_t helo_len, helo_class;
+		bool bot;
+	} rows[] = {
+		{ 0, 0, HELO_EMPTY, false },	/* no HELO kept: cannot tell */
+		{ 0, 5, HELO_FQDN, false },
+		{ 0, 9, HELO_LITERAL_IPV4, false },
+		{ 0, 9, HELO_LITERAL_IPV6, false },
+		{ 0, 9, HELO_SINGLE_LABEL, true },
+		{ 0, 9, HELO_BARE_IPV4, true },
+		{ 0, 9, HELO_INVALID, true },
+		{ 0, 9, HELO_TOO_LONG, true },
+		{ EVIDENCE_PIPELINING, 5, HELO_FQDN, true },
+		{ EVIDENCE_IMPATIENT, 0, HELO_EMPTY, true },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+		struct hit_record r = { .evidence = rows[i].evidence,
+		    .helo_len = rows[i].helo_len,
+		    .helo_class = rows[i].helo_class };
+
+		if (record_bot_evidence(&r) != rows[i].bot)
+			g_error("row %zu: want %d", i, rows[i].bot);
+	}
+}
+
+static void
 test_merge_primary(void)
 {
 	struct hit_record r = { 0 };
@@ -247,6 +277,7 @@ main(int argc, char **argv)
 	g_test_add_func("/record/helo-bytes", test_helo_bytes);
 	g_test_add_func("/record/backup-first", test_backup_first);
 	g_test_add_func("/record/merge-primary", test_merge_primary);
+	g_test_add_func("/record/bot-evidence", test_bot_evidence);
 	g_test_add_func("/record/encoding", test_encoding);
 	g_test_add_func("/record/decode-refuses", test_decode_refuses);
 	g_test_add_func("/record/formats", test_formats);
