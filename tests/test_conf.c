@@ -86,6 +86,12 @@ test_defaults(void)
 	g_assert_cmpstr(c->store.redis_password, ==, "");
 	g_assert_cmpuint(c->store.redis_db, ==, 0);
 	g_assert_cmpint(c->store.redis_timeout, ==, 50);
+	g_assert_cmpstr(c->store.redis_prefix, ==, "slowspam:");
+	g_assert_cmpint(c->milter.alive_margin, ==, 10 * 60000);
+	g_assert_cmpint(c->milter.grace, ==, 10 * 60000);
+	g_assert_cmpstr(c->milter.allow_list, ==, "");
+	g_assert_cmpint(c->milter.on_store_error, ==, CONF_ON_ERROR_ACCEPT);
+	g_assert_cmpuint(c->milter.metrics_listen.port, ==, 0);
 	g_assert_cmpint(c->log.level, ==, LOG_INFO);
 	g_assert_cmpint(c->log.facility, ==, LOG_MAIL);
 	conf_free(c);
@@ -137,6 +143,12 @@ test_every_key(void)
 	    c->milter.trusted_networks.n, &a));
 	g_assert_false(c->milter.spf);
 	g_assert_cmpstr(c->milter.authserv_id, ==, "mx.example.org");
+	g_assert_cmpint(c->milter.alive_margin, ==, 30 * 60000);
+	g_assert_cmpint(c->milter.grace, ==, 0);
+	g_assert_cmpstr(c->milter.allow_list, ==, "/etc/slowspam/allow.txt");
+	g_assert_cmpint(c->milter.on_store_error, ==, CONF_ON_ERROR_TEMPFAIL);
+	g_assert_cmpuint(c->milter.metrics_listen.port, ==, 9126);
+	g_assert_cmpstr(c->store.redis_prefix, ==, "mx1:slowspam:");
 	g_assert_cmpstr(c->store.path, ==, "/tmp/slowspam-test/hits.lmdb");
 	g_assert_cmpuint(c->store.map_size, ==, 64u << 20);
 	g_assert_cmpint(c->store.ttl, ==, 14 * 86400000LL);
@@ -322,6 +334,9 @@ test_together(void)
 		{ "[store]\nttl = 0\n", "[store] ttl: \"0\": out of range "
 		    "(1h to 3650d)" },
 		{ "[store]\nredis = localhost\n", "[store] redis: " },
+		{ "[store]\nredis_prefix = a b\n", "[store] redis_prefix: " },
+		{ "[milter]\non_store_error = drop\n", "[milter] on_store_error: "
+		    "\"drop\": not one of the allowed values (accept | tempfail)" },
 		{ "[store]\nttl = 99999999999999999999d\n", "[store] ttl: " },
 		{ "[log]\nlevel = loud\n", "[log] level: \"loud\": " },
 		{ "[log]\nfacility = kern\n", "[log] facility: \"kern\": " },
