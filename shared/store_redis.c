@@ -224,6 +224,19 @@ command_retry(struct store_redis *s, int argc, const char **argv,
 	return r;
 }
 
+/* command_retry under the store's lock, for the one-command operations. */
+static redisReply *
+locked_command(struct store_redis *s, int argc, const char **argv,
+    const char *what, GError **error)
+{
+	redisReply *r;
+
+	g_mutex_lock(&s->lock);
+	r = command_retry(s, argc, argv, what, error);
+	g_mutex_unlock(&s->lock);
+	return r;
+}
+
 /* The Redis key of a network key. */
 static char *
 net_key(const struct store_redis *s, const char *key)
@@ -388,10 +401,8 @@ redis_primary_contact(struct store *st, const char *key, int64_t now,
 
 	g_snprintf(t, sizeof(t), "%" G_GINT64_FORMAT, now);
 	g_snprintf(ttl, sizeof(ttl), "%" G_GINT64_FORMAT, s->ttl);
-	g_mutex_lock(&s->lock);
-	r = command_retry(s, G_N_ELEMENTS(argv), argv,
+	r = locked_command(s, G_N_ELEMENTS(argv), argv,
 	    "recording a primary contact", error);
-	g_mutex_unlock(&s->lock);
 	if (r == NULL)
 		return false;
 	ok = r->type == REDIS_REPLY_ARRAY && decode_hash(s, key, r, before,
@@ -414,9 +425,7 @@ redis_lookup(struct store *st, const char *key, struct hit_record *rec,
 	bool ok;
 
 	*found = false;
-	g_mutex_lock(&s->lock);
-	r = command_retry(s, 2, argv, "reading", error);
-	g_mutex_unlock(&s->lock);
+	r = locked_command(s, 2, argv, "reading", error);
 	if (r == NULL)
 		return false;
 	ok = decode_hash(s, key, r, rec, error);
@@ -441,10 +450,8 @@ redis_foreach(struct store *st, store_foreach_fn fn, void *data, size_t *bad,
 		    SCAN_COUNT };
 		redisReply *r;
 
-		g_mutex_lock(&s->lock);
-		r = command_retry(s, G_N_ELEMENTS(argv), argv, "listing",
+		r = locked_command(s, G_N_ELEMENTS(argv), argv, "listing",
 		    error);
-		g_mutex_unlock(&s->lock);
 		if (r == NULL)
 			return false;
 		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
@@ -495,9 +502,7 @@ redis_forget(struct store *st, const char *key, bool *found, GError **error)
 	const char *argv[] = { "DEL", k };
 	redisReply *r;
 
-	g_mutex_lock(&s->lock);
-	r = command_retry(s, 2, argv, "forgetting", error);
-	g_mutex_unlock(&s->lock);
+	r = locked_command(s, 2, argv, "forgetting", error);
 	if (r == NULL)
 		return false;
 	*found = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
@@ -531,10 +536,8 @@ redis_alive_mark(struct store *st, int64_t now, GError **error)
 	g_snprintf(m, sizeof(m), "%" G_GINT64_FORMAT, minute);
 	g_snprintf(oldest, sizeof(oldest), "%" G_GINT64_FORMAT,
 	    minute - ALIVE_MINUTES + 1);
-	g_mutex_lock(&s->lock);
-	r = command_retry(s, G_N_ELEMENTS(argv), argv,
+	r = locked_command(s, G_N_ELEMENTS(argv), argv,
 	    "marking the primary alive", error);
-	g_mutex_unlock(&s->lock);
 	if (r == NULL)
 		return false;
 	freeReplyObject(r);
@@ -550,10 +553,8 @@ redis_alive_get(struct store *st, struct alive *out, GError **error)
 	redisReply *r;
 
 	memset(out, 0, sizeof(*out));
-	g_mutex_lock(&s->lock);
-	r = command_retry(s, G_N_ELEMENTS(argv), argv, "reading liveness",
+	r = locked_command(s, G_N_ELEMENTS(argv), argv, "reading liveness",
 	    error);
-	g_mutex_unlock(&s->lock);
 	if (r == NULL)
 		return false;
 	/* Oldest first, so the ring moves forward as it does when marking. */
