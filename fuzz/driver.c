@@ -2,7 +2,8 @@
  * driver.c - replay files through a fuzz target without libFuzzer.
  *
  * Usage: fuzz_NAME [FILE|DIR...]  Every file (every regular file of a
- * directory) is one input; with no arguments, $srcdir/corpus/NAME.
+ * directory) is one input; with no arguments, $srcdir/corpus/NAME and
+ * $srcdir/regress/NAME (crashes found once, kept so they stay fixed).
  * Prints TAP, one test point per input.
  */
 #ifdef HAVE_CONFIG_H
@@ -59,11 +60,16 @@ main(int argc, char **argv)
 	if (argc == 1) {
 		g_autofree char *base = g_path_get_basename(argv[0]);
 		const char *srcdir = g_getenv("srcdir");
+		const char *name = g_str_has_prefix(base, "fuzz_") ? base + 5 :
+		    base;
 		g_autofree char *corpus = g_build_filename(srcdir != NULL ?
-		    srcdir : ".", "corpus", g_str_has_prefix(base, "fuzz_") ?
-		    base + 5 : base, NULL);
+		    srcdir : ".", "corpus", name, NULL);
+		g_autofree char *regress = g_build_filename(srcdir != NULL ?
+		    srcdir : ".", "regress", name, NULL);
 
 		replay_path(corpus);
+		if (g_file_test(regress, G_FILE_TEST_IS_DIR))
+			replay_path(regress);
 	}
 	for (int i = 1; i < argc; i++)
 		replay_path(argv[i]);

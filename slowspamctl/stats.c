@@ -4,6 +4,7 @@
  * there is none, from the hit store.
  *
  *	stats_add_log		read one event log file
+ *	stats_add_line		one line of it
  *	stats_log_files		an event log and its rotated files
  *	stats_add_store		the totals from the store
  *	stats_add_primary	networks the primary saw after the tar pit
@@ -101,61 +102,72 @@ stats_parse_time(const char *text, int64_t now, int64_t *ms)
 	return (*ms = iso_ms(full)) >= 0;
 }
 
+/* From just inside a string, its closing quote; NULL if there is none. */
+static const char *
+skip_string(const char *p, const char *end)
+{
+	while (p < end && *p != '"') {
+		if (*p == '\\')
+			p++;		/* a backslash escapes the next byte */
+		if (p < end)
+			p++;
+	}
+	return p < end ? p : NULL;
+}
+
 /*
- * The value of key in one of our JSON lines: a string (its body, still
- * escaped), an array (with brackets) or a scalar. Strings are skipped
- * whole, so no text inside a value is ever taken for a key.
+ * The value of key in one of our JSON lines, line[0..len): a string (its
+ * body, still escaped), an array (with brackets) or a scalar. Strings
+ * are skipped whole, so no text inside a value is ever taken for a key;
+ * nothing past line + len is read.
  */
 static bool
-json_get(const char *line, const char *key, const char **val, size_t *len)
+json_get(const char *line, size_t len, const char *key, const char **val,
+    size_t *vlen)
 {
+	const char *p = line, *end = line + len;
 	size_t klen = strlen(key);
-	const char *p = line;
 
-	if (*p++ != '{')
+	if (p == end || *p++ != '{')
 		return false;
-	while (*p != '\0' && *p != '}') {
+	while (p < end && *p != '}') {
 		const char *k, *v;
 		size_t kl;
 
-		if (*p == ',')
-			p++;
+		if (*p == ',' && ++p == end)
+			return false;
 		if (*p++ != '"')
 			return false;
 		k = p;
-		while (*p != '\0' && *p != '"')
-			p += *p == '\\' && p[1] != '\0' ? 2 : 1;
-		kl = (size_t)(p - k);
-		if (*p++ != '"' || *p++ != ':')
+		if ((p = skip_string(k, end)) == NULL)
+			return false;
+		kl = (size_t)(p++ - k);
+		if (p == end || *p++ != ':')
 			return false;
 		v = p;
-		if (*p == '"') {
-			for (p++; *p != '\0' && *p != '"'; )
-				p += *p == '\\' && p[1] != '\0' ? 2 : 1;
-			if (*p++ != '"')
+		if (p < end && *p == '"') {
+			if ((p = skip_string(p + 1, end)) == NULL)
 				return false;
-		} else if (*p == '[') {
-			while (*p != '\0' && *p != ']') {
-				if (*p == '"')
-					for (p++; *p != '\0' && *p != '"'; )
-						p += *p == '\\' && p[1] != '\0' ?
-						    2 : 1;
-				if (*p != '\0')
-					p++;
-			}
-			if (*p++ != ']')
+			p++;
+		} else if (p < end && *p == '[') {
+			for (p++; p < end && *p != ']'; p++)
+				if (*p == '"' &&
+				    (p = skip_string(p + 1, end)) == NULL)
+					return false;
+			if (p == end)
 				return false;
+			p++;
 		} else {
-			while (*p != '\0' && *p != ',' && *p != '}')
+			while (p < end && *p != ',' && *p != '}')
 				p++;
 		}
 		if (kl == klen && memcmp(k, key, klen) == 0) {
-			if (*v == '"') {
+			if (v < end && *v == '"') {
 				*val = v + 1;
-				*len = (size_t)(p - v - 2);
+				*vlen = (size_t)(p - v - 2);
 			} else {
 				*val = v;
-				*len = (size_t)(p - v);
+				*vlen = (size_t)(p - v);
 			}
 			return true;
 		}
@@ -165,12 +177,13 @@ json_get(const char *line, const char *key, const char **val, size_t *len)
 
 /* The value of key as a C string (NULL if absent). */
 static char *
-json_str(const char *line, const char *key)
+json_str(const char *line, size_t len, const char *key)
 {
 	const char *v;
-	size_t len;
+	size_t vlen;
 
-	return json_get(line, key, &v, &len) ? g_strndup(v, len) : NULL;
+	return json_get(line, len, key, &v, &vlen) ? g_strndup(v, vlen) :
+	    NULL;
 }
 
 /* Count one session. */
@@ -222,13 +235,14 @@ add_session(struct stats *st, const char *client, const char *net,
 
 /* One event-log line: false if it is not one of ours. */
 static bool
-add_line(struct stats *st, const char *line, unsigned v4, unsigned v6)
+add_line(struct stats *st, const char *line, size_t len, unsigned v4,
+    unsigned v6)
 {
-	g_autofree char *client = json_str(line, "client");
-	g_autofree char *connect = json_str(line, "connect");
-	g_autofree char *held = json_str(line, "held");
-	g_autofree char *hc = json_str(line, "helo_class");
-	g_autofree char *ev = json_str(line, "evidence");
+	g_autofree char *client = json_str(line, len, "client");
+	g_autofree char *connect = json_str(line, len, "connect");
+	g_autofree char *held = json_str(line, len, "held");
+	g_autofree char *hc = json_str(line, len, "helo_class");
+	g_autofree char *ev = json_str(line, len, "evidence");
 	char key[ADDR_NETKEY_LEN];
 	struct addr a;
 	int64_t t;
@@ -241,7 +255,8 @@ add_line(struct stats *st, const char *line, unsigned v4, unsigned v6)
 	    !addr_parse(client, &a) || (t = iso_ms(connect)) < 0)
 		return false;
 	secs = g_ascii_strtod(held, &end);
-	if (*end != '\0' || secs < 0 || secs > 1e9)
+	/* Written so that NaN fails too. */
+	if (*end != '\0' || !(secs >= 0 && secs <= 1e9))
 		return false;
 	if ((st->since != 0 && t < st->since) ||
 	    (st->until != 0 && t >= st->until))
@@ -263,12 +278,27 @@ add_line(struct stats *st, const char *line, unsigned v4, unsigned v6)
 }
 
 bool
+stats_add_line(struct stats *st, const char *line, size_t len)
+{
+	unsigned v4 = st->v4prefix != 0 ? st->v4prefix : 32;
+	unsigned v6 = st->v6prefix != 0 ? st->v6prefix : 64;
+
+	/* Our lines never hold a NUL (log.c escapes controls). */
+	if (len == 0)
+		return true;
+	if (memchr(line, '\0', len) != NULL || !add_line(st, line, len, v4,
+	    v6)) {
+		st->bad_lines++;
+		return false;
+	}
+	return true;
+}
+
+bool
 stats_add_log(struct stats *st, const char *path, GError **error)
 {
 	gzFile f = gzopen(path, "rb");
 	char line[LINE_MAX_LEN];
-	unsigned v4 = st->v4prefix != 0 ? st->v4prefix : 32;
-	unsigned v6 = st->v6prefix != 0 ? st->v6prefix : 64;
 
 	if (f == NULL) {
 		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
@@ -286,9 +316,7 @@ stats_add_log(struct stats *st, const char *path, GError **error)
 				len = strlen(line);
 			continue;
 		}
-		line[len - 1] = '\0';
-		if (line[0] != '\0' && !add_line(st, line, v4, v6))
-			st->bad_lines++;
+		stats_add_line(st, line, len - 1);
 	}
 	gzclose(f);
 	return true;

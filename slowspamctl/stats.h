@@ -51,6 +51,12 @@ void	stats_clear(struct stats *st);
 
 /* Add the sessions of an event log (plain or .gz); false if unreadable. */
 bool	stats_add_log(struct stats *st, const char *path, GError **error);
+/*
+ * Add one event-log line, line[0..len) without its newline (no NUL
+ * needed, none allowed); false, and counted in bad_lines, if it is not
+ * one of ours. An empty line counts for nothing.
+ */
+bool	stats_add_line(struct stats *st, const char *line, size_t len);
 /* The event log at path and its rotated siblings (path.1, path.2.gz ...). */
 GPtrArray *stats_log_files(const char *path);
 /* Fill from the store instead (no per-session detail; no time range). */

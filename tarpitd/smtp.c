@@ -86,6 +86,20 @@ send_line(struct smtp_session *s, enum smtp_line out)
 	s->out_off = 0;
 }
 
+/*
+ * Queue out in place of the pending line, unless that is partly written:
+ * then it goes out whole first, so no client sees two lines spliced
+ * ("250-tarpit421 4.7.0 ...") and misses the 421.
+ */
+static void
+queue_line(struct smtp_session *s, enum smtp_line out)
+{
+	if (s->out != SMTP_OUT_NONE && s->out_off > 0)
+		s->next = (uint8_t)out;
+	else
+		send_line(s, out);
+}
+
 void
 smtp_start(struct smtp_session *s, const struct smtp_params *p, int64_t now)
 {
@@ -102,12 +116,17 @@ smtp_start(struct smtp_session *s, const struct smtp_params *p, int64_t now)
 	}
 }
 
-/* Start dripping the reply; the first line goes out at once. */
+/*
+ * Start dripping the reply: the first line goes out at once, or, while
+ * the greeting is still going out, at the next tick (never instead of it).
+ */
 static void
 start_drip(struct smtp_session *s, const struct smtp_params *p, int64_t now)
 {
 	s->state = SMTP_DRIP;
 	s->deadline = now + p->drip_interval;
+	if (s->out != SMTP_OUT_NONE)
+		return;
 	s->drip_next = 1;
 	send_line(s, SMTP_OUT_DRIP);
 }
@@ -241,7 +260,7 @@ finish(struct smtp_session *s, enum smtp_line out, enum smtp_end why)
 {
 	s->state = SMTP_CLOSING;
 	s->end = (uint8_t)why;
-	send_line(s, out);
+	queue_line(s, out);
 }
 
 void
@@ -249,7 +268,7 @@ smtp_timeout(struct smtp_session *s, const struct smtp_params *p, int64_t now)
 {
 	switch (s->state) {
 	case SMTP_GREET:
-		send_line(s, SMTP_OUT_GREETING);
+		queue_line(s, SMTP_OUT_GREETING);
 		if (s->have_command) {
 			/* It spoke early; its reply starts at the next tick. */
 			s->state = SMTP_DRIP;
@@ -293,7 +312,7 @@ smtp_closed(struct smtp_session *s, enum smtp_end why)
 		s->evidence |= EVIDENCE_IMPATIENT;
 	s->state = SMTP_CLOSED;
 	s->end = (uint8_t)why;
-	s->out = SMTP_OUT_NONE;
+	s->out = s->next = SMTP_OUT_NONE;
 }
 
 void
@@ -348,9 +367,11 @@ smtp_sent(struct smtp_session *s, const struct smtp_script *sc, size_t n)
 	s->out_off = (uint8_t)MIN(s->out_off + n, len);
 	if (s->out_off < len)
 		return;
-	s->out = SMTP_OUT_NONE;
+	/* The line a partly written one held back, if any, is next. */
+	s->out = s->next;
 	s->out_off = 0;
-	if (s->state == SMTP_CLOSING)
+	s->next = SMTP_OUT_NONE;
+	if (s->out == SMTP_OUT_NONE && s->state == SMTP_CLOSING)
 		s->state = SMTP_CLOSED;
 }
 

@@ -88,6 +88,7 @@ struct smtp_session {
 	uint8_t		end;		/* enum smtp_end */
 	uint8_t		out;		/* enum smtp_line going out */
 	uint8_t		out_off;	/* bytes of it already sent */
+	uint8_t		next;		/* enum smtp_line due after out */
 	uint8_t		drip_next;	/* next drip line */
 	uint8_t		helo_len;
 	uint8_t		helo_class;	/* enum helo_class */
