@@ -26,6 +26,7 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -46,6 +47,8 @@
 #include "decide.h"
 #include "log.h"
 #include "metrics.h"
+#include "parse.h"
+#include "privs.h"
 #include "spf.h"
 #include "store.h"
 
@@ -84,7 +87,7 @@ struct conn {
 
 static struct {
 	GMutex		lock;
-	struct setup	*setup;		/* current; refcounted (g_rc_box) */
+	struct setup	*setup;		/* current; g_atomic_rc_box */
 	struct store	*store;
 	struct spf	*spf;
 	int64_t		started;
@@ -252,7 +255,8 @@ setup_load(GError **error)
 		conf_free(c);
 		return NULL;
 	}
-	s = g_rc_box_new0(struct setup);
+	/* Atomic: sessions release it from their own threads. */
+	s = g_atomic_rc_box_new0(struct setup);
 	s->conf = c;
 	s->allow = al;
 	return s;
@@ -264,7 +268,7 @@ setup_get(void)
 	struct setup *s;
 
 	g_mutex_lock(&M.lock);
-	s = g_rc_box_acquire(M.setup);
+	s = g_atomic_rc_box_acquire(M.setup);
 	g_mutex_unlock(&M.lock);
 	return s;
 }
@@ -273,7 +277,7 @@ static void
 setup_put(struct setup *s)
 {
 	if (s != NULL)
-		g_rc_box_release_full(s, setup_clear);
+		g_atomic_rc_box_release_full(s, setup_clear);
 }
 
 /* Reset what belongs to one message. */
@@ -349,6 +353,7 @@ judge_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	struct decide_input in = { 0 };
 	g_autoptr(GError) err = NULL;
 	int64_t now = store_now();
+	const char *name;
 	gint64 t0;
 	bool ok;
 
@@ -358,8 +363,9 @@ judge_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	c->ar_ours = g_array_new(FALSE, FALSE, sizeof(int));
 	smfi_setpriv(ctx, c);
 	g_atomic_int_inc(&M.connections);
-	if (sa == NULL || !addr_from_sockaddr(sa, sizeof(struct
-	    sockaddr_storage), &c->addr, NULL)) {
+	/* libmilter gives no length: the family says how much is read. */
+	if (!parse_client(sa, sizeof(struct sockaddr_storage), hostname,
+	    &c->addr, &name)) {
 		c->exempt = true;
 		c->exempt_why = "local";
 		return SMFIS_CONTINUE;
@@ -369,9 +375,8 @@ judge_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	    conf->milter.trusted_networks.n, &c->addr)) {
 		c->exempt = true;
 		c->exempt_why = "trusted network";
-	} else if (allow_addr(c->setup->allow, &c->addr) ||
-	    (hostname != NULL && hostname[0] != '[' &&
-	    allow_domain(c->setup->allow, hostname, strlen(hostname)))) {
+	} else if (allow_addr(c->setup->allow, &c->addr) || (name != NULL &&
+	    allow_domain(c->setup->allow, name, strlen(name)))) {
 		c->exempt = true;
 		c->exempt_why = "allow-list";
 	}
@@ -428,17 +433,6 @@ on_helo(SMFICTX *ctx, char *helo)
 	return SMFIS_CONTINUE;
 }
 
-/* Strip <> from an envelope address. */
-static char *
-bare_address(const char *arg)
-{
-	size_t len = strlen(arg);
-
-	if (len >= 2 && arg[0] == '<' && arg[len - 1] == '>')
-		return g_strndup(arg + 1, len - 2);
-	return g_strdup(arg);
-}
-
 /*
  * This message's decision: the connection's, with its SPF result folded
  * in (a fail or softfail makes a backup-first client a bot); the action,
@@ -488,9 +482,9 @@ on_envfrom(SMFICTX *ctx, char **argv)
 	if (c == NULL)
 		return SMFIS_CONTINUE;
 	message_clear(c);
-	c->mail_from = bare_address(argv[0]);
+	c->mail_from = parse_bare_address(argv[0]);
 	if ((auth = smfi_getsymval(ctx, sym)) != NULL &&
-	    auth[0] != '\0' && !c->exempt) {
+	    parse_authenticated(auth) && !c->exempt) {
 		c->exempt = true;
 		c->exempt_why = "authenticated";
 	}
@@ -540,19 +534,6 @@ on_envrcpt(SMFICTX *ctx, char **argv)
 	return SMFIS_CONTINUE;
 }
 
-/* Is this Authentication-Results header one claiming to be ours? */
-static bool
-ar_is_ours(const struct conn *c, const char *value)
-{
-	const char *id = c->setup->conf->milter.authserv_id;
-	size_t n = strlen(id);
-
-	while (*value == ' ' || *value == '\t')
-		value++;
-	return g_ascii_strncasecmp(value, id, n) == 0 &&
-	    (value[n] == ';' || value[n] == ' ' || value[n] == '\t');
-}
-
 static sfsistat
 on_header(SMFICTX *ctx, char *name, char *value)
 {
@@ -563,7 +544,8 @@ on_header(SMFICTX *ctx, char *name, char *value)
 	if (g_ascii_strcasecmp(name, AR_HEADER) == 0) {
 		/* smfi_chgheader counts headers of one name from 1. */
 		c->ar_seen++;
-		if (ar_is_ours(c, value))
+		if (parse_ar_is_ours(value,
+		    c->setup->conf->milter.authserv_id))
 			g_array_append_val(c->ar_ours, c->ar_seen);
 	} else if (g_ascii_strcasecmp(name, HEADER) == 0) {
 		c->x_seen++;
@@ -577,27 +559,6 @@ on_data(SMFICTX *ctx)
 {
 	(void)ctx;
 	return SMFIS_CONTINUE;
-}
-
-/*
- * A property value for Authentication-Results (RFC 8601): as it is if
- * it is a plain address or name, else a quoted string.
- */
-static char *
-ar_value(const char *v)
-{
-	GString *q;
-
-	if (v[0] != '\0' && strpbrk(v, " \t;()\"\\,[]<>") == NULL)
-		return g_strdup(v);
-	q = g_string_new("\"");
-	for (const char *p = v; *p != '\0'; p++) {
-		if (*p == '"' || *p == '\\')
-			g_string_append_c(q, '\\');
-		g_string_append_c(q, *p);
-	}
-	g_string_append_c(q, '"');
-	return g_string_free(q, FALSE);
 }
 
 /* The X-Slowspam header: the verdict and the tar pit's evidence. */
@@ -642,11 +603,8 @@ on_eom(SMFICTX *ctx)
 	for (int i = c->x_seen; i >= 1; i--)
 		smfi_chgheader(ctx, x_name, i, NULL);
 	if (c->spf_done) {
-		g_autofree char *who = ar_value(c->mail_from[0] != '\0' ?
-		    c->mail_from : (c->helo != NULL ? c->helo : "unknown"));
-		g_autofree char *ar = g_strdup_printf("%s; spf=%s smtp.%s=%s",
-		    mc->authserv_id, spf_result_name(c->spf),
-		    c->mail_from[0] != '\0' ? "mailfrom" : "helo", who);
+		g_autofree char *ar = parse_ar_header(mc->authserv_id,
+		    spf_result_name(c->spf), c->mail_from, c->helo);
 
 		smfi_insheader(ctx, 0, ar_name, ar);
 	}
@@ -790,16 +748,87 @@ no_delay_on_listener(void)
 	}
 }
 
-/* Remove a stale unix socket of ours, so smfi_main can bind again. */
-static void
-remove_stale_socket(const char *spec)
+/* The file of a unix: or local: socket spec; NULL for inet. */
+static const char *
+socket_file(const char *spec)
 {
-	const char *path = g_str_has_prefix(spec, "unix:") ? spec + 5 :
+	return g_str_has_prefix(spec, "unix:") ? spec + 5 :
 	    g_str_has_prefix(spec, "local:") ? spec + 6 : NULL;
-	struct stat sb;
+}
 
-	if (path != NULL && stat(path, &sb) == 0 && S_ISSOCK(sb.st_mode))
-		unlink(path);
+/*
+ * Make the MTA's socket, as [milter] socket_mode, user and socket_group
+ * say. bind() gives a unix socket 0777 less the umask, so the umask
+ * alone sets the mode, with no moment at which it is wider. The owner
+ * (if root and [milter] user is set: that user) and the group (if
+ * [milter] socket_group: that one) are changed on the socket itself:
+ * never through a symbolic link, never on anything but a socket of ours.
+ */
+static bool
+open_socket(const struct conf *c, GError **error)
+{
+	const char *spec = c->milter.socket, *file = socket_file(spec);
+	const char *why = NULL;
+	uid_t uid = (uid_t)-1;
+	gid_t gid = (gid_t)-1;
+	struct stat sb;
+	mode_t mask;
+	bool ok;
+	int fd;
+
+	if (geteuid() == 0 && c->milter.user[0] != '\0' &&
+	    !privs_lookup("[milter]", c->milter.user, &uid, &gid, error))
+		return false;
+	if (c->milter.socket_group[0] != '\0' && !privs_lookup_group(
+	    "[milter] socket_group", c->milter.socket_group, &gid, error))
+		return false;
+	/* A stale socket of ours goes; a link or a file stays: bind fails. */
+	if (file != NULL && lstat(file, &sb) == 0 && S_ISSOCK(sb.st_mode))
+		unlink(file);
+	mask = umask(~(mode_t)c->milter.socket_mode & 0777);
+	ok = smfi_register(filter) != MI_FAILURE &&
+	    smfi_setconn((char *)spec) != MI_FAILURE &&
+	    smfi_opensocket(0) != MI_FAILURE;
+	umask(mask);
+	if (!ok) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "cannot listen on %s", spec);
+		return false;
+	}
+	if (file == NULL || (uid == (uid_t)-1 && gid == (gid_t)-1))
+		return true;
+	if ((fd = open(file, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &sb) != 0)
+		why = g_strerror(errno);
+	else if (!S_ISSOCK(sb.st_mode) || sb.st_uid != geteuid())
+		why = "not the socket just made (replaced?)";
+	else if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) != 0)
+		why = g_strerror(errno);
+	if (fd >= 0)
+		close(fd);
+	if (why != NULL) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "%s: cannot set its owner ([milter] user, socket_group): "
+		    "%s", file, why);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Give up what the sockets needed. As root with [milter] user set:
+ * become that user for good. Not root: keep the user, shed the
+ * capabilities (CAP_NET_BIND_SERVICE for an inet: port below 1024).
+ * Root with no user: stay root, as before [milter] user existed.
+ */
+static bool
+drop_privileges(const struct conf *c, GError **error)
+{
+	if (geteuid() == 0 && c->milter.user[0] == '\0') {
+		log_msg(LOG_WARNING, "running as root: set [milter] user");
+		return true;
+	}
+	return privs_become("[milter]", c->milter.user, NULL, error);
 }
 
 int
@@ -831,7 +860,7 @@ main(int argc, char **argv)
 	g_autoptr(GPtrArray) overrides = g_ptr_array_new_with_free_func(g_free);
 	struct store_options so;
 	pthread_t thread;
-	sigset_t usr1;
+	sigset_t usr1, stop;
 	const char *spec;
 	int status, metrics_fd = -1;
 
@@ -870,24 +899,22 @@ main(int argc, char **argv)
 		    M.setup->conf->log.facility);
 	log_set_level(M.setup->conf->log.level);
 
-	conf_store_options(M.setup->conf, &so);
-	if ((M.store = store_open(&so, &err)) == NULL ||
-	    (M.spf = spf_new(zone, &err)) == NULL) {
+	/*
+	 * Sockets first (as root, if started so), then the drop, then the
+	 * store: files it creates belong to the user, as tarpitd's do.
+	 */
+	spec = M.setup->conf->milter.socket;
+	if (!open_socket(M.setup->conf, &err)) {
 		log_msg(LOG_ERR, "%s", err->message);
 		return EXIT_FAILURE;
 	}
-	spec = M.setup->conf->milter.socket;
-	remove_stale_socket(spec);
-	if (smfi_register(filter) == MI_FAILURE ||
-	    smfi_setconn((char *)spec) == MI_FAILURE ||
-	    smfi_opensocket(1) == MI_FAILURE) {
-		log_msg(LOG_ERR, "cannot listen on %s", spec);
-		return EXIT_FAILURE;
-	}
 	no_delay_on_listener();
-	if (M.setup->conf->milter.metrics_listen.port != 0 &&
+	conf_store_options(M.setup->conf, &so);
+	if ((M.setup->conf->milter.metrics_listen.port != 0 &&
 	    (metrics_fd = metrics_listen(&M.setup->conf->milter.metrics_listen,
-	    &err)) < 0) {
+	    &err)) < 0) || !drop_privileges(M.setup->conf, &err) ||
+	    (M.store = store_open(&so, &err)) == NULL ||
+	    (M.spf = spf_new(zone, &err)) == NULL) {
 		log_msg(LOG_ERR, "%s", err->message);
 		return EXIT_FAILURE;
 	}
@@ -895,10 +922,19 @@ main(int argc, char **argv)
 		log_msg(LOG_ERR, "cannot detach: %m");
 		return EXIT_FAILURE;
 	}
-	/* SIGUSR1 goes to the reload thread only: block it everywhere. */
+	/*
+	 * SIGUSR1 goes to the reload thread only: block it everywhere.
+	 * Block libmilter's stop signals too before any thread starts:
+	 * a thread that left SIGTERM unblocked took it with the default
+	 * action, and the milter died at once, never cleaning up.
+	 */
 	sigemptyset(&usr1);
 	sigaddset(&usr1, SIGUSR1);
-	pthread_sigmask(SIG_BLOCK, &usr1, NULL);
+	stop = usr1;
+	sigaddset(&stop, SIGHUP);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
 	pthread_create(&thread, NULL, reloader, &usr1);
 	pthread_detach(thread);
 	if (metrics_fd >= 0) {

@@ -99,10 +99,10 @@ spf_free(struct spf *spf)
 {
 	if (spf == NULL)
 		return;
-	/* The server frees the DNS layer it was given. */
+	/* SPF_server_new_dns does not take the zone: free it after. */
 	if (spf->server != NULL)
 		SPF_server_free(spf->server);
-	else if (spf->zone != NULL)
+	if (spf->zone != NULL)
 		SPF_dns_free(spf->zone);
 	g_free(spf);
 }

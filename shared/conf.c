@@ -490,6 +490,38 @@ parse_user(const struct key *k, const char *text, void *field,
 	return parse_string(k, text, field, why);
 }
 
+/* An empty value (none) or a user or group name. */
+static bool
+parse_user_opt(const struct key *k, const char *text, void *field,
+    const char **why)
+{
+	if (strlen(text) > 32 || !is_token(text, "._-")) {
+		*why = "not a user or group name";
+		return false;
+	}
+	return parse_string(k, text, field, why);
+}
+
+/* A file mode in octal, 0 to 0777 ("0660", "660"). */
+static bool
+parse_mode(const struct key *k, const char *text, void *field,
+    const char **why)
+{
+	unsigned v = 0;
+	size_t i;
+
+	for (i = 0; text[i] >= '0' && text[i] <= '7' && i < 5; i++)
+		v = v * 8 + (unsigned)(text[i] - '0');
+	if (i == 0 || text[i] != '\0' || v > 0777) {
+		*why = "not an octal mode (0 to 0777)";
+		return false;
+	}
+	if (!in_range(k, (int64_t)v, why))
+		return false;
+	*(unsigned *)field = v;
+	return true;
+}
+
 /* An empty value (none) or local@domain. */
 static bool
 parse_mailbox_opt(const struct key *k, const char *text, void *field,
@@ -632,6 +664,11 @@ static const struct key keys[] = {
 	    "accept", .choices = on_error_names },
 	{ "milter", "metrics_listen", parse_hostport_opt,
 	    F(milter, metrics_listen), "" },
+	{ "milter", "user", parse_user_opt, F(milter, user), "", STR },
+	{ "milter", "socket_mode", parse_mode, F(milter, socket_mode), "0660",
+	    0, 0777 },
+	{ "milter", "socket_group", parse_user_opt, F(milter, socket_group), "",
+	    STR },
 
 	{ "store", "backend", parse_choice, F(store, backend), "lmdb",
 	    .choices = backend_names },

@@ -81,6 +81,9 @@ struct conf {
 		char		*allow_list;	/* "" for none */
 		enum conf_on_error on_store_error;
 		struct conf_listen metrics_listen; /* port 0: none */
+		char		*user;		/* "" for: do not change */
+		unsigned	socket_mode;	/* of a unix socket */
+		char		*socket_group;	/* "" for: the user's */
 	} milter;
 
 	struct conf_store {

@@ -5,10 +5,12 @@
  *	privs_prepare_file	create a file (the event log) for the user
  *	privs_drop		chroot (optional) and become the user
  *
- * As OpenBSD spamd and Postfix do: look the user up before chroot,
- * setgroups, setresgid, setresuid, then check that root cannot be had
- * back. Running as root is refused; a process not started as root keeps
- * the user it has.
+ * The dropping itself is shared/privs.c's privs_become: as OpenBSD spamd
+ * and Postfix do, look the user up before chroot, setgroups, setresgid,
+ * setresuid, check that root cannot be had back; then no capability, no
+ * new privileges, not dumpable, umask 027 at least. Running as root is
+ * refused; a process not started as root keeps the user it has but
+ * sheds its capabilities (CAP_NET_BIND_SERVICE once port 25 is bound).
  *
  * Diagnostics: every failure names the user, folder or call.
  */
@@ -25,31 +27,8 @@
 
 #include <glib/gstdio.h>
 
+#include "privs.h"
 #include "tarpit.h"
-
-/* Look user up; false with error set if it is unknown or root. */
-static bool
-lookup(const char *user, uid_t *uid, gid_t *gid, GError **error)
-{
-	struct passwd *pw;
-
-	errno = 0;
-	if ((pw = getpwnam(user)) == NULL) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-		    "[tarpitd] user %s: no such user%s%s", user,
-		    errno != 0 ? ": " : "", errno != 0 ? g_strerror(errno) : "");
-		return false;
-	}
-	if (pw->pw_uid == 0) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM,
-		    "[tarpitd] user %s: is root; tarpitd will not run as root",
-		    user);
-		return false;
-	}
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
-	return true;
-}
 
 /*
  * Give file to uid:gid if root owns it; never take anyone else's, and
@@ -97,7 +76,7 @@ privs_prepare_store(const char *path, const char *user, GError **error)
 
 	if (geteuid() != 0)
 		return true;
-	if (!lookup(user, &uid, &gid, error))
+	if (!privs_lookup("[tarpitd]", user, &uid, &gid, error))
 		return false;
 	if (made && g_mkdir_with_parents(dir, 0750) != 0) {
 		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
@@ -124,7 +103,7 @@ privs_prepare_file(const char *path, const char *user, GError **error)
 
 	if (geteuid() != 0)
 		return true;
-	if (!lookup(user, &uid, &gid, error))
+	if (!privs_lookup("[tarpitd]", user, &uid, &gid, error))
 		return false;
 	/* Create it only if missing: an existing one may be the user's. */
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW |
@@ -142,32 +121,5 @@ privs_prepare_file(const char *path, const char *user, GError **error)
 bool
 privs_drop(const char *user, const char *chroot_dir, GError **error)
 {
-	uid_t uid, ruid, euid, suid;
-	gid_t gid, rgid, egid, sgid;
-
-	if (geteuid() != 0)
-		return true;	/* not root: nothing to give up */
-	if (!lookup(user, &uid, &gid, error))
-		return false;
-	if (chroot_dir != NULL && chroot_dir[0] != '\0' &&
-	    (chdir(chroot_dir) != 0 || chroot(".") != 0 || chdir("/") != 0)) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-		    "[tarpitd] chroot %s: %s", chroot_dir, g_strerror(errno));
-		return false;
-	}
-	if (setgroups(1, &gid) != 0 || setresgid(gid, gid, gid) != 0 ||
-	    setresuid(uid, uid, uid) != 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-		    "cannot become user %s: %s", user, g_strerror(errno));
-		return false;
-	}
-	if (getresuid(&ruid, &euid, &suid) != 0 ||
-	    getresgid(&rgid, &egid, &sgid) != 0 || ruid != uid ||
-	    euid != uid || suid != uid || rgid != gid || egid != gid ||
-	    sgid != gid || setuid(0) == 0) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-		    "dropping root to user %s did not hold", user);
-		return false;
-	}
-	return true;
+	return privs_become("[tarpitd]", user, chroot_dir, error);
 }

@@ -52,7 +52,10 @@ void	listeners_for_worker(const struct listeners *all, unsigned i,
 void	listeners_close(struct listeners *l);
 
 /* privs.c */
-/* If root: chroot (if set) and become user, for good. */
+/*
+ * If root: chroot (if set) and become user, for good; root or not, then
+ * shed every capability (shared/privs.h privs_become).
+ */
 bool	privs_drop(const char *user, const char *chroot_dir, GError **error);
 /*
  * If root: create the store's folder for user if it is missing, and give

@@ -92,6 +92,9 @@ test_defaults(void)
 	g_assert_cmpstr(c->milter.allow_list, ==, "");
 	g_assert_cmpint(c->milter.on_store_error, ==, CONF_ON_ERROR_ACCEPT);
 	g_assert_cmpuint(c->milter.metrics_listen.port, ==, 0);
+	g_assert_cmpstr(c->milter.user, ==, "");
+	g_assert_cmpuint(c->milter.socket_mode, ==, 0660);
+	g_assert_cmpstr(c->milter.socket_group, ==, "");
 	g_assert_cmpint(c->log.level, ==, LOG_INFO);
 	g_assert_cmpint(c->log.facility, ==, LOG_MAIL);
 	conf_free(c);
@@ -148,6 +151,9 @@ test_every_key(void)
 	g_assert_cmpstr(c->milter.allow_list, ==, "/etc/slowspam/allow.txt");
 	g_assert_cmpint(c->milter.on_store_error, ==, CONF_ON_ERROR_TEMPFAIL);
 	g_assert_cmpuint(c->milter.metrics_listen.port, ==, 9126);
+	g_assert_cmpstr(c->milter.user, ==, "slowspam");
+	g_assert_cmpuint(c->milter.socket_mode, ==, 0620);
+	g_assert_cmpstr(c->milter.socket_group, ==, "postfix");
 	g_assert_cmpstr(c->store.redis_prefix, ==, "mx1:slowspam:");
 	g_assert_cmpstr(c->store.path, ==, "/tmp/slowspam-test/hits.lmdb");
 	g_assert_cmpuint(c->store.map_size, ==, 64u << 20);
@@ -189,6 +195,9 @@ test_example(void)
 	g_assert_cmpint(c->store.ttl, ==, d->store.ttl);
 	g_assert_cmpuint(c->store.map_size, ==, d->store.map_size);
 	g_assert_cmpint(c->milter.window, ==, d->milter.window);
+	g_assert_cmpstr(c->milter.user, ==, d->milter.user);
+	g_assert_cmpuint(c->milter.socket_mode, ==, d->milter.socket_mode);
+	g_assert_cmpstr(c->milter.socket_group, ==, d->milter.socket_group);
 	conf_free(c);
 	conf_free(d);
 }
@@ -290,6 +299,43 @@ test_overrides(void)
 	g_assert_nonnull(strstr(msg, "command line: 'nodot': not GROUP.KEY=VALUE"));
 	g_assert_nonnull(strstr(msg, "command line: tarpitd.workers: \"many\": "
 	    "not a whole number"));
+}
+
+/* [milter] socket_mode is octal, 0 to 0777; user and group are names. */
+static void
+test_socket_keys(void)
+{
+	static const char *const good[] = {
+		"milter.socket_mode=640", "milter.socket_group=postfix",
+		"milter.user=slow-spam_1", NULL,
+	};
+	/* One value per key and load: a later override replaces one. */
+	static const char *const bad[] = {
+		"milter.socket_mode=0888", "milter.user=ro ot", NULL,
+	};
+	static const char *const bad2[] = {
+		"milter.socket_mode=1777", "milter.socket_group=a/b", NULL,
+	};
+	g_autofree char *path = write_conf("socket.conf", "", 0);
+	g_autoptr(GError) err = NULL;
+	struct conf *c = conf_load(path, good, &err);
+	g_autofree char *msg = NULL, *msg2 = NULL;
+
+	g_assert_no_error(err);
+	g_assert_cmpuint(c->milter.socket_mode, ==, 0640);
+	g_assert_cmpstr(c->milter.socket_group, ==, "postfix");
+	g_assert_cmpstr(c->milter.user, ==, "slow-spam_1");
+	conf_free(c);
+	msg = load_fails(path, bad, CONF_ERROR_INVALID);
+	msg2 = load_fails(path, bad2, CONF_ERROR_INVALID);
+	g_assert_nonnull(strstr(msg, "socket_mode: \"0888\": not an octal "
+	    "mode"));
+	g_assert_nonnull(strstr(msg, "milter.user: \"ro ot\": not a user or "
+	    "group name"));
+	g_assert_nonnull(strstr(msg2, "socket_mode: \"1777\": not an octal "
+	    "mode"));
+	g_assert_nonnull(strstr(msg2, "socket_group: \"a/b\": not a user or "
+	    "group name"));
 }
 
 /* Rules that tie keys together. */
@@ -429,6 +475,7 @@ main(int argc, char **argv)
 	g_test_add_func("/conf/bad-values", test_bad_values);
 	g_test_add_func("/conf/unreadable", test_unreadable);
 	g_test_add_func("/conf/overrides", test_overrides);
+	g_test_add_func("/conf/socket-keys", test_socket_keys);
 	g_test_add_func("/conf/together", test_together);
 	g_test_add_func("/conf/durations", test_durations);
 	g_test_add_func("/conf/sizes", test_sizes);

@@ -86,7 +86,7 @@ lua() {
 	tap_ok "$name" $? "$dir/lua-$lua_n.out" "$dir"/*.log
 }
 
-tap_plan 17
+tap_plan 19
 for t in tag untouched quarantine divert tempfail reject-bot spf-fail \
     exempt probe forged store-error; do
 	lua "$t" "t-$t.lua"
@@ -112,4 +112,43 @@ grep -q 'reload: .*reload.conf:2: \[milter\] action: "maybe"' "$dir/RELOAD.log"
 tap_ok "a bad file is refused, with file, line and key" $? "$dir/RELOAD.log"
 lua "and the running configuration stays" t-quarantine.lua \
 	"MILTER_QUARANTINE=$MILTER_RELOAD"
+# Least privilege, as root: with [milter] user = nobody the socket is
+# made with socket_mode and given to nobody and socket_group at once;
+# then the milter runs as nobody, in nobody's group only, with no
+# capability and no new privileges, and makes its store as nobody.
+if [ "$(id -u)" -eq 0 ]; then
+	sgroup=$(getent group mail >/dev/null && echo mail || id -gn nobody)
+	mkdir "$dir/nobody" && chown nobody "$dir/nobody"
+	"$milter" -f -c "$dir/slowspam.conf" --socket "unix:$dir/nobody.sock" \
+		--set milter.user=nobody --set milter.socket_mode=0640 \
+		--set "milter.socket_group=$sgroup" \
+		--set "store.path=$dir/nobody/hits.lmdb" 2>"$dir/nobody.log" &
+	nobody_pid=$!
+	track_pid $nobody_pid
+	wait_for 5 grep -q "slowspam-milter .* on unix" "$dir/nobody.log"
+	got=$(stat -c '%A %U %G' "$dir/nobody.sock" 2>&1)
+	[ "$got" = "srw-r----- nobody $sgroup" ]
+	tap_ok "socket made 0640 nobody:$sgroup (got: $got)" $? \
+		"$dir/nobody.log"
+	g=$(id -g nobody)
+	u=$(id -u nobody)
+	status=$(grep -E '^(Uid|Gid|Groups|CapEff|CapPrm|CapAmb|NoNewPrivs):' \
+		"/proc/$nobody_pid/status" | tr -s ' \t' ' ' | sed 's/ $//')
+	want="Uid: $u $u $u $u
+Gid: $g $g $g $g
+Groups: $g
+CapPrm: 0000000000000000
+CapEff: 0000000000000000
+CapAmb: 0000000000000000
+NoNewPrivs: 1"
+	echo "$status" > "$dir/nobody.status"
+	[ "$status" = "$want" ] &&
+		[ "$(stat -c %U "$dir/nobody/hits.lmdb")" = nobody ]
+	tap_ok "the milter runs as nobody and makes its store as nobody" $? \
+		"$dir/nobody.status" "$dir/nobody.log"
+else
+	echo "ok $((tap_n + 1)) # SKIP not root"
+	echo "ok $((tap_n + 2)) # SKIP not root"
+	tap_n=$((tap_n + 2))
+fi
 tap_done
