@@ -7,7 +7,10 @@
  *	alive_decode	from bytes, checked
  *
  * Moving the newest minute forward clears the minutes skipped, so a
- * stale bit from a lap ago never reads as "up".
+ * stale bit from a lap ago never reads as "up". A minute more than
+ * ALIVE_LATE behind the newest is not marked: the wall clock went back,
+ * those minutes were already lived (perhaps down), and marking them now
+ * would make an old tar-pit contact count.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -49,8 +52,8 @@ alive_mark(struct alive *a, int64_t now)
 	} else if (m > a->newest) {
 		for (int64_t k = a->newest + 1; k < m; k++)
 			set_bit(a, k, false);
-	} else if (a->newest - m >= ALIVE_MINUTES) {
-		return;		/* older than the ring holds */
+	} else if (a->newest - m > ALIVE_LATE) {
+		return;		/* the clock went back (or older than the ring) */
 	}
 	if (m > a->newest)
 		a->newest = m;

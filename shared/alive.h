@@ -19,6 +19,8 @@
 #define ALIVE_MINUTES	(8 * 24 * 60)
 #define ALIVE_VERSION	1
 #define ALIVE_MINUTE_MS	INT64_C(60000)
+/* Minutes a mark may lag the newest: other milters, not a clock jump. */
+#define ALIVE_LATE	5
 /* version, zero, newest minute (8 bytes), then the bits. */
 #define ALIVE_SIZE	(2 + 8 + ALIVE_MINUTES / 8)
 

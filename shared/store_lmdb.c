@@ -19,7 +19,8 @@
  * closed, so transactions hold a shared lock and a resize the
  * exclusive one.
  *
- * Diagnostics: every error names the file and what was being done.
+ * Diagnostics: every error names the file and what was being done; a
+ * write cut short on a full file system reads "No space left on device".
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -29,6 +30,7 @@
 #include <pthread.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <glib/gstdio.h>
 #include <lmdb.h>
@@ -42,6 +44,8 @@
 /* Deletions per expiry transaction, so one expiry never holds the lock long. */
 #define EXPIRE_BATCH	10000
 #define MAX_READERS	512
+/* Less free space than this on the store's file system is "full". */
+#define DISK_LOW	(64u << 10)
 
 struct store_lmdb {
 	struct store	base;
@@ -64,6 +68,21 @@ set_mdb_error(GError **error, int code, const struct store_lmdb *s,
 {
 	g_set_error(error, STORE_ERROR, code, "%s: %s: %s", s->path, what,
 	    mdb_strerror(rc));
+}
+
+/*
+ * LMDB reports a write cut short as EIO: when the file system holding
+ * the store has no room left, say that instead of a disk fault.
+ */
+static int
+write_errno(const struct store_lmdb *s, int rc)
+{
+	struct statvfs vfs;
+
+	if ((rc == EIO || rc == ENOSPC) && statvfs(s->path, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < DISK_LOW)
+		return ENOSPC;
+	return rc;
 }
 
 /* Begin a transaction, adopting a map another process has grown. */
@@ -152,7 +171,8 @@ write_txn(struct store_lmdb *s, write_step step, void *ctx, const char *what,
 		if (rc == 0)
 			return true;
 		if (rc != MDB_MAP_FULL) {
-			set_mdb_error(error, STORE_ERROR_IO, s, what, rc);
+			set_mdb_error(error, STORE_ERROR_IO, s, what,
+			    write_errno(s, rc));
 			return false;
 		}
 		if (grow_map(s, &size)) {

@@ -4,12 +4,23 @@
 #   TAP          tap_plan N, tap_ok NAME STATUS [FILE...],
 #                tap_fail NAME WHY [FILE...], tap_skip WHY, tap_done
 #   diagnostics  dump FILE..., bail WHY (dumps $bail_logs, exits 1)
-#   set-up       need_cmds CMD..., make_dir NAME (sets $dir, traps)
+#   set-up       need_cmds CMD..., make_dir NAME (sets $dir, traps;
+#                wraps $tarpitd $milter $ctl in valgrind if asked)
 #   processes    track_pid PID, stop_pid PID..., wait_for SECONDS CMD...
 #   network      free_port ADDR, wait_listen ADDR PORT SECONDS
 #   daemons      tarpitd_start CONF LOG, postfix_instance NAME DIR ADDR
 #                PORT, postfix_start ETC, postfix_stop ETC
 #   misc         now, maildir_find MAILDIR PATTERN
+#
+# SLOWSPAM_VALGRIND=1 runs the daemons and slowspamctl under valgrind
+# (tests/valgrind.sh); SLOWSPAM_SLOW (default 1, 10 under valgrind)
+# multiplies every limit of wait_for, wait_listen and stop_pid.
+
+if [ -n "${SLOWSPAM_VALGRIND:-}" ]; then
+	lib_slow=${SLOWSPAM_SLOW:-10}
+else
+	lib_slow=${SLOWSPAM_SLOW:-1}
+fi
 
 # --- TAP
 
@@ -117,12 +128,25 @@ need_cmds() {
 # nothing more. Cleaning up runs on_cleanup (the script may redefine
 # it), stops every Postfix instance started and every tracked process,
 # then removes $dir (kept if KEEP_TMP is set).
+# With SLOWSPAM_VALGRIND set, $tarpitd, $milter and $ctl (set by the
+# script before) become wrappers in $dir/vg that exec the program under
+# valgrind, pid and all.
 make_dir() {
 	dir=$(mktemp -d "${TMPDIR:-/tmp}/slowspam-$1-XXXXXX") || exit 1
 	chmod 755 "$dir"
 	trap 'lib_cleanup' EXIT
 	trap 'echo "Bail out! interrupted"; exit 1' HUP INT TERM
 	trap 'exit 1' PIPE
+	[ -n "${SLOWSPAM_VALGRIND:-}" ] || return 0
+	mkdir "$dir/vg"
+	for _v in tarpitd milter ctl; do
+		eval "_prog=\${$_v:-}"
+		[ -n "$_prog" ] || continue
+		printf '#!/bin/sh\nexec sh "%s" "%s" "$@"\n' \
+			"$top_srcdir/tests/valgrind.sh" "$_prog" > "$dir/vg/$_v"
+		chmod 755 "$dir/vg/$_v"
+		eval "$_v=\$dir/vg/\$_v"
+	done
 }
 
 on_cleanup() {
@@ -153,14 +177,16 @@ track_pid() {
 }
 
 # stop_pid PID...: stop the PIDs now, reap them and forget them. All
-# get SIGTERM at once; whatever ignores it for 5 s in all, SIGKILL.
+# get SIGTERM at once; whatever ignores it for 10 s in all (times
+# SLOWSPAM_SLOW), SIGKILL. A libmilter process takes up to 5 s to stop,
+# and a sanitizer's or valgrind's leak check runs at exit.
 stop_pid() {
 	for _p in "$@"; do
 		kill "$_p" 2>/dev/null
 	done
 	_t=0
 	for _p in "$@"; do
-		while kill -0 "$_p" 2>/dev/null && [ $_t -lt 50 ]; do
+		while kill -0 "$_p" 2>/dev/null && [ $_t -lt $((100 * lib_slow)) ]; do
 			sleep 0.1
 			_t=$((_t + 1))
 		done
@@ -181,9 +207,9 @@ lib_without() {
 }
 
 # wait_for SECONDS COMMAND...: run COMMAND every 0.1 s until it succeeds;
-# fail after SECONDS (a whole number).
+# fail after SECONDS (a whole number, times SLOWSPAM_SLOW).
 wait_for() {
-	_limit=$(($1 * 10))
+	_limit=$(($1 * 10 * lib_slow))
 	shift
 	_n=0
 	until "$@"; do
@@ -218,11 +244,12 @@ EOF
 
 # wait_listen ADDR PORT SECONDS: succeed once a socket listens there
 # (read from /proc/net/tcp, so as not to leave a connection in any log;
-# looked at once at least, even for 0 s).
+# looked at once at least, even for 0 s; SECONDS times SLOWSPAM_SLOW).
 wait_listen() {
-	python3 - "$@" <<'EOF'
+	python3 - "$1" "$2" "$3" "$lib_slow" <<'EOF'
 import socket, struct, sys, time
-addr, port, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+addr, port = sys.argv[1], int(sys.argv[2])
+limit = float(sys.argv[3]) * float(sys.argv[4])
 want = "%08X:%04X" % (struct.unpack("=I", socket.inet_aton(addr))[0], port)
 end = time.time() + limit
 while True:

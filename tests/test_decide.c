@@ -200,6 +200,30 @@ test_alive(void)
 	g_assert_false(alive_decode(buf, ALIVE_SIZE, &b));
 }
 
+/*
+ * The wall clock went back: minutes already lived (perhaps with the
+ * primary down) must not be marked up now, or a tar-pit contact made in
+ * them would count. Marks a few minutes late (another milter sharing the
+ * ring) still land.
+ */
+static void
+test_alive_clock_back(void)
+{
+	struct alive a = { 0 };
+
+	alive_mark(&a, NOW);
+	alive_mark(&a, NOW - ALIVE_LATE * MIN_MS);
+	g_assert_true(alive_any(&a, NOW - ALIVE_LATE * MIN_MS,
+	    NOW - ALIVE_LATE * MIN_MS));
+	alive_mark(&a, NOW - (ALIVE_LATE + 1) * MIN_MS);
+	alive_mark(&a, NOW - 24 * 60 * MIN_MS);
+	g_assert_false(alive_any(&a, NOW - 24 * 60 * MIN_MS,
+	    NOW - (ALIVE_LATE + 1) * MIN_MS));
+	/* Back at the newest minute, marks count again. */
+	alive_mark(&a, NOW + MIN_MS);
+	g_assert_true(alive_any(&a, NOW + MIN_MS, NOW + MIN_MS));
+}
+
 static void
 test_allow(void)
 {
@@ -237,6 +261,7 @@ main(int argc, char **argv)
 	g_test_add_func("/decide/no-record", test_no_record);
 	g_test_add_func("/decide/actions", test_actions);
 	g_test_add_func("/decide/alive", test_alive);
+	g_test_add_func("/decide/alive-clock-back", test_alive_clock_back);
 	g_test_add_func("/decide/allow", test_allow);
 	return g_test_run();
 }

@@ -8,5 +8,16 @@
 char	*test_tmpdir_new(const char *name);
 /* Remove dir and everything in it; dir is freed. */
 void	test_tmpdir_remove(char *dir);
+/*
+ * How many times slower than usual the programs under test run, for
+ * timeouts: SLOWSPAM_SLOW, by default 10 under SLOWSPAM_VALGRIND, else 1.
+ */
+int	test_slow(void);
+/*
+ * The command line to run a program under test (argv[0] its path): a
+ * copy, or under valgrind (tests/valgrind.sh) if SLOWSPAM_VALGRIND is
+ * set. Build it before fork; free it with g_strfreev.
+ */
+char	**test_cmd(const char *const *argv);
 
 #endif /* SLOWSPAM_TESTUTIL_H */

@@ -1,0 +1,81 @@
+#!/bin/sh
+# run-test.sh TEST [ARG...] - run one test, its TAP passing through, and
+# fail it if any process it started left a report. make check runs every
+# test through it (LOG_COMPILER in tests/Makefile.am).
+#
+# The daemons run in the background with stderr in a log that only a
+# failing check shows, so a sanitizer report at their exit went unseen.
+# Here every process writes its sanitizer reports to
+# $SLOWSPAM_REPORTS/san.PID (log_path) and, with SLOWSPAM_VALGRIND set,
+# its valgrind log to vg.PID (tests/valgrind.sh). After the test, a
+# san.* file fails it; so does a vg.* file without "ERROR SUMMARY: 0
+# errors" (an error, a definite leak, or a process killed or still
+# running) or with a connection still open at exit (not inherited, not
+# libmilter's; files and listening sockets do not count: forked workers
+# exit holding their parent's). Such files are shown as TAP comments and
+# kept in reports/TEST/ below the current folder, and a "Bail out!"
+# makes the test an ERROR.
+test=$1
+name=${test##*/}
+keep=reports/$name
+rm -rf "$keep"
+# Under $TMPDIR, not the build tree: the daemons write as nobody.
+SLOWSPAM_REPORTS=$(mktemp -d "${TMPDIR:-/tmp}/slowspam-reports-XXXXXX") ||
+	exit 99
+chmod 1777 "$SLOWSPAM_REPORTS"
+export SLOWSPAM_REPORTS
+trap 'rm -rf "$SLOWSPAM_REPORTS"' EXIT
+trap 'exit 1' HUP INT TERM
+# GCC's libubsan, beside libasan, ignores log_path and writes to stderr:
+# make it abort, and ASan reports the abort (with the stack through
+# __ubsan_handle_*) in the file.
+ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_abort=1:log_path=$SLOWSPAM_REPORTS/san"
+UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}abort_on_error=1:log_path=$SLOWSPAM_REPORTS/san"
+export ASAN_OPTIONS UBSAN_OPTIONS
+
+# In the foreground (so ^C works), its pid noted.
+sh -c 'echo $$ > "$0"; exec "$@"' "$SLOWSPAM_REPORTS/pid" "$@"
+status=$?
+pid=$(cat "$SLOWSPAM_REPORTS/pid")
+
+bad=
+nvg=0
+for f in "$SLOWSPAM_REPORTS"/san.* "$SLOWSPAM_REPORTS"/vg.*; do
+	[ -f "$f" ] || continue
+	case ${f##*/} in
+	san.$pid)
+		# A failed g_assert aborts the test itself: already an error.
+		[ "$status" -ne 0 ] &&
+		    [ "$(grep -c '==ERROR: ' "$f")" -eq 1 ] &&
+		    grep -q '==ERROR: AddressSanitizer: ABRT' "$f" && continue
+		;;
+	vg.*)
+		nvg=$((nvg + 1))
+		grep -q 'ERROR SUMMARY: 0 errors' "$f" || { bad="$bad $f"; continue; }
+		fds=$(awk '
+			/== Open AF_INET6? socket [0-9]+: .* <-> / && !/<-> unbound/ {
+				open = $0; stack = ""; next
+			}
+			open != "" && /<inherited from parent>/ { open = ""; next }
+			open != "" && /== +(at|by) / { stack = stack $0; next }
+			open != "" { if (stack !~ /libmilter/) print open; open = "" }
+		' "$f")
+		[ -z "$fds" ] && continue
+		;;
+	esac
+	bad="$bad $f"
+done
+# Counted by scripts/test-all: proof that the daemons ran under valgrind.
+[ -n "${SLOWSPAM_VALGRIND:-}" ] && echo "# valgrind: $nvg processes checked"
+if [ -n "$bad" ]; then
+	mkdir -p "$keep"
+	for f in $bad; do
+		cp "$f" "$keep/"
+		echo "# --- report ${f##*/} (kept in $keep/)"
+		sed 's/^/#   /' "$f"
+	done
+	echo "Bail out! reports from the processes of $name:$(echo "$bad" |
+	    sed "s|$SLOWSPAM_REPORTS/||g")"
+	[ "$status" -eq 0 ] && status=1
+fi
+exit "$status"
