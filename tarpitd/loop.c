@@ -757,8 +757,7 @@ static void
 reload(struct tarpit *t)
 {
 	g_autoptr(GError) err = NULL;
-	struct conf *c = conf_load_at(t->src->dirfd, t->src->name, t->src->path,
-	    t->src->overrides, &err);
+	struct conf *c = tarpit_reread(t->src, &err);
 	bool delays;
 
 	if (c != NULL) {

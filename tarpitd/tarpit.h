@@ -27,7 +27,7 @@ struct listeners {
  * chrooted worker can read it again on SIGHUP.
  */
 struct conf_source {
-	int		dirfd;
+	int		dirfd;		/* its folder; -1 if outside the chroot */
 	char		*name;		/* the file name in that folder */
 	char		*path;		/* the whole path, for messages */
 	const char *const *overrides;	/* from the command line */
@@ -69,6 +69,8 @@ bool	privs_prepare_file(const char *path, const char *user, GError **error);
 /* tarpitd.c */
 /* path inside chroot root ("/" if equal), or NULL if outside it. */
 const char *tarpit_inside_chroot(const char *root, const char *path);
+/* The configuration read again for a reload, or NULL with error set. */
+struct conf *tarpit_reread(const struct conf_source *src, GError **error);
 
 /* loop.c */
 struct tarpit;

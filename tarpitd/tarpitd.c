@@ -142,6 +142,43 @@ open_source(struct conf_source *src, const char *path,
 	return true;
 }
 
+/*
+ * A descriptor of a folder outside the chroot would let a compromised
+ * worker walk out of it (openat "..", fchdir): keep the configuration's
+ * folder open only if it lies inside. Otherwise a reload cannot read
+ * the file, and says so.
+ */
+static void
+confine_source(struct conf_source *src, const char *root)
+{
+	g_autofree char *dir = g_path_get_dirname(src->path);
+	g_autofree char *real_dir = NULL, *real_root = NULL;
+
+	if (root[0] == '\0' || src->dirfd < 0)
+		return;
+	real_dir = realpath(dir, NULL);
+	real_root = realpath(root, NULL);
+	if (real_dir != NULL && real_root != NULL &&
+	    tarpit_inside_chroot(real_root, real_dir) != NULL)
+		return;
+	close(src->dirfd);
+	src->dirfd = -1;
+	log_msg(LOG_WARNING, "%s is outside chroot %s: a reload cannot read "
+	    "it; restart tarpitd to apply changes", src->path, root);
+}
+
+struct conf *
+tarpit_reread(const struct conf_source *src, GError **error)
+{
+	if (src->dirfd < 0) {
+		g_set_error(error, CONF_ERROR, CONF_ERROR_READ, "%s: outside "
+		    "the chroot: restart tarpitd to apply changes", src->path);
+		return NULL;
+	}
+	return conf_load_at(src->dirfd, src->name, src->path, src->overrides,
+	    error);
+}
+
 /* What -t checks beyond the file itself: the chroot and the user. */
 static bool
 check_setup(const struct conf *c, GError **error)
@@ -284,8 +321,7 @@ run_master(struct conf *conf, const struct conf_source *src,
 		}
 		if (tarpit_got_hup) {
 			g_autoptr(GError) err = NULL;
-			struct conf *c = conf_load_at(src->dirfd, src->name,
-			    src->path, src->overrides, &err);
+			struct conf *c = tarpit_reread(src, &err);
 
 			tarpit_got_hup = 0;
 			/* Workers started later get the new one; each reloads. */
@@ -426,6 +462,7 @@ main(int argc, char **argv)
 		    "cannot detach: %s", g_strerror(errno));
 		goto fail;
 	}
+	confine_source(&src, conf->tarpitd.chroot);
 	if (!privs_drop(conf->tarpitd.user, conf->tarpitd.chroot, &err))
 		goto fail;
 	if (getuid() == 0 || geteuid() == 0) {

@@ -777,6 +777,34 @@ free_low_port(const char *addr)
 }
 
 /*
+ * No descriptor of pid is a folder outside root: one would let the
+ * process walk out of its chroot (openat "..", fchdir). Files (stderr,
+ * valgrind's log) give no way out.
+ */
+static void
+check_fds_inside(pid_t pid, const char *root)
+{
+	g_autofree char *fds = g_strdup_printf("/proc/%d/fd", pid);
+	g_autoptr(GDir) dir = g_dir_open(fds, 0, NULL);
+	size_t n = strlen(root);
+	const char *name;
+
+	g_assert_nonnull(dir);
+	while ((name = g_dir_read_name(dir)) != NULL) {
+		g_autofree char *fd = g_build_filename(fds, name, NULL);
+		g_autofree char *link = g_file_read_link(fd, NULL);
+		struct stat sb;
+
+		if (link == NULL || stat(fd, &sb) != 0 || !S_ISDIR(sb.st_mode))
+			continue;
+		if (strncmp(link, root, n) != 0 ||
+		    (link[n] != '/' && link[n] != '\0'))
+			g_error("descriptor %s leads out of the chroot: %s",
+			    name, link);
+	}
+}
+
+/*
  * Least privilege, as root with a chroot: the worker is nobody, in
  * nobody's group only, rooted in the chroot, with no capability, no new
  * privileges, not dumpable, and the only things nobody can write in its
@@ -822,6 +850,7 @@ test_least_privilege(void)
 		g_unsetenv("LSAN_OPTIONS");
 	canon = g_canonicalize_filename(d.dir, NULL);
 	check_shed(d.pid, &pw, canon);
+	check_fds_inside(d.pid, canon);
 	writable = writable_by(&pw, d.dir);
 	{
 		g_auto(GStrv) lines = g_strsplit(writable, "\n", -1);
