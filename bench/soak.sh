@@ -11,7 +11,7 @@
 #     HELD=2000    clients held per cycle
 #     CHURN=50     concurrent short sessions (connect, greet, EHLO, close;
 #                  each waits greet_wait = 1 s, so about 50 sessions/s)
-#     MAIL=2       concurrent milter connections
+#     MAIL=1       concurrent milter connections (each back to back)
 #
 # The run is a series of 60 s cycles. Each cycle starts HELD held clients
 # from a new source address (tarpitd ends them at max_hold = 30 s), CHURN
@@ -29,7 +29,7 @@ top=$(cd "$here/.." && pwd)
 MINUTES=${1:-20}
 HELD=${HELD:-2000}
 CHURN=${CHURN:-50}
-MAIL=${MAIL:-2}
+MAIL=${MAIL:-1}
 HZ=$(getconf CLK_TCK)
 cycles=$MINUTES
 

@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -295,18 +296,37 @@ message_clear(struct conn *c)
 		g_array_set_size(c->ar_ours, 0);
 }
 
-/* Mark the primary alive, once a minute per process. */
+/*
+ * Mark the primary alive, once a minute per process; not while the wall
+ * clock is behind the newest minute marked (alive_clock_ok), which is
+ * logged when it starts and when it ends.
+ */
 static void
 mark_alive(int64_t now)
 {
+	static GMutex lock;
+	static int64_t newest;
+	static bool behind;
 	gint minute = (gint)(now / ALIVE_MINUTE_MS);
 	gint last = g_atomic_int_get(&M.alive_minute);
 	g_autoptr(GError) err = NULL;
+	bool ok;
 
 	if (minute == last ||
 	    !g_atomic_int_compare_and_exchange(&M.alive_minute, last, minute))
 		return;
-	if (!store_alive_mark(M.store, now, &err))
+	g_mutex_lock(&lock);
+	ok = alive_clock_ok(&newest, now);
+	if (ok && behind)
+		log_msg(LOG_NOTICE, "the clock caught up: marking the primary "
+		    "alive again");
+	else if (!ok && !behind)
+		log_msg(LOG_WARNING, "the clock went back %" PRId64 " minutes: "
+		    "the primary is not marked alive until it catches up "
+		    "(restart to believe it)", newest - now / ALIVE_MINUTE_MS);
+	behind = !ok;
+	g_mutex_unlock(&lock);
+	if (ok && !store_alive_mark(M.store, now, &err))
 		log_msg(LOG_WARNING, "store: %s", err->message);
 }
 
@@ -912,14 +932,30 @@ main(int argc, char **argv)
 	conf_store_options(M.setup->conf, &so);
 	if ((M.setup->conf->milter.metrics_listen.port != 0 &&
 	    (metrics_fd = metrics_listen(&M.setup->conf->milter.metrics_listen,
-	    &err)) < 0) || !drop_privileges(M.setup->conf, &err) ||
-	    (M.store = store_open(&so, &err)) == NULL ||
-	    (M.spf = spf_new(zone, &err)) == NULL) {
+	    &err)) < 0) || !drop_privileges(M.setup->conf, &err)) {
 		log_msg(LOG_ERR, "%s", err->message);
 		return EXIT_FAILURE;
 	}
-	if (!foreground && daemon(0, 0) != 0) {
-		log_msg(LOG_ERR, "cannot detach: %m");
+	/*
+	 * An LMDB environment must not cross fork: detach before opening
+	 * the store for good, but try it once before, so that an error
+	 * (say, a folder the user cannot write) fails the start with
+	 * status 1 rather than the detached child.
+	 */
+	if (!foreground) {
+		if ((M.store = store_open(&so, &err)) == NULL) {
+			log_msg(LOG_ERR, "%s", err->message);
+			return EXIT_FAILURE;
+		}
+		g_clear_pointer(&M.store, store_free);
+		if (daemon(0, 0) != 0) {
+			log_msg(LOG_ERR, "cannot detach: %m");
+			return EXIT_FAILURE;
+		}
+	}
+	if ((M.store = store_open(&so, &err)) == NULL ||
+	    (M.spf = spf_new(zone, &err)) == NULL) {
+		log_msg(LOG_ERR, "%s", err->message);
 		return EXIT_FAILURE;
 	}
 	/*

@@ -2,15 +2,13 @@
  * alive.c - a ring of one bit per minute: when the primary was up.
  *
  *	alive_mark	set the bit of a minute
+ *	alive_clock_ok	should a process mark now, or did the clock go back?
  *	alive_any	any bit set in a span of time?
  *	alive_encode	to bytes (little-endian, versioned)
  *	alive_decode	from bytes, checked
  *
  * Moving the newest minute forward clears the minutes skipped, so a
- * stale bit from a lap ago never reads as "up". A minute more than
- * ALIVE_LATE behind the newest is not marked: the wall clock went back,
- * those minutes were already lived (perhaps down), and marking them now
- * would make an old tar-pit contact count.
+ * stale bit from a lap ago never reads as "up".
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -52,12 +50,25 @@ alive_mark(struct alive *a, int64_t now)
 	} else if (m > a->newest) {
 		for (int64_t k = a->newest + 1; k < m; k++)
 			set_bit(a, k, false);
-	} else if (a->newest - m > ALIVE_LATE) {
-		return;		/* the clock went back (or older than the ring) */
+	} else if (a->newest - m >= ALIVE_MINUTES) {
+		return;		/* older than the ring holds */
 	}
 	if (m > a->newest)
 		a->newest = m;
 	set_bit(a, m, true);
+}
+
+bool
+alive_clock_ok(int64_t *newest, int64_t now)
+{
+	int64_t m = now / ALIVE_MINUTE_MS;
+
+	if (*newest != 0 && *newest - m > ALIVE_LATE &&
+	    *newest - m < ALIVE_MINUTES)
+		return false;
+	if (m > *newest || *newest - m >= ALIVE_MINUTES)
+		*newest = m;
+	return true;
 }
 
 bool

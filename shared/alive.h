@@ -19,7 +19,10 @@
 #define ALIVE_MINUTES	(8 * 24 * 60)
 #define ALIVE_VERSION	1
 #define ALIVE_MINUTE_MS	INT64_C(60000)
-/* Minutes a mark may lag the newest: other milters, not a clock jump. */
+/*
+ * Minutes a mark may lag the newest one a process made before the wall
+ * clock counts as gone back (see alive_clock_ok).
+ */
 #define ALIVE_LATE	5
 /* version, zero, newest minute (8 bytes), then the bits. */
 #define ALIVE_SIZE	(2 + 8 + ALIVE_MINUTES / 8)
@@ -31,6 +34,16 @@ struct alive {
 
 /* Mark the minute of now (ms); older minutes out of the ring are lost. */
 void	alive_mark(struct alive *a, int64_t now);
+
+/*
+ * May a process mark now (ms)? *newest is the newest minute it marked
+ * (0: none yet), updated here. Not when now's minute is more than
+ * ALIVE_LATE behind it: the wall clock went back, those minutes were
+ * already lived (perhaps with the primary down), and marking them would
+ * make an old tar-pit contact count. A whole ring back, the earlier
+ * clock was the wrong one: now is believed again.
+ */
+bool	alive_clock_ok(int64_t *newest, int64_t now);
 
 /* Was any minute from..to (ms, inclusive) marked? */
 bool	alive_any(const struct alive *a, int64_t from, int64_t to);

@@ -151,12 +151,13 @@ open_source(struct conf_source *src, const char *path,
 static void
 confine_source(struct conf_source *src, const char *root)
 {
-	g_autofree char *dir = g_path_get_dirname(src->path);
-	g_autofree char *real_dir = NULL, *real_root = NULL;
+	g_autofree char *fd_path = NULL, *real_dir = NULL, *real_root = NULL;
 
 	if (root[0] == '\0' || src->dirfd < 0)
 		return;
-	real_dir = realpath(dir, NULL);
+	/* Where the descriptor itself leads, not its path resolved again. */
+	fd_path = g_strdup_printf("/proc/self/fd/%d", src->dirfd);
+	real_dir = realpath(fd_path, NULL);
 	real_root = realpath(root, NULL);
 	if (real_dir != NULL && real_root != NULL &&
 	    tarpit_inside_chroot(real_root, real_dir) != NULL)

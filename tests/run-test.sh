@@ -19,10 +19,11 @@ test=$1
 name=${test##*/}
 keep=reports/$name
 rm -rf "$keep"
-# Under $TMPDIR, not the build tree: the daemons write as nobody.
+# Under $TMPDIR, not the build tree: the daemons write as nobody (the
+# user they drop to when the tests run as root), so nobody owns it.
 SLOWSPAM_REPORTS=$(mktemp -d "${TMPDIR:-/tmp}/slowspam-reports-XXXXXX") ||
 	exit 99
-chmod 1777 "$SLOWSPAM_REPORTS"
+[ "$(id -u)" -eq 0 ] && chown nobody "$SLOWSPAM_REPORTS"
 export SLOWSPAM_REPORTS
 trap 'rm -rf "$SLOWSPAM_REPORTS"' EXIT
 trap 'exit 1' HUP INT TERM

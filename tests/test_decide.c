@@ -202,26 +202,30 @@ test_alive(void)
 
 /*
  * The wall clock went back: minutes already lived (perhaps with the
- * primary down) must not be marked up now, or a tar-pit contact made in
- * them would count. Marks a few minutes late (another milter sharing the
- * ring) still land.
+ * primary down) must not be marked up again, or a tar-pit contact made
+ * in them would count. Marks a few minutes late still land; a whole ring
+ * back, the new clock is believed.
  */
 static void
 test_alive_clock_back(void)
 {
-	struct alive a = { 0 };
+	int64_t newest = 0;
 
-	alive_mark(&a, NOW);
-	alive_mark(&a, NOW - ALIVE_LATE * MIN_MS);
-	g_assert_true(alive_any(&a, NOW - ALIVE_LATE * MIN_MS,
-	    NOW - ALIVE_LATE * MIN_MS));
-	alive_mark(&a, NOW - (ALIVE_LATE + 1) * MIN_MS);
-	alive_mark(&a, NOW - 24 * 60 * MIN_MS);
-	g_assert_false(alive_any(&a, NOW - 24 * 60 * MIN_MS,
+	g_assert_true(alive_clock_ok(&newest, NOW));
+	g_assert_true(alive_clock_ok(&newest, NOW - ALIVE_LATE * MIN_MS));
+	g_assert_false(alive_clock_ok(&newest,
 	    NOW - (ALIVE_LATE + 1) * MIN_MS));
-	/* Back at the newest minute, marks count again. */
-	alive_mark(&a, NOW + MIN_MS);
-	g_assert_true(alive_any(&a, NOW + MIN_MS, NOW + MIN_MS));
+	g_assert_false(alive_clock_ok(&newest, NOW - 24 * 60 * MIN_MS));
+	/* Caught up: marks again. */
+	g_assert_true(alive_clock_ok(&newest, NOW + MIN_MS));
+	/* A clock a day ahead, then put right: no marks until it is back. */
+	g_assert_true(alive_clock_ok(&newest, NOW + 24 * 60 * MIN_MS));
+	g_assert_false(alive_clock_ok(&newest, NOW + 2 * MIN_MS));
+	/* More than the ring back: the earlier clock was wrong. */
+	g_assert_true(alive_clock_ok(&newest,
+	    NOW + (24 * 60 - ALIVE_MINUTES) * MIN_MS));
+	g_assert_true(alive_clock_ok(&newest,
+	    NOW + (24 * 60 - ALIVE_MINUTES + 1) * MIN_MS));
 }
 
 static void

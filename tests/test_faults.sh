@@ -299,46 +299,55 @@ mkdir "$dir/tmpfs"
 unshare -m --propagation private sleep 300 &
 ns_pid=$!
 track_pid "$ns_pid"
-sleep 0.2
 inns() {
 	nsenter -t "$ns_pid" -m "$@"
 }
-inns mount -t tmpfs -o size=1m,mode=755 tmpfs "$dir/tmpfs" ||
-	bail "cannot mount a tmpfs in a private namespace"
-store5=$dir/tmpfs/store/hits.lmdb
-tp_conf "$dir/f5.conf" "$port" "$store5" "greet_wait = 100ms" \
-	"drip_interval = 200ms" "max_hold = 1500ms"
-tp_start "$(wrapper inns "nsenter -t $ns_pid -m")" "$dir/f5.conf" \
-	"$dir/f5.log"
-fc sessions "$port" 0.5 2 50 > "$dir/f5-sess0.out" 2>&1
-inns dd if=/dev/zero of="$dir/tmpfs/filler" bs=4k > /dev/null 2>&1
-fc sessions "$port" 3 4 51 > "$dir/f5-sess.out" 2>&1
-wait_for 5 grep -q "$store5: recording tar-pit sessions: No space left on device" \
-	"$dir/f5.log"
-tap_ok "disk full: the log says so and names the file" $? "$dir/f5.log"
-fc greet "$port" 127.0.5.1 > "$dir/f5-greet.out" 2>&1
-tap_ok "disk full: a client is still greeted, held and sent a 4xx" $? \
-	"$dir/f5-greet.out" "$dir/f5.log"
-inns rm -f "$dir/tmpfs/filler"
-# With room again, the running tarpitd writes again, without a restart.
-fc greet "$port" 127.0.5.2 220 > /dev/null 2>&1
-sleep 0.5
-stop_tp
-inns "$ctl" -c "$dir/f5.conf" lookup 127.0.5.2 > "$dir/f5-lookup.out" 2>&1
-tap_ok "disk full: space freed, writing resumes by itself" $? \
-	"$dir/f5-lookup.out" "$dir/f5.log"
-tp_start "$dir/inns" "$dir/f5.conf" "$dir/f5b.log"
-fc greet "$port" 127.0.5.3 220 > /dev/null 2>&1
-stop_tp
-inns "$ctl" -c "$dir/f5.conf" list > "$dir/f5-list.out" 2>"$dir/f5-list.err"
-st=$?
-n5=$(wc -l < "$dir/f5-list.out")
-echo "# disk full: $n5 records after the restart"
-[ "$st" -eq 0 ] && [ ! -s "$dir/f5-list.err" ] && [ "$n5" -gt 10 ] &&
-	grep -q '^127\.0\.5\.3/32 ' "$dir/f5-list.out" &&
-	inns mdb_dump -n -s hits "$store5" > /dev/null
-tap_ok "disk full: restarted, every record reads back" $? "$dir/f5-list.err" \
-	"$dir/f5b.log"
+# The namespace is there once unshare ran (not at once on a busy machine).
+own_ns() {
+	[ "$(readlink "/proc/$ns_pid/ns/mnt")" != "$(readlink /proc/self/ns/mnt)" ]
+}
+if wait_for 5 own_ns &&
+    inns mount -t tmpfs -o size=1m,mode=755 tmpfs "$dir/tmpfs"; then
+	store5=$dir/tmpfs/store/hits.lmdb
+	tp_conf "$dir/f5.conf" "$port" "$store5" "greet_wait = 100ms" \
+		"drip_interval = 200ms" "max_hold = 1500ms"
+	tp_start "$(wrapper inns "nsenter -t $ns_pid -m")" "$dir/f5.conf" \
+		"$dir/f5.log"
+	fc sessions "$port" 0.5 2 50 > "$dir/f5-sess0.out" 2>&1
+	inns dd if=/dev/zero of="$dir/tmpfs/filler" bs=4k > /dev/null 2>&1
+	fc sessions "$port" 3 4 51 > "$dir/f5-sess.out" 2>&1
+	wait_for 5 grep -q "$store5: recording tar-pit sessions: No space left on device" \
+		"$dir/f5.log"
+	tap_ok "disk full: the log says so and names the file" $? "$dir/f5.log"
+	fc greet "$port" 127.0.5.1 > "$dir/f5-greet.out" 2>&1
+	tap_ok "disk full: a client is still greeted, held and sent a 4xx" $? \
+		"$dir/f5-greet.out" "$dir/f5.log"
+	inns rm -f "$dir/tmpfs/filler"
+	# With room again, the running tarpitd writes again, without a restart.
+	fc greet "$port" 127.0.5.2 220 > /dev/null 2>&1
+	sleep 0.5
+	stop_tp
+	inns "$ctl" -c "$dir/f5.conf" lookup 127.0.5.2 > "$dir/f5-lookup.out" 2>&1
+	tap_ok "disk full: space freed, writing resumes by itself" $? \
+		"$dir/f5-lookup.out" "$dir/f5.log"
+	tp_start "$dir/inns" "$dir/f5.conf" "$dir/f5b.log"
+	fc greet "$port" 127.0.5.3 220 > /dev/null 2>&1
+	stop_tp
+	inns "$ctl" -c "$dir/f5.conf" list > "$dir/f5-list.out" 2>"$dir/f5-list.err"
+	st=$?
+	n5=$(wc -l < "$dir/f5-list.out")
+	echo "# disk full: $n5 records after the restart"
+	[ "$st" -eq 0 ] && [ ! -s "$dir/f5-list.err" ] && [ "$n5" -gt 10 ] &&
+		grep -q '^127\.0\.5\.3/32 ' "$dir/f5-list.out" &&
+		inns mdb_dump -n -s hits "$store5" > /dev/null
+	tap_ok "disk full: restarted, every record reads back" $? "$dir/f5-list.err" \
+		"$dir/f5b.log"
+else
+	for c in 1 2 3 4; do
+		skip_check "disk full: (check $c)" \
+		    "cannot mount a tmpfs in a private mount namespace here"
+	done
+fi
 stop_pid "$ns_pid"
 
 # --- 5. Reload storms: 200 SIGHUP to tarpitd, 200 SIGUSR1 to the milter,

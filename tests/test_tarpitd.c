@@ -898,7 +898,7 @@ test_least_privilege(void)
 		_exit(127);
 	}
 	track(d.pid, true);
-	if (!log_has(&d, "serving", 5000)) {
+	if (!log_has(&d, "serving", 5000 * test_slow())) {
 		g_autofree char *log = read_text(d.log);
 
 		g_error("tarpitd as nobody did not start:\n%s", log);
