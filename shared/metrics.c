@@ -16,6 +16,7 @@
 #endif
 
 #include <errno.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <string.h>
@@ -132,8 +133,8 @@ write_all(int fd, const char *data, size_t len, int64_t deadline)
 }
 
 /* Is the request line "GET /metrics[?...] HTTP/x"? */
-static bool
-wants_metrics(const char *req)
+bool
+metrics_request_wants(const char *req)
 {
 	static const char get[] = "GET /metrics";
 	size_t n = sizeof(get) - 1;
@@ -161,7 +162,7 @@ metrics_serve_one(int listen_fd, metrics_render_fn fn, void *data)
 		return true;
 	}
 	out = g_string_sized_new(4096);
-	if (wants_metrics(req)) {
+	if (metrics_request_wants(req)) {
 		g_autoptr(GString) body = g_string_sized_new(4096);
 
 		fn(body, data);
@@ -203,12 +204,18 @@ sample_name(GString *out, const char *name, const char *suffix,
 	g_string_append_c(out, ' ');
 }
 
+/* A sample value; the text format spells the specials +Inf, -Inf, NaN. */
 static void
 append_double(GString *out, double v)
 {
 	char buf[G_ASCII_DTOSTR_BUF_SIZE];
 
-	g_string_append(out, g_ascii_dtostr(buf, sizeof(buf), v));
+	if (isnan(v))
+		g_string_append(out, "NaN");
+	else if (isinf(v))
+		g_string_append(out, v > 0 ? "+Inf" : "-Inf");
+	else
+		g_string_append(out, g_ascii_dtostr(buf, sizeof(buf), v));
 	g_string_append_c(out, '\n');
 }
 

@@ -35,6 +35,13 @@ int	metrics_listen(const struct conf_listen *l, GError **error);
 bool	metrics_serve_one(int listen_fd, metrics_render_fn fn, void *data);
 
 /*
+ * Does the request head (NUL-terminated) ask for the metrics: "GET
+ * /metrics" then a blank, '?' or the end of the line? Exposed for
+ * fuzz/fuzz_metrics.c; reads no further than the NUL.
+ */
+bool	metrics_request_wants(const char *head);
+
+/*
  * One sample of a counter or a gauge. help != NULL also writes the
  * "# HELP" and "# TYPE" lines first: give it with the first sample of a
  * family, NULL with the others. labels is NULL or what goes between the

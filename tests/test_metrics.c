@@ -1,0 +1,678 @@
+/*
+ * test_metrics.c - the Prometheus responder (shared/metrics.c) over real
+ * loopback sockets: what a scrape gets, what any other request gets, that
+ * a silent, slow or non-reading client holds the caller no longer than
+ * the budget; and the sample writers against the text format's rules.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <glib.h>
+
+#include "addr.h"
+#include "metrics.h"
+#include "testutil.h"
+
+/* Generous for loaded CI machines: the budget is 200 ms. */
+#define SLOW_US	(2 * G_USEC_PER_SEC)
+
+struct render {
+	const char	*text;		/* what to write, or NULL: big */
+	size_t		 big;		/* bytes of filler when text is NULL */
+	unsigned	 calls;
+	GString		*wrote;		/* a copy of what was written */
+};
+
+static void
+render(GString *out, void *data)
+{
+	struct render *r = data;
+	size_t from = out->len;
+
+	r->calls++;
+	if (r->text != NULL)
+		g_string_append(out, r->text);
+	else {
+		/* Valid exposition too: one long comment line per KB. */
+		char line[1024];
+
+		memset(line, 'a', sizeof(line));
+		line[0] = '#';
+		line[1] = ' ';
+		line[sizeof(line) - 1] = '\n';
+		while (out->len - from < r->big)
+			g_string_append_len(out, line, sizeof(line));
+	}
+	if (r->wrote != NULL)
+		g_string_free(r->wrote, TRUE);
+	r->wrote = g_string_new_len(out->str + from,
+	    (gssize)(out->len - from));
+}
+
+static void
+render_clear(struct render *r)
+{
+	if (r->wrote != NULL)
+		g_string_free(r->wrote, TRUE);
+	r->wrote = NULL;
+}
+
+static int
+listen_local(uint16_t *port)
+{
+	struct conf_listen l = { .port = 0 };
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	g_autoptr(GError) err = NULL;
+	int fd;
+
+	g_assert_true(addr_parse("127.0.0.1", &l.addr));
+	fd = metrics_listen(&l, &err);
+	g_assert_no_error(err);
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sin, &len), ==, 0);
+	*port = ntohs(sin.sin_port);
+	g_assert_cmpuint(*port, !=, 0);
+	return fd;
+}
+
+/* A blocking client, connected (so waiting in the backlog). */
+static int
+connect_local(uint16_t port, int rcvbuf)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_port = htons(port) };
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	g_assert_cmpint(fd, >=, 0);
+	if (rcvbuf > 0)
+		g_assert_cmpint(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf,
+		    sizeof(rcvbuf)), ==, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	g_assert_cmpint(connect(fd, (struct sockaddr *)&sin, sizeof(sin)),
+	    ==, 0);
+	return fd;
+}
+
+static void
+send_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		g_assert_cmpint(n, >, 0);
+		data += n;
+		len -= (size_t)n;
+	}
+}
+
+/*
+ * Everything the server sent until it closed (EOF or a reset, which a
+ * close with unread request bytes causes). Fails after 10 s.
+ */
+static GString *
+read_all(int fd)
+{
+	GString *in = g_string_new(NULL);
+	int64_t deadline = g_get_monotonic_time() + 10 * G_USEC_PER_SEC;
+
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char buf[65536];
+		ssize_t n;
+
+		g_assert_cmpint(g_get_monotonic_time(), <, deadline);
+		if (poll(&p, 1, 100) <= 0)
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n > 0)
+			g_string_append_len(in, buf, n);
+		else if (n == 0 || errno != EINTR)
+			break;
+	}
+	return in;
+}
+
+/* Send req on a fresh connection, serve it, return the whole answer. */
+static GString *
+exchange(int lfd, uint16_t port, const char *req, size_t len, bool eof,
+    struct render *r)
+{
+	int fd = connect_local(port, 0);
+	GString *in;
+
+	send_all(fd, req, len);
+	if (eof)
+		shutdown(fd, SHUT_WR);
+	g_assert_true(metrics_serve_one(lfd, render, r));
+	in = read_all(fd);
+	close(fd);
+	return in;
+}
+
+/* Split an answer at the blank line; check the headers against body. */
+static char *
+check_answer(const GString *in, const char *status, const char *type)
+{
+	const char *end = strstr(in->str, "\r\n\r\n");
+	g_autofree char *head = NULL;
+	g_autofree char *clen = NULL;
+	g_auto(GStrv) lines = NULL;
+	bool seen_type = false, seen_len = false;
+
+	g_assert_nonnull(end);
+	head = g_strndup(in->str, (gsize)(end - in->str));
+	lines = g_strsplit(head, "\r\n", -1);
+	g_assert_cmpstr(lines[0], ==, status);
+	clen = g_strdup_printf("Content-Length: %zu",
+	    in->len - (size_t)(end + 4 - in->str));
+	for (int i = 1; lines[i] != NULL; i++) {
+		if (g_str_has_prefix(lines[i], "Content-Type:")) {
+			g_assert_cmpstr(lines[i] + 13, ==, type);
+			seen_type = true;
+		} else if (g_str_has_prefix(lines[i], "Content-Length:")) {
+			g_assert_cmpstr(lines[i], ==, clen);
+			seen_len = true;
+		}
+	}
+	g_assert_true(seen_type);
+	g_assert_true(seen_len);
+	return g_strndup(end + 4, in->len - (size_t)(end + 4 - in->str));
+}
+
+static const char exposition[] =
+    "# HELP t_total Things.\n# TYPE t_total counter\nt_total 42\n";
+
+static void
+expect_metrics(const char *req)
+{
+	struct render r = { .text = exposition };
+	uint16_t port;
+	int lfd = listen_local(&port);
+	g_autoptr(GString) in = exchange(lfd, port, req, strlen(req), false,
+	    &r);
+	g_autofree char *body = check_answer(in, "HTTP/1.0 200 OK",
+	    " text/plain; version=0.0.4");
+
+	g_assert_cmpuint(r.calls, ==, 1);
+	g_assert_cmpstr(body, ==, r.wrote->str);
+	g_assert_cmpstr(body, ==, exposition);
+	render_clear(&r);
+	close(lfd);
+}
+
+static void
+test_scrape(void)
+{
+	expect_metrics("GET /metrics HTTP/1.0\r\n\r\n");
+	expect_metrics("GET /metrics?x=1 HTTP/1.0\r\n\r\n");
+	/* What Prometheus sends. */
+	expect_metrics("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+	    "User-Agent: Prometheus/2.45.0\r\nAccept: text/plain;"
+	    "version=0.0.4;q=1,*/*;q=0.1\r\nAccept-Encoding: gzip\r\n\r\n");
+	expect_metrics("GET /metrics\n\n");
+}
+
+/* Neither the body nor a call to the renderer: a 404 or a close. */
+static void
+expect_refused(const char *req, size_t len, bool eof, bool want_404)
+{
+	struct render r = { .text = exposition };
+	uint16_t port;
+	int lfd = listen_local(&port);
+	g_autoptr(GString) in = exchange(lfd, port, req, len, eof, &r);
+
+	g_assert_cmpuint(r.calls, ==, 0);
+	g_assert_null(strstr(in->str, "t_total"));
+	if (want_404) {
+		g_autofree char *body = check_answer(in,
+		    "HTTP/1.0 404 Not Found", " text/plain");
+
+		g_assert_cmpstr(body, ==, "not found; try /metrics\n");
+	} else
+		g_assert_cmpuint(in->len, ==, 0);
+	close(lfd);
+}
+
+#define REFUSED(s, eof, is404)	expect_refused((s), sizeof(s) - 1, eof, is404)
+
+static void
+test_not_found(void)
+{
+	REFUSED("GET /other HTTP/1.0\r\n\r\n", false, true);
+	REFUSED("GET / HTTP/1.0\r\n\r\n", false, true);
+	REFUSED("GET /metricsx HTTP/1.0\r\n\r\n", false, true);
+	REFUSED("GET /metrics/x HTTP/1.0\r\n\r\n", false, true);
+	REFUSED("POST /metrics HTTP/1.0\r\nContent-Length: 0\r\n\r\n", false,
+	    true);
+	REFUSED("HEAD /metrics HTTP/1.0\r\n\r\n", false, true);
+	REFUSED("get /metrics HTTP/1.0\r\n\r\n", false, true);
+	REFUSED(" GET /metrics HTTP/1.0\r\n\r\n", false, true);
+	REFUSED("GET\t/metrics HTTP/1.0\r\n\r\n", false, true);
+	/* Only the first line counts. */
+	REFUSED("GET /x HTTP/1.0\r\nGET /metrics HTTP/1.0\r\n\r\n", false,
+	    true);
+}
+
+static void
+test_garbage(void)
+{
+	static const char tls[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03"
+	    "\x03\xff\xfe\n\r\n\x80\x81";
+	static const char bin[] = "\x16\x03\x01\xfc\x03\xff\xfe\n\r\n\x80";
+
+	/* A line end among the bytes: a 404. */
+	REFUSED(bin, false, true);
+	/*
+	 * A TLS ClientHello's start: its NUL ends the head before the line
+	 * end, so no request line: dropped at the budget.
+	 */
+	REFUSED(tls, false, false);
+	/* No line end at all, then the client is done: closed, silent. */
+	REFUSED("\x01\x02\x03\x04\xff GET /metrics", true, false);
+	/* A NUL hides what follows: no request line is ever seen. */
+	REFUSED("\0GET /metrics HTTP/1.0\r\n\r\n", true, false);
+	REFUSED("GET /metrics\0 HTTP/1.0\r\n\r\n", true, false);
+	/* The client gives up before the line end. */
+	REFUSED("GET /metrics HTTP/1.0", true, false);
+	REFUSED("", true, false);
+}
+
+/* A request line longer than the buffer, however it would have ended. */
+static void
+test_too_long(void)
+{
+	g_autoptr(GString) req = g_string_new("GET /metrics?");
+
+	while (req->len <= METRICS_REQUEST_MAX)
+		g_string_append_c(req, 'a');
+	g_string_append(req, " HTTP/1.0\r\n\r\n");
+	/* Without eof: the buffer filling, not the client, ends the read. */
+	expect_refused(req->str, req->len, false, false);
+}
+
+struct server {
+	int		 lfd;
+	struct render	*r;
+	bool		 ok;
+	int64_t		 us;		/* metrics_serve_one took */
+};
+
+static gpointer
+serve_thread(gpointer data)
+{
+	struct server *s = data;
+	int64_t t0 = g_get_monotonic_time();
+
+	s->ok = metrics_serve_one(s->lfd, render, s->r);
+	s->us = g_get_monotonic_time() - t0;
+	return NULL;
+}
+
+/* The request line in two sends, a pause between them. */
+static void
+test_split(void)
+{
+	struct render r = { .text = exposition };
+	struct server s = { .r = &r };
+	uint16_t port;
+	int fd;
+	GThread *t;
+	g_autoptr(GString) in = NULL;
+	g_autofree char *body = NULL;
+
+	s.lfd = listen_local(&port);
+	fd = connect_local(port, 0);
+	send_all(fd, "GET /met", 8);
+	t = g_thread_new("serve", serve_thread, &s);
+	g_usleep(METRICS_BUDGET_MS * 1000 / 4);
+	send_all(fd, "rics HTTP/1.0\r\n\r\n", 17);
+	in = read_all(fd);
+	g_thread_join(t);
+	g_assert_true(s.ok);
+	body = check_answer(in, "HTTP/1.0 200 OK",
+	    " text/plain; version=0.0.4");
+	g_assert_cmpstr(body, ==, exposition);
+	render_clear(&r);
+	close(fd);
+	close(s.lfd);
+}
+
+/* Connects and says nothing: dropped after the budget, unanswered. */
+static void
+test_silent(void)
+{
+	struct render r = { .text = exposition };
+	uint16_t port;
+	int lfd = listen_local(&port), fd = connect_local(port, 0);
+	int64_t t0 = g_get_monotonic_time(), us;
+	g_autoptr(GString) in = NULL;
+
+	g_assert_true(metrics_serve_one(lfd, render, &r));
+	us = g_get_monotonic_time() - t0;
+	g_test_message("silent client held the caller %" G_GINT64_FORMAT
+	    " us", us);
+	g_assert_cmpint(us, <, SLOW_US);
+	/* It did wait for a slow client rather than drop it at once. */
+	g_assert_cmpint(us, >=, METRICS_BUDGET_MS * 1000 / 2);
+	in = read_all(fd);
+	g_assert_cmpuint(in->len, ==, 0);
+	g_assert_cmpuint(r.calls, ==, 0);
+	close(fd);
+	close(lfd);
+}
+
+/*
+ * Asks for 16 MB and never reads: the write gives up at the budget.
+ * Even with the client's window small, loopback queues about 3 MB on
+ * the sending side (tcp_wmem's 4 MB maximum), so 4 MB would be close.
+ */
+static void
+test_not_reading(void)
+{
+	static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+	struct render r = { .big = 16u << 20 };
+	uint16_t port;
+	/* A small window, so the kernel cannot take all 4 MB for it. */
+	int lfd = listen_local(&port), fd = connect_local(port, 4096);
+	int64_t t0, us;
+	g_autoptr(GString) in = NULL;
+
+	send_all(fd, req, sizeof(req) - 1);
+	t0 = g_get_monotonic_time();
+	g_assert_true(metrics_serve_one(lfd, render, &r));
+	us = g_get_monotonic_time() - t0;
+	g_test_message("non-reading client held the caller %" G_GINT64_FORMAT
+	    " us", us);
+	g_assert_cmpint(us, <, SLOW_US);
+	g_assert_cmpint(us, >=, METRICS_BUDGET_MS * 1000 / 2);
+	g_assert_cmpuint(r.calls, ==, 1);
+	g_assert_cmpuint(r.wrote->len, >=, r.big);
+	/* What it got before the server gave up: a start, not the whole. */
+	in = read_all(fd);
+	g_test_message("got %zu of %zu bytes", in->len, r.wrote->len);
+	g_assert_true(g_str_has_prefix(in->str, "HTTP/1.0 200 OK\r\n"));
+	g_assert_cmpuint(in->len, <, r.wrote->len);
+	render_clear(&r);
+	close(fd);
+	close(lfd);
+}
+
+static void
+test_none_waiting(void)
+{
+	struct render r = { .text = exposition };
+	uint16_t port;
+	int lfd = listen_local(&port), flags;
+	int64_t t0 = g_get_monotonic_time();
+
+	flags = fcntl(lfd, F_GETFL);
+	g_assert_cmpint(flags & O_NONBLOCK, !=, 0);
+	g_assert_cmpint(fcntl(lfd, F_GETFD) & FD_CLOEXEC, !=, 0);
+	errno = 0;
+	g_assert_false(metrics_serve_one(lfd, render, &r));
+	g_assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+	g_assert_cmpint(g_get_monotonic_time() - t0, <, SLOW_US);
+	g_assert_cmpuint(r.calls, ==, 0);
+	close(lfd);
+}
+
+/* The port is taken: -1 and an error naming the address. */
+static void
+test_listen_error(void)
+{
+	struct conf_listen l = { .port = 0 };
+	g_autoptr(GError) err = NULL;
+	g_autofree char *where = NULL;
+	uint16_t port;
+	int lfd = listen_local(&port);
+
+	g_assert_true(addr_parse("127.0.0.1", &l.addr));
+	l.port = port;
+	g_assert_cmpint(metrics_listen(&l, &err), ==, -1);
+	g_assert_nonnull(err);
+	where = g_strdup_printf("127.0.0.1:%u", port);
+	g_assert_nonnull(strstr(err->message, where));
+	close(lfd);
+}
+
+/*
+ * The text format, version 0.0.4: every line a "# HELP name text",
+ * "# TYPE name type" or "name[{label="value",...}] value" line, ending
+ * in LF; a family's TYPE once at most and before its samples. Returns
+ * the samples as "name{labels}" -> value.
+ */
+static GHashTable *
+parse_exposition(const char *text)
+{
+	g_autoptr(GRegex) help = g_regex_new(
+	    "^# HELP ([a-zA-Z_:][a-zA-Z0-9_:]*) [^\n]*$", 0, 0, NULL);
+	g_autoptr(GRegex) type = g_regex_new("^# TYPE ([a-zA-Z_:]"
+	    "[a-zA-Z0-9_:]*) (counter|gauge|histogram|summary|untyped)$", 0, 0,
+	    NULL);
+	g_autoptr(GRegex) sample = g_regex_new("^([a-zA-Z_:][a-zA-Z0-9_:]*"
+	    "(\\{[a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\\n]|\\\\[\\\\\"n])*\""
+	    "(,[a-zA-Z_][a-zA-Z0-9_]*=\"([^\"\\\\\n]|\\\\[\\\\\"n])*\")*\\})?)"
+	    " ([^ ]+)$", 0, 0, NULL);
+	g_autoptr(GHashTable) typed = g_hash_table_new_full(g_str_hash,
+	    g_str_equal, g_free, g_free);
+	GHashTable *samples = g_hash_table_new_full(g_str_hash, g_str_equal,
+	    g_free, g_free);
+	g_auto(GStrv) lines = NULL;
+	size_t len = strlen(text);
+
+	g_assert_true(len == 0 || text[len - 1] == '\n');
+	lines = g_strsplit(text, "\n", -1);
+	for (int i = 0; lines[i] != NULL && lines[i + 1] != NULL; i++) {
+		g_autoptr(GMatchInfo) m = NULL;
+
+		if (g_regex_match(help, lines[i], 0, NULL))
+			continue;
+		if (g_regex_match(type, lines[i], 0, &m)) {
+			g_autofree char *name = g_match_info_fetch(m, 1);
+
+			g_assert_false(g_hash_table_contains(typed, name));
+			g_assert_false(g_hash_table_contains(samples, name));
+			g_hash_table_insert(typed, g_steal_pointer(&name),
+			    g_match_info_fetch(m, 2));
+			continue;
+		}
+		g_clear_pointer(&m, g_match_info_free);
+		if (!g_regex_match(sample, lines[i], 0, &m))
+			g_error("not a valid exposition line: \"%s\"",
+			    lines[i]);
+		else {
+			g_autofree char *key = g_match_info_fetch(m, 1);
+			g_autofree char *value = g_match_info_fetch(m, 6);
+			char *end;
+
+			/* Go's ParseFloat takes what the spec allows. */
+			if (strcmp(value, "+Inf") != 0 &&
+			    strcmp(value, "-Inf") != 0 &&
+			    strcmp(value, "NaN") != 0) {
+				g_ascii_strtod(value, &end);
+				g_assert_cmpint(*end, ==, '\0');
+				g_assert_true(g_ascii_isdigit(value[0]) ||
+				    value[0] == '-');
+			}
+			g_assert_false(g_hash_table_contains(samples, key));
+			g_hash_table_insert(samples, g_steal_pointer(&key),
+			    g_steal_pointer(&value));
+		}
+	}
+	return samples;
+}
+
+static const char *
+value_of(GHashTable *samples, const char *key)
+{
+	const char *v = g_hash_table_lookup(samples, key);
+
+	if (v == NULL)
+		g_error("no sample %s", key);
+	return v;
+}
+
+static void
+test_counter_gauge(void)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autoptr(GHashTable) s = NULL;
+
+	metrics_counter(out, "t_conn_total", "Connections taken.", NULL, 42);
+	metrics_counter(out, "t_drop_total", "Dropped, by reason.",
+	    "reason=\"limit\"", 7);
+	metrics_counter(out, "t_drop_total", NULL, "reason=\"net\"",
+	    G_MAXUINT64);
+	metrics_counter(out, "t_bare_total", NULL, "", 0);
+	metrics_counter_f(out, "t_held_seconds_total", "Seconds held.", NULL,
+	    1234.5);
+	metrics_gauge(out, "t_clients", "Clients now.", NULL, 3);
+	metrics_gauge(out, "t_ratio", NULL, "a=\"x\",b=\"y\"", -0.25);
+	s = parse_exposition(out->str);
+	g_assert_cmpuint(g_hash_table_size(s), ==, 7);
+	g_assert_cmpstr(value_of(s, "t_conn_total"), ==, "42");
+	g_assert_cmpstr(value_of(s, "t_drop_total{reason=\"limit\"}"), ==,
+	    "7");
+	g_assert_cmpstr(value_of(s, "t_drop_total{reason=\"net\"}"), ==,
+	    "18446744073709551615");
+	g_assert_cmpstr(value_of(s, "t_bare_total"), ==, "0");
+	g_assert_cmpfloat(g_ascii_strtod(value_of(s, "t_held_seconds_total"),
+	    NULL), ==, 1234.5);
+	g_assert_cmpfloat(g_ascii_strtod(value_of(s, "t_clients"), NULL), ==,
+	    3);
+	g_assert_cmpfloat(g_ascii_strtod(value_of(s,
+	    "t_ratio{a=\"x\",b=\"y\"}"), NULL), ==, -0.25);
+	/* help gives HELP then TYPE, right before the first sample only. */
+	g_assert_nonnull(strstr(out->str, "# HELP t_conn_total Connections "
+	    "taken.\n# TYPE t_conn_total counter\nt_conn_total 42\n"));
+	g_assert_nonnull(strstr(out->str, "# TYPE t_drop_total counter\n"
+	    "t_drop_total{reason=\"limit\"} 7\nt_drop_total{reason=\"net\"} "));
+	g_assert_nonnull(strstr(out->str, "# TYPE t_held_seconds_total "
+	    "counter\n"));
+	g_assert_nonnull(strstr(out->str, "# TYPE t_clients gauge\n"));
+	g_assert_null(strstr(out->str, "# HELP t_ratio"));
+	g_assert_null(strstr(out->str, "# TYPE t_ratio"));
+	g_assert_null(strstr(out->str, "t_bare_total{"));
+	/* The specials, as the text format spells them. */
+	g_string_truncate(out, 0);
+	metrics_gauge(out, "t_up", NULL, NULL, INFINITY);
+	metrics_gauge(out, "t_down", NULL, NULL, -INFINITY);
+	metrics_gauge(out, "t_what", NULL, NULL, NAN);
+	g_assert_cmpstr(out->str, ==, "t_up +Inf\nt_down -Inf\nt_what NaN\n");
+}
+
+static void
+test_histogram(void)
+{
+	/* Bounds as the milter's, and counts per bucket, not cumulative. */
+	static const double bounds[] = { 0.0005, 0.001, 0.005, 0.01, 0.5 };
+	static const uint64_t counts[] = { 3, 0, 5, 1, 2, 4 };
+	static const char *const le[] = { "0.0005", "0.001", "0.005", "0.01",
+	    "0.5", "+Inf" };
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autoptr(GHashTable) s = NULL;
+	uint64_t total = 0, prev = 0;
+	double lebound = -1;
+
+	metrics_histogram(out, "t_lookup_seconds", "Lookup time.", bounds,
+	    counts, G_N_ELEMENTS(bounds), 1.75);
+	g_assert_true(g_str_has_prefix(out->str, "# HELP t_lookup_seconds "
+	    "Lookup time.\n# TYPE t_lookup_seconds histogram\n"));
+	s = parse_exposition(out->str);
+	/* Buckets, _sum and _count, nothing else. */
+	g_assert_cmpuint(g_hash_table_size(s), ==, G_N_ELEMENTS(le) + 2);
+	for (size_t i = 0; i < G_N_ELEMENTS(le); i++) {
+		g_autofree char *key = g_strdup_printf(
+		    "t_lookup_seconds_bucket{le=\"%s\"}", le[i]);
+		const char *v = value_of(s, key);
+		uint64_t n = g_ascii_strtoull(v, NULL, 10);
+		double b = i < G_N_ELEMENTS(bounds) ?
+		    g_ascii_strtod(le[i], NULL) : G_MAXDOUBLE;
+
+		total += counts[i];
+		/* Cumulative, in rising order of le, in the output too. */
+		g_assert_cmpuint(n, ==, total);
+		g_assert_cmpuint(n, >=, prev);
+		g_assert_cmpfloat(b, >, lebound);
+		if (i < G_N_ELEMENTS(bounds))
+			g_assert_cmpfloat(b, ==, bounds[i]);
+		if (i > 0) {
+			g_autofree char *before = g_strdup_printf(
+			    "{le=\"%s\"}", le[i - 1]);
+			g_autofree char *here = g_strdup_printf("{le=\"%s\"}",
+			    le[i]);
+
+			g_assert_true(strstr(out->str, before) <
+			    strstr(out->str, here));
+		}
+		prev = n;
+		lebound = b;
+	}
+	g_assert_cmpuint(g_ascii_strtoull(value_of(s,
+	    "t_lookup_seconds_bucket{le=\"+Inf\"}"), NULL, 10), ==, 15);
+	g_assert_cmpstr(value_of(s, "t_lookup_seconds_count"), ==, "15");
+	g_assert_cmpfloat(g_ascii_strtod(value_of(s, "t_lookup_seconds_sum"),
+	    NULL), ==, 1.75);
+	/* The +Inf bucket comes last of the buckets, then _sum, _count. */
+	g_assert_true(strstr(out->str, "le=\"+Inf\"") <
+	    strstr(out->str, "t_lookup_seconds_sum "));
+	g_assert_true(g_str_has_suffix(out->str, "\nt_lookup_seconds_count "
+	    "15\n"));
+}
+
+/* No bounds: a lone +Inf bucket; nothing observed: zeros. */
+static void
+test_histogram_edges(void)
+{
+	static const uint64_t zero[] = { 0 }, some[] = { 9 };
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autoptr(GHashTable) s = NULL;
+
+	metrics_histogram(out, "t_a", NULL, NULL, some, 0, 4.5);
+	metrics_histogram(out, "t_b", "B.", NULL, zero, 0, 0);
+	s = parse_exposition(out->str);
+	g_assert_cmpuint(g_hash_table_size(s), ==, 6);
+	g_assert_cmpstr(value_of(s, "t_a_bucket{le=\"+Inf\"}"), ==, "9");
+	g_assert_cmpstr(value_of(s, "t_a_count"), ==, "9");
+	g_assert_cmpfloat(g_ascii_strtod(value_of(s, "t_a_sum"), NULL), ==,
+	    4.5);
+	g_assert_cmpstr(value_of(s, "t_b_bucket{le=\"+Inf\"}"), ==, "0");
+	g_assert_cmpstr(value_of(s, "t_b_count"), ==, "0");
+	g_assert_cmpfloat(g_ascii_strtod(value_of(s, "t_b_sum"), NULL), ==, 0);
+	g_assert_null(strstr(out->str, "# TYPE t_a "));
+	g_assert_nonnull(strstr(out->str, "# TYPE t_b histogram\n"));
+}
+
+int
+main(int argc, char **argv)
+{
+	/* A budget that no longer holds hangs a test: end it instead. */
+	alarm(60 * (unsigned)test_slow());
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/metrics/scrape", test_scrape);
+	g_test_add_func("/metrics/not-found", test_not_found);
+	g_test_add_func("/metrics/garbage", test_garbage);
+	g_test_add_func("/metrics/too-long", test_too_long);
+	g_test_add_func("/metrics/split", test_split);
+	g_test_add_func("/metrics/silent", test_silent);
+	g_test_add_func("/metrics/not-reading", test_not_reading);
+	g_test_add_func("/metrics/none-waiting", test_none_waiting);
+	g_test_add_func("/metrics/listen-error", test_listen_error);
+	g_test_add_func("/metrics/counter-gauge", test_counter_gauge);
+	g_test_add_func("/metrics/histogram", test_histogram);
+	g_test_add_func("/metrics/histogram-edges", test_histogram_edges);
+	return g_test_run();
+}
