@@ -854,24 +854,13 @@ drop_privileges(const struct conf *c, GError **error)
 int
 main(int argc, char **argv)
 {
-	g_autofree char *path = NULL, *socket_spec = NULL, *zone = NULL;
-	g_auto(GStrv) sets = NULL;
-	gboolean foreground = FALSE, check = FALSE, version = FALSE;
+	g_auto(conf_cli) cli = { 0 };
+	g_autofree char *socket_spec = NULL, *zone = NULL;
 	GOptionEntry entries[] = {
-		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &path,
-		    "Configuration file", "FILE" },
-		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
-		    "Stay in the foreground and log to stderr", NULL },
-		{ "check-config", 't', 0, G_OPTION_ARG_NONE, &check,
-		    "Check the configuration and exit", NULL },
 		{ "socket", 0, 0, G_OPTION_ARG_STRING, &socket_spec,
 		    "Listen here instead of [milter] socket", "SPEC" },
-		{ "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets,
-		    "Override a setting of the file", "GROUP.KEY=VALUE" },
 		{ "spf-zone", 0, 0, G_OPTION_ARG_FILENAME, &zone,
 		    "Answer SPF's DNS from this file (for tests)", "FILE" },
-		{ "version", 'V', 0, G_OPTION_ARG_NONE, &version,
-		    "Print the version and exit", NULL },
 		{ NULL }
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(
@@ -884,23 +873,24 @@ main(int argc, char **argv)
 	const char *spec;
 	int status, metrics_fd = -1;
 
+	conf_cli_options(ctx, &cli, true);
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1) {
 		fprintf(stderr, "slowspam-milter: %s\n", err != NULL ?
 		    err->message : "unexpected arguments (see --help)");
 		return EXIT_FAILURE;
 	}
-	if (version) {
+	if (cli.version) {
 		printf("slowspam-milter %s\n", PACKAGE_VERSION);
 		return EXIT_SUCCESS;
 	}
-	for (size_t i = 0; sets != NULL && sets[i] != NULL; i++)
-		g_ptr_array_add(overrides, g_strdup(sets[i]));
+	for (size_t i = 0; cli.sets != NULL && cli.sets[i] != NULL; i++)
+		g_ptr_array_add(overrides, g_strdup(cli.sets[i]));
 	if (socket_spec != NULL)
 		g_ptr_array_add(overrides, g_strconcat("milter.socket=",
 		    socket_spec, NULL));
 	g_ptr_array_add(overrides, NULL);
-	M.path = path != NULL ? g_canonicalize_filename(path, NULL) :
+	M.path = cli.path != NULL ? g_canonicalize_filename(cli.path, NULL) :
 	    conf_default_path();
 	M.overrides = (const char *const *)overrides->pdata;
 	M.started = store_now();
@@ -910,11 +900,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err->message);
 		return EXIT_FAILURE;
 	}
-	if (check) {
+	if (cli.check) {
 		printf("%s: OK\n", M.setup->conf->path);
 		return EXIT_SUCCESS;
 	}
-	if (!foreground)
+	if (!cli.foreground)
 		log_open("slowspam-milter", LOG_DEST_SYSLOG,
 		    M.setup->conf->log.facility);
 	log_set_level(M.setup->conf->log.level);
@@ -942,7 +932,7 @@ main(int argc, char **argv)
 	 * (say, a folder the user cannot write) fails the start with
 	 * status 1 rather than the detached child.
 	 */
-	if (!foreground) {
+	if (!cli.foreground) {
 		if ((M.store = store_open(&so, &err)) == NULL) {
 			log_msg(LOG_ERR, "%s", err->message);
 			return EXIT_FAILURE;

@@ -1020,6 +1020,39 @@ conf_free(struct conf *conf)
 }
 
 void
+conf_cli_options(GOptionContext *ctx, struct conf_cli *cli, bool daemon)
+{
+	GOptionEntry entries[] = {
+		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &cli->path,
+		    "Configuration file", "FILE" },
+		{ "check-config", 't', 0, G_OPTION_ARG_NONE, &cli->check,
+		    "Check the configuration and exit", NULL },
+		{ "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &cli->sets,
+		    "Override a setting of the file", "GROUP.KEY=VALUE" },
+		{ "version", 'V', 0, G_OPTION_ARG_NONE, &cli->version,
+		    "Print the version and exit", NULL },
+		{ NULL }
+	};
+	GOptionEntry foreground[] = {
+		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &cli->foreground,
+		    "Stay in the foreground and log to stderr", NULL },
+		{ NULL }
+	};
+
+	/* GLib copies the entries: local arrays are fine. */
+	g_option_context_add_main_entries(ctx, entries, NULL);
+	if (daemon)
+		g_option_context_add_main_entries(ctx, foreground, NULL);
+}
+
+void
+conf_cli_clear(struct conf_cli *cli)
+{
+	g_clear_pointer(&cli->path, g_free);
+	g_clear_pointer(&cli->sets, g_strfreev);
+}
+
+void
 conf_store_options(const struct conf *conf, struct store_options *out)
 {
 	memset(out, 0, sizeof(*out));

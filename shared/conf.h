@@ -135,6 +135,22 @@ struct conf *conf_load_data(const char *name, const char *data, size_t len,
 	    const char *const *overrides, GError **error);
 void	conf_free(struct conf *conf);
 
+/* The options every program takes on its command line. */
+struct conf_cli {
+	char		*path;		/* -c FILE */
+	char		**sets;		/* --set GROUP.KEY=VALUE, NULL-ended */
+	gboolean	foreground;	/* -f (the daemons only) */
+	gboolean	check;		/* -t */
+	gboolean	version;	/* -V */
+};
+/* Add -c, -t, --set, -V, and -f if daemon, to ctx's main options. */
+void	conf_cli_options(GOptionContext *ctx, struct conf_cli *cli,
+	    bool daemon);
+void	conf_cli_clear(struct conf_cli *cli);
+/* g_auto(conf_cli) clears it at the end of its scope. */
+typedef struct conf_cli conf_cli;
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(conf_cli, conf_cli_clear)
+
 /* The store options a configuration asks for. */
 void	conf_store_options(const struct conf *conf, struct store_options *out);
 

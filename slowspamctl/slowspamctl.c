@@ -338,18 +338,8 @@ operands(const char *cmd)
 int
 main(int argc, char **argv)
 {
-	g_autofree char *path = NULL;
-	g_auto(GStrv) sets = NULL;
-	gboolean check = FALSE, version = FALSE;
+	g_auto(conf_cli) cli = { 0 };
 	GOptionEntry entries[] = {
-		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &path,
-		    "Configuration file", "FILE" },
-		{ "check-config", 't', 0, G_OPTION_ARG_NONE, &check,
-		    "Check the configuration and exit", NULL },
-		{ "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets,
-		    "Override a setting of the file", "GROUP.KEY=VALUE" },
-		{ "version", 'V', 0, G_OPTION_ARG_NONE, &version,
-		    "Print the version and exit", NULL },
 		{ "since", 0, 0, G_OPTION_ARG_STRING, &O.since,
 		    "stats, list: from this date, time or duration ago", "T" },
 		{ "until", 0, 0, G_OPTION_ARG_STRING, &O.until,
@@ -373,6 +363,7 @@ main(int argc, char **argv)
 	struct conf *conf;
 	int status;
 
+	conf_cli_options(ctx, &cli, false);
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	g_option_context_set_summary(ctx, "Commands:\n"
 	    "  stats         the figures: sessions, hours held, hosts, ...\n"
@@ -386,7 +377,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "slowspamctl: %s\n", err->message);
 		return EXIT_TROUBLE;
 	}
-	if (version) {
+	if (cli.version) {
 		printf("slowspamctl %s\n", PACKAGE_VERSION);
 		return EXIT_SUCCESS;
 	}
@@ -400,7 +391,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "slowspamctl: report needs --output FILE\n");
 		return EXIT_TROUBLE;
 	}
-	if (!check && (argc < 2 || operands(argv[1]) != argc - 2)) {
+	if (!cli.check && (argc < 2 || operands(argv[1]) != argc - 2)) {
 		fprintf(stderr, "slowspamctl: %s\n", argc < 2 ?
 		    "a command is needed (see --help)" : operands(argv[1]) < 0 ?
 		    "unknown command (see --help)" :
@@ -408,12 +399,12 @@ main(int argc, char **argv)
 		return EXIT_TROUBLE;
 	}
 	log_open("slowspamctl", LOG_DEST_STDERR, LOG_USER);
-	conf = conf_load(path, (const char *const *)sets, &err);
+	conf = conf_load(cli.path, (const char *const *)cli.sets, &err);
 	if (conf == NULL) {
 		fprintf(stderr, "%s\n", err->message);
-		return check ? EXIT_FAILURE : EXIT_TROUBLE;
+		return cli.check ? EXIT_FAILURE : EXIT_TROUBLE;
 	}
-	if (check) {
+	if (cli.check) {
 		printf("%s: OK\n", conf->path);
 		conf_free(conf);
 		return EXIT_SUCCESS;

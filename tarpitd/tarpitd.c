@@ -378,22 +378,11 @@ run_master(struct conf *conf, const struct conf_source *src,
 int
 main(int argc, char **argv)
 {
-	g_autofree char *path = NULL;
-	g_auto(GStrv) sets = NULL, listen = NULL;
-	gboolean foreground = FALSE, check = FALSE, version = FALSE;
+	g_auto(conf_cli) cli = { 0 };
+	g_auto(GStrv) listen = NULL;
 	GOptionEntry entries[] = {
-		{ "config", 'c', 0, G_OPTION_ARG_FILENAME, &path,
-		    "Configuration file", "FILE" },
-		{ "foreground", 'f', 0, G_OPTION_ARG_NONE, &foreground,
-		    "Stay in the foreground and log to stderr", NULL },
-		{ "check-config", 't', 0, G_OPTION_ARG_NONE, &check,
-		    "Check the configuration and exit", NULL },
 		{ "listen", 0, 0, G_OPTION_ARG_STRING_ARRAY, &listen,
 		    "Listen here instead of [tarpitd] listen", "ADDR:PORT" },
-		{ "set", 0, 0, G_OPTION_ARG_STRING_ARRAY, &sets,
-		    "Override a setting of the file", "GROUP.KEY=VALUE" },
-		{ "version", 'V', 0, G_OPTION_ARG_NONE, &version,
-		    "Print the version and exit", NULL },
 		{ NULL }
 	};
 	g_autoptr(GOptionContext) ctx = g_option_context_new(
@@ -408,18 +397,19 @@ main(int argc, char **argv)
 	unsigned workers;
 	int status;
 
+	conf_cli_options(ctx, &cli, true);
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1) {
 		fprintf(stderr, "tarpitd: %s\n", err != NULL ? err->message :
 		    "unexpected arguments (see --help)");
 		return EXIT_FAILURE;
 	}
-	if (version) {
+	if (cli.version) {
 		printf("tarpitd %s\n", PACKAGE_VERSION);
 		return EXIT_SUCCESS;
 	}
-	for (size_t i = 0; sets != NULL && sets[i] != NULL; i++)
-		g_ptr_array_add(overrides, g_strdup(sets[i]));
+	for (size_t i = 0; cli.sets != NULL && cli.sets[i] != NULL; i++)
+		g_ptr_array_add(overrides, g_strdup(cli.sets[i]));
 	if (listen != NULL) {
 		g_autofree char *joined = g_strjoinv(";", listen);
 
@@ -429,11 +419,11 @@ main(int argc, char **argv)
 	g_ptr_array_add(overrides, NULL);
 
 	log_open("tarpitd", LOG_DEST_STDERR, LOG_MAIL);
-	if (!open_source(&src, path, (const char *const *)overrides->pdata,
+	if (!open_source(&src, cli.path, (const char *const *)overrides->pdata,
 	    &err) || (conf = conf_load_at(src.dirfd, src.name, src.path,
 	    src.overrides, &err)) == NULL || !check_setup(conf, &err))
 		goto fail;
-	if (check) {
+	if (cli.check) {
 		printf("%s: OK\n", conf->path);
 		conf_free(conf);
 		status = EXIT_SUCCESS;
@@ -444,7 +434,7 @@ main(int argc, char **argv)
 		    "chroot needs tarpitd to start as root", conf->path);
 		goto fail;
 	}
-	if (!foreground)
+	if (!cli.foreground)
 		log_open("tarpitd", LOG_DEST_SYSLOG, conf->log.facility);
 	log_set_level(conf->log.level);
 
@@ -458,7 +448,7 @@ main(int argc, char **argv)
 	    (conf->tarpitd.event_log[0] != '\0' && !privs_prepare_file(
 	    conf->tarpitd.event_log, conf->tarpitd.user, &err)))
 		goto fail;
-	if (!foreground && daemon(0, 0) != 0) {
+	if (!cli.foreground && daemon(0, 0) != 0) {
 		g_set_error(&err, G_FILE_ERROR, g_file_error_from_errno(errno),
 		    "cannot detach: %s", g_strerror(errno));
 		goto fail;
