@@ -12,7 +12,9 @@
  *	slowspamctl [-c FILE] forget ADDR	delete ADDR's network's record
  *	slowspamctl [-c FILE] expire		delete records past the TTL
  *
- * --json prints lookup, list and stats as JSON for scripts.
+ * --json prints lookup, list and stats as JSON for scripts. CSV cells
+ * that a spreadsheet would take for a formula (a HELO "=HYPERLINK(...)")
+ * begin with a single quote inside their quotes.
  *
  * Exit status: 0 success; 1 a bad configuration (-t) or an address not
  * in the store (lookup, forget); 2 usage, configuration or store errors.
@@ -107,25 +109,61 @@ print_record_json(const char *key, const struct hit_record *rec)
 	    record_format_time(rec->primary_last, t[3]));
 }
 
-/* One record as a CSV row (RFC 4180 quoting for the HELO). */
+/*
+ * Append text[0..len) to out as one quoted CSV cell (RFC 4180): quotes
+ * doubled, control and non-ASCII bytes as '?'. A cell that begins with
+ * '=', '+', '-', '@', a tab or a CR starts with a single quote inside
+ * the quotes, so that a spreadsheet shows it as text rather than taking
+ * it for a formula (OWASP, CSV injection): a bot chooses its HELO.
+ */
+static void
+csv_cell(GString *out, const char *text, size_t len)
+{
+	static const char formula[] = "=+-@\t\r";
+
+	g_string_append_c(out, '"');
+	if (len > 0 && memchr(formula, text[0], sizeof(formula) - 1) != NULL)
+		g_string_append_c(out, '\'');
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)text[i];
+
+		if (c == '"')
+			g_string_append(out, "\"\"");
+		else if (c < 0x20 || c >= 0x7f)
+			g_string_append_c(out, '?');
+		else
+			g_string_append_c(out, (char)c);
+	}
+	g_string_append_c(out, '"');
+}
+
+/*
+ * Append a network key: bare, as ever, if it is one (hex digits, '.',
+ * ':' and '/'); anything else (a Redis store others write to) as a
+ * neutralised cell.
+ */
+static void
+csv_key(GString *out, const char *key)
+{
+	size_t len = strlen(key);
+
+	if (len > 0 && strspn(key, "0123456789abcdefABCDEF.:/") == len)
+		g_string_append(out, key);
+	else
+		csv_cell(out, key, len);
+}
+
+/* One record as a CSV row (RFC 4180 quoting, formulas neutralised). */
 static void
 print_record_csv(const char *key, const struct hit_record *rec)
 {
 	char t[4][RECORD_TIME_LEN], ev[128];
-	g_autoptr(GString) helo = g_string_new("\"");
+	g_autoptr(GString) net = g_string_new(NULL);
+	g_autoptr(GString) helo = g_string_new(NULL);
 
-	for (size_t i = 0; i < rec->helo_len; i++) {
-		char c = rec->helo[i];
-
-		if (c == '"')
-			g_string_append(helo, "\"\"");
-		else if ((unsigned char)c < 0x20 || (unsigned char)c >= 0x7f)
-			g_string_append_c(helo, '?');
-		else
-			g_string_append_c(helo, c);
-	}
-	g_string_append_c(helo, '"');
-	printf("%s,%u,%s,%s,%.3f,%s,%s,\"%s\",%u,%s,%s\r\n", key,
+	csv_key(net, key);
+	csv_cell(helo, rec->helo, rec->helo_len);
+	printf("%s,%u,%s,%s,%.3f,%s,%s,\"%s\",%u,%s,%s\r\n", net->str,
 	    rec->tarpit_sessions, record_format_time(rec->tarpit_first, t[0]),
 	    record_format_time(rec->tarpit_last, t[1]),
 	    (double)rec->tarpit_held_ms / 1000.0, helo->str,

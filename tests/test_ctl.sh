@@ -23,7 +23,7 @@ check() {
 	fi
 }
 
-tap_plan 14
+tap_plan 17
 conf=$dir/slowspam.conf
 printf '[store]\npath = %s/store/hits.lmdb\n' "$dir" > "$conf"
 example=$top_srcdir/conf-examples/slowspam.conf
@@ -48,4 +48,40 @@ check "--set overrides the prefix" 1 "\(192.0.2.0/24\): not in the store" \
 	"$ctl" -c "$conf" --set store.ipv4_prefix=24 lookup 192.0.2.77
 check "bad address" 2 "not-an-ip: not an IPv4 or IPv6 address" "$ctl" -c "$conf" lookup not-an-ip
 check "expire an empty store" 0 "^expired 0 records$" "$ctl" -c "$conf" expire
+
+# export --format csv: a HELO that a spreadsheet would take for a formula
+# (=, +, -, @, a tab or a CR first) is a quoted cell starting with a
+# single quote (OWASP CSV injection); so is a network key that is none.
+storetool=$top_builddir/tests/storetool
+csv=$dir/csv.conf
+printf '[store]\npath = %s/csv/hits.lmdb\n' "$dir" > "$csv"
+tab=$(printf '\t')
+for r in '192.0.2.1/32|=HYPERLINK("http://x","y")' '192.0.2.2/32|+1+2' \
+	'192.0.2.3/32|-2+3' '192.0.2.4/32|@SUM(1)' "192.0.2.5/32|$tab=1" \
+	'192.0.2.6/32|mail.example.org' '=1+1|x.example'; do
+	"$storetool" "$dir/csv/hits.lmdb" tarpit "${r%%|*}" now "${r#*|}" ||
+		bail "storetool ${r%%|*} failed"
+done
+"$ctl" -c "$csv" export --format csv > "$dir/export.csv" 2>&1
+tap_ok "export --format csv runs" $? "$dir/export.csv"
+# Each cell, quotes and commas around it (grep -F: no pattern).
+bad=
+while IFS= read -r want; do
+	grep -Fq -- "$want" "$dir/export.csv" || bad="$bad [$want]"
+done <<'CELLS'
+,"'=HYPERLINK(""http://x"",""y"")",
+,"'+1+2",
+,"'-2+3",
+,"'@SUM(1)",
+,"'?=1",
+CELLS
+grep -q "^\"'=1+1\",1," "$dir/export.csv" || bad="$bad [network =1+1]"
+if [ -z "$bad" ]; then
+	tap_ok "export --format csv: formulas are text" 0
+else
+	tap_fail "export --format csv: formulas are text" "missing:$bad" \
+		"$dir/export.csv"
+fi
+grep -q '^192\.0\.2\.6/32,1,.*,"mail\.example\.org",fqdn,' "$dir/export.csv"
+tap_ok "export --format csv: a plain HELO is unchanged" $? "$dir/export.csv"
 tap_done
