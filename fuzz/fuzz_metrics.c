@@ -23,7 +23,7 @@
  * be "GET"; the target runs to the next blank, CR, LF or the end. The
  * path is the target up to a '?'; it must be "/metrics". A target with
  * a query is enough; a bare "/metrics" needs a blank or line end after
- * it, since metrics_serve_one() only ever passes a head holding a LF.
+ * it, since the server only ever passes a head holding a LF.
  */
 static bool
 oracle(const char *s)

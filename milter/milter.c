@@ -208,11 +208,15 @@ render_metrics(GString *out, void *data)
 	    NBOUNDS, lookup_sum);
 }
 
-/* The metrics thread: answer scrapes, one at a time, for ever. */
+/*
+ * The metrics thread: drive the scrape server for ever. It never waits
+ * on one client, and out of descriptors it pauses accepting (metrics.c)
+ * rather than spinning.
+ */
 static void *
-metrics_server(void *arg)
+metrics_thread(void *arg)
 {
-	int fd = GPOINTER_TO_INT(arg);
+	struct metrics_server *srv = arg;
 	sigset_t set;
 
 	/* libmilter's signal thread takes these; never this one. */
@@ -223,11 +227,15 @@ metrics_server(void *arg)
 	sigaddset(&set, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		struct pollfd p = { .fd = metrics_server_fd(srv),
+		    .events = POLLIN };
+		int64_t next = metrics_server_deadline(srv);
+		int64_t left = next - g_get_monotonic_time() / 1000;
+		int timeout = next == INT64_MAX ? -1 :
+		    (int)CLAMP(left, 0, 60 * 1000);
 
-		if (poll(&p, 1, -1) > 0)
-			while (metrics_serve_one(fd, render_metrics, NULL))
-				;
+		poll(&p, 1, timeout);
+		metrics_server_run(srv);
 	}
 	return NULL;
 }
@@ -964,8 +972,15 @@ main(int argc, char **argv)
 	pthread_create(&thread, NULL, reloader, &usr1);
 	pthread_detach(thread);
 	if (metrics_fd >= 0) {
-		pthread_create(&thread, NULL, metrics_server,
-		    GINT_TO_POINTER(metrics_fd));
+		/* Lives as long as the process: the thread never ends. */
+		static struct metrics_server *metrics;
+
+		if ((metrics = metrics_server_new(metrics_fd, render_metrics,
+		    NULL, &err)) == NULL) {
+			log_msg(LOG_ERR, "%s", err->message);
+			return EXIT_FAILURE;
+		}
+		pthread_create(&thread, NULL, metrics_thread, metrics);
 		pthread_detach(thread);
 	}
 	log_msg(LOG_NOTICE, "slowspam-milter %s on %s, store %s",

@@ -2,12 +2,16 @@
  * metrics.c - Prometheus metrics over the smallest correct HTTP/1.0.
  *
  *	metrics_listen		the listening socket
- *	metrics_serve_one	answer one scrape
+ *	metrics_server_new	a scrape server on a listening socket
+ *	metrics_server_run	do what is ready or due, never waiting
+ *	metrics_server_fd, metrics_server_deadline	what to wait for
  *	metrics_counter, metrics_gauge, metrics_histogram	samples
  *
  * One request per connection, answered and closed: no keep-alive, no
  * chunks, nothing but the request line is looked at. The caller may be
- * a single-threaded event loop, so every wait is bounded with poll().
+ * a single-threaded event loop (tarpitd), so nothing here ever waits:
+ * each connection is a state with a deadline, driven by readiness from
+ * an epoll descriptor of the server's own, which the caller watches.
  *
  * Diagnostics: none; a client that is slow, silent or gone is dropped.
  */
@@ -18,8 +22,8 @@
 #include <errno.h>
 #include <math.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -61,76 +65,29 @@ mono_ms(void)
 	return g_get_monotonic_time() / 1000;
 }
 
-/* Wait for events on fd until deadline; false when it passed. */
-static bool
-wait_fd(int fd, short events, int64_t deadline)
-{
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = events };
-		int64_t left = deadline - mono_ms();
-		int n;
+/* One scrape connection: reading its request, then writing the answer. */
+struct metrics_conn {
+	int		fd;		/* -1: the slot is free */
+	int64_t		deadline;	/* dropped then, whatever its state */
+	size_t		in_len;
+	char		in[METRICS_REQUEST_MAX];
+	GString		*out;		/* the answer; NULL while reading */
+	size_t		out_off;
+	bool		writing;	/* watched for EPOLLOUT */
+};
 
-		if (left <= 0)
-			return false;
-		n = poll(&p, 1, (int)left);
-		if (n > 0)
-			return true;
-		if (n < 0 && errno != EINTR)
-			return false;
-	}
-}
+struct metrics_server {
+	int		listen_fd;	/* not ours to close */
+	int		epfd;
+	metrics_render_fn fn;
+	void		*data;
+	int64_t		accept_resume;	/* 0: accepting */
+	struct metrics_stats stats;
+	struct metrics_conn conns[METRICS_CONNS_MAX];
+};
 
-/*
- * Read the request head into buf (NUL-terminated) until its end, a full
- * buffer or the deadline; true once at least the request line is in.
- */
-static bool
-read_request(int fd, char *buf, size_t size, int64_t deadline)
-{
-	size_t len = 0;
-
-	buf[0] = '\0';
-	while (len < size - 1) {
-		ssize_t n = recv(fd, buf + len, size - 1 - len, MSG_DONTWAIT);
-
-		if (n > 0) {
-			len += (size_t)n;
-			buf[len] = '\0';
-			if (strstr(buf, "\r\n\r\n") != NULL ||
-			    strstr(buf, "\n\n") != NULL)
-				break;
-			continue;
-		}
-		if (n == 0)
-			break;
-		if (errno == EINTR)
-			continue;
-		if ((errno != EAGAIN && errno != EWOULDBLOCK) ||
-		    !wait_fd(fd, POLLIN, deadline))
-			break;
-	}
-	return strchr(buf, '\n') != NULL;
-}
-
-/* Write all of data, or give up at the deadline. */
-static void
-write_all(int fd, const char *data, size_t len, int64_t deadline)
-{
-	while (len > 0) {
-		ssize_t n = send(fd, data, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-
-		if (n > 0) {
-			data += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
-		    !wait_fd(fd, POLLOUT, deadline))
-			return;
-	}
-}
+/* epoll data of the listening socket; connections are their slot. */
+#define LISTEN_EVENT	UINT32_MAX
 
 /* Is the request line "GET /metrics[?...] HTTP/x"? */
 bool
@@ -144,45 +101,283 @@ metrics_request_wants(const char *req)
 	    req[n] == '\n');
 }
 
-bool
-metrics_serve_one(int listen_fd, metrics_render_fn fn, void *data)
+static void
+watch_listener(struct metrics_server *m, bool on)
 {
-	char req[METRICS_REQUEST_MAX];
-	g_autoptr(GString) out = NULL;
-	int fd;
+	struct epoll_event ev = { .events = EPOLLIN,
+	    .data.u32 = LISTEN_EVENT };
 
-	do
-		fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK |
-		    SOCK_CLOEXEC);
-	while (fd < 0 && (errno == EINTR || errno == ECONNABORTED));
-	if (fd < 0)
-		return false;
-	if (!read_request(fd, req, sizeof(req), mono_ms() + METRICS_BUDGET_MS)) {
-		close(fd);
-		return true;
+	epoll_ctl(m->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, m->listen_fd,
+	    &ev);
+}
+
+static void
+conn_close(struct metrics_server *m, struct metrics_conn *c)
+{
+	/* Closing removes it from the epoll set too. */
+	close(c->fd);
+	c->fd = -1;
+	if (c->out != NULL)
+		g_string_free(c->out, TRUE);
+	c->out = NULL;
+	m->stats.open--;
+}
+
+static void	conn_write(struct metrics_server *, struct metrics_conn *);
+
+/* The request is in (or is all there will be): answer it. */
+static void
+conn_answer(struct metrics_server *m, struct metrics_conn *c, int64_t now)
+{
+	c->in[c->in_len] = '\0';
+	if (strchr(c->in, '\n') == NULL) {
+		conn_close(m, c);		/* no request line: drop it */
+		return;
 	}
-	out = g_string_sized_new(4096);
-	if (metrics_request_wants(req)) {
+	c->out = g_string_sized_new(4096);
+	if (metrics_request_wants(c->in)) {
 		g_autoptr(GString) body = g_string_sized_new(4096);
 
-		fn(body, data);
-		g_string_append_printf(out, "HTTP/1.0 200 OK\r\n"
+		m->fn(body, m->data);
+		g_string_append_printf(c->out, "HTTP/1.0 200 OK\r\n"
 		    "Content-Type: text/plain; version=0.0.4\r\n"
 		    "Content-Length: %zu\r\nConnection: close\r\n\r\n",
 		    body->len);
-		g_string_append_len(out, body->str, (gssize)body->len);
+		g_string_append_len(c->out, body->str, (gssize)body->len);
+		m->stats.scrapes++;
 	} else {
 		static const char body[] = "not found; try /metrics\n";
 
-		g_string_append_printf(out, "HTTP/1.0 404 Not Found\r\n"
+		g_string_append_printf(c->out, "HTTP/1.0 404 Not Found\r\n"
 		    "Content-Type: text/plain\r\n"
 		    "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
 		    sizeof(body) - 1, body);
 	}
-	write_all(fd, out->str, out->len, mono_ms() + METRICS_BUDGET_MS);
-	shutdown(fd, SHUT_WR);
-	close(fd);
-	return true;
+	c->out_off = 0;
+	c->deadline = now + METRICS_DEADLINE_MS;
+	conn_write(m, c);
+}
+
+/* Read what has come of the request; answer once its head is in. */
+static void
+conn_read(struct metrics_server *m, struct metrics_conn *c, int64_t now)
+{
+	while (c->in_len < sizeof(c->in) - 1) {
+		ssize_t n = recv(c->fd, c->in + c->in_len,
+		    sizeof(c->in) - 1 - c->in_len, MSG_DONTWAIT);
+
+		if (n > 0) {
+			c->in_len += (size_t)n;
+			c->in[c->in_len] = '\0';
+			if (strstr(c->in, "\r\n\r\n") != NULL ||
+			    strstr(c->in, "\n\n") != NULL)
+				break;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;			/* more later */
+		break;				/* the client is done */
+	}
+	conn_answer(m, c, now);
+}
+
+/* Write what the socket takes; close when all of it went out. */
+static void
+conn_write(struct metrics_server *m, struct metrics_conn *c)
+{
+	while (c->out_off < c->out->len) {
+		ssize_t n = send(c->fd, c->out->str + c->out_off,
+		    c->out->len - c->out_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n > 0) {
+			c->out_off += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct epoll_event ev = { .events = EPOLLOUT,
+			    .data.u32 = (uint32_t)(c - m->conns) };
+
+			/* Wait until it reads; the deadline still holds. */
+			if (!c->writing && epoll_ctl(m->epfd, EPOLL_CTL_MOD,
+			    c->fd, &ev) == 0) {
+				c->writing = true;
+				return;
+			}
+			if (c->writing)
+				return;
+		}
+		break;
+	}
+	shutdown(c->fd, SHUT_WR);
+	conn_close(m, c);
+}
+
+/* A free slot; when none is, the one nearest its deadline is dropped. */
+static struct metrics_conn *
+free_slot(struct metrics_server *m)
+{
+	struct metrics_conn *oldest = &m->conns[0];
+
+	for (size_t i = 0; i < METRICS_CONNS_MAX; i++) {
+		if (m->conns[i].fd < 0)
+			return &m->conns[i];
+		if (m->conns[i].deadline < oldest->deadline)
+			oldest = &m->conns[i];
+	}
+	/* A scrape answers in milliseconds; a silent squatter waits. */
+	conn_close(m, oldest);
+	m->stats.evicted++;
+	return oldest;
+}
+
+/* Take the connections waiting, a bounded number per call. */
+static void
+accept_some(struct metrics_server *m, int64_t now)
+{
+	for (int i = 0; i < METRICS_CONNS_MAX; i++) {
+		struct metrics_conn *c;
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
+		int fd = accept4(m->listen_fd, NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			switch (errno) {
+			case EINTR:
+			case ECONNABORTED:
+			case EPROTO:
+				continue;
+			case EMFILE:
+			case ENFILE:
+			case ENOBUFS:
+			case ENOMEM:
+				/* Out of descriptors: pause, never spin. */
+				m->stats.accept_pauses++;
+				watch_listener(m, false);
+				m->accept_resume = now + METRICS_ACCEPT_PAUSE_MS;
+				return;
+			default:
+				return;		/* EAGAIN: none left */
+			}
+		}
+		c = free_slot(m);
+		c->fd = fd;
+		c->deadline = now + METRICS_DEADLINE_MS;
+		c->in_len = 0;
+		c->out_off = 0;
+		c->writing = false;
+		ev.data.u32 = (uint32_t)(c - m->conns);
+		if (epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			close(fd);
+			c->fd = -1;
+			continue;
+		}
+		m->stats.open++;
+		m->stats.accepted++;
+	}
+}
+
+struct metrics_server *
+metrics_server_new(int listen_fd, metrics_render_fn fn, void *data,
+    GError **error)
+{
+	struct metrics_server *m = g_new0(struct metrics_server, 1);
+
+	m->listen_fd = listen_fd;
+	m->fn = fn;
+	m->data = data;
+	for (size_t i = 0; i < METRICS_CONNS_MAX; i++)
+		m->conns[i].fd = -1;
+	m->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (m->epfd < 0) {
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
+		    "metrics: epoll_create1: %s", g_strerror(errno));
+		g_free(m);
+		return NULL;
+	}
+	watch_listener(m, true);
+	return m;
+}
+
+int
+metrics_server_fd(const struct metrics_server *m)
+{
+	return m->epfd;
+}
+
+void
+metrics_server_run(struct metrics_server *m)
+{
+	struct epoll_event ev[METRICS_CONNS_MAX + 1];
+	int64_t now = mono_ms();
+	int n = epoll_wait(m->epfd, ev, G_N_ELEMENTS(ev), 0);
+
+	for (int i = 0; i < n; i++) {
+		struct metrics_conn *c;
+
+		if (ev[i].data.u32 == LISTEN_EVENT) {
+			accept_some(m, now);
+			continue;
+		}
+		c = &m->conns[ev[i].data.u32];
+		if (c->fd < 0)
+			continue;	/* evicted by an accept above */
+		if (c->out == NULL)
+			conn_read(m, c, now);
+		else
+			conn_write(m, c);
+	}
+	for (size_t i = 0; i < METRICS_CONNS_MAX; i++) {
+		struct metrics_conn *c = &m->conns[i];
+
+		if (c->fd < 0 || c->deadline > now)
+			continue;
+		/* Out of time: a request line in by now still gets answered. */
+		c->in[c->in_len] = '\0';
+		if (c->out == NULL && strchr(c->in, '\n') != NULL) {
+			conn_answer(m, c, now);
+			continue;
+		}
+		m->stats.timed_out++;
+		conn_close(m, c);
+	}
+	if (m->accept_resume != 0 && now >= m->accept_resume) {
+		m->accept_resume = 0;
+		watch_listener(m, true);
+	}
+}
+
+int64_t
+metrics_server_deadline(const struct metrics_server *m)
+{
+	int64_t next = m->accept_resume != 0 ? m->accept_resume : INT64_MAX;
+
+	for (size_t i = 0; i < METRICS_CONNS_MAX; i++)
+		if (m->conns[i].fd >= 0)
+			next = MIN(next, m->conns[i].deadline);
+	return next;
+}
+
+void
+metrics_server_get_stats(const struct metrics_server *m,
+    struct metrics_stats *out)
+{
+	*out = m->stats;
+}
+
+void
+metrics_server_free(struct metrics_server *m)
+{
+	if (m == NULL)
+		return;
+	for (size_t i = 0; i < METRICS_CONNS_MAX; i++)
+		if (m->conns[i].fd >= 0)
+			conn_close(m, &m->conns[i]);
+	close(m->epfd);
+	g_free(m);
 }
 
 static void

@@ -23,16 +23,51 @@ typedef void (*metrics_render_fn)(GString *out, void *data);
 int	metrics_listen(const struct conf_listen *l, GError **error);
 
 /*
- * Accept one connection on listen_fd, if one is waiting, and answer it:
+ * The scrape server: every connection is a small state (reading the
+ * request, writing the answer) with a deadline, driven without ever
+ * waiting, so a single-threaded event loop can host it. The caller
+ * watches metrics_server_fd() for input (an epoll descriptor: poll or
+ * epoll it), calls metrics_server_run() when it is readable or when
+ * metrics_server_deadline() has come, and nothing else.
+ *
  * "GET /metrics" gets 200 and what fn renders, any other request 404.
- * Reading the request and writing the answer have METRICS_BUDGET_MS
- * each at most, so a slow client cannot hold a single-threaded caller
- * for long. Returns false, with errno set by accept4() (EAGAIN: none
- * was waiting; EMFILE: out of descriptors), if none was accepted.
+ * A connection has METRICS_DEADLINE_MS to send its request and as long
+ * again to take the answer, then it is closed. At most METRICS_CONNS_MAX
+ * are open; a new one then takes the place of the one nearest its
+ * deadline (silent squatters go first; a scrape is answered at once).
+ * Out of descriptors (EMFILE, ENFILE), accepting pauses for
+ * METRICS_ACCEPT_PAUSE_MS instead of spinning.
  */
-#define METRICS_BUDGET_MS	200
+#define METRICS_DEADLINE_MS	1000
+#define METRICS_CONNS_MAX	16
+#define METRICS_ACCEPT_PAUSE_MS	1000
 #define METRICS_REQUEST_MAX	4096
-bool	metrics_serve_one(int listen_fd, metrics_render_fn fn, void *data);
+
+struct metrics_server;
+
+/* What the server did, for tests and for the daemons' own counters. */
+struct metrics_stats {
+	uint64_t	accepted;
+	uint64_t	scrapes;	/* 200 answers */
+	uint64_t	timed_out;	/* closed at their deadline */
+	uint64_t	evicted;	/* closed to make room */
+	uint64_t	accept_pauses;	/* EMFILE and the like */
+	unsigned	open;		/* connections now */
+};
+
+/* A server on listen_fd (not taken over: the caller closes it). */
+struct metrics_server *metrics_server_new(int listen_fd, metrics_render_fn fn,
+	    void *data, GError **error);
+/* Readable when there is work for metrics_server_run(). */
+int	metrics_server_fd(const struct metrics_server *m);
+/* Do what is ready and what is due; never waits. */
+void	metrics_server_run(struct metrics_server *m);
+/* Monotonic ms (g_get_monotonic_time() / 1000) of the next deadline. */
+int64_t	metrics_server_deadline(const struct metrics_server *m);
+void	metrics_server_get_stats(const struct metrics_server *m,
+	    struct metrics_stats *out);
+/* Close every connection; NULL is a no-op. */
+void	metrics_server_free(struct metrics_server *m);
 
 /*
  * Does the request head (NUL-terminated) ask for the metrics: "GET

@@ -17,9 +17,10 @@
  * a contact when a client connects, its HELO when it arrives, and the
  * hold time and evidence when the session ends.
  *
- * Metrics: with [tarpitd] metrics_listen, the loop also answers
- * Prometheus scrapes on tarpit_metrics_fd (bound by tarpitd.c before
- * privileges go), each bounded in time by metrics_serve_one().
+ * Metrics: with [tarpitd] metrics_listen, the loop also drives the
+ * Prometheus scrape server (metrics.c) on tarpit_metrics_fd (bound by
+ * tarpitd.c before privileges go): its connections are states with
+ * deadlines like the clients', so a silent scraper costs no waiting.
  *
  * Diagnostics: one "session" line per ended session; accept errors
  * and a full store queue are logged at most once a minute.
@@ -60,8 +61,6 @@
 #define COMPLAIN_EVERY	(60 * 1000)
 /* epoll data of the metrics socket: listeners are -1 - i, clients >= 0. */
 #define METRICS_EVENT	INT_MIN
-/* Scrapes answered per readable event, each bounded by metrics.c. */
-#define SCRAPES_PER_EVENT 2
 
 /* Which FIFO a client waits in; one per constant delay. */
 enum queue {
@@ -111,8 +110,7 @@ struct tarpit {
 	struct store	*store;
 	struct storeq	*queue;
 	int		event_fd;	/* event_log, or -1 */
-	int		metrics_fd;	/* not ours to close; -1: none */
-	bool		metrics_paused;	/* out of descriptors: unwatched */
+	struct metrics_server *metrics;	/* NULL: none */
 	int64_t		accept_resume;	/* 0: accepting */
 	int64_t		last_complaint;
 	struct totals	totals;
@@ -569,8 +567,6 @@ accept_some(struct tarpit *t, size_t i)
 	}
 }
 
-static void	metrics_watch(struct tarpit *t, bool on);
-
 /* Move every client whose deadline has come. */
 static void
 run_timers(struct tarpit *t, int64_t now)
@@ -590,9 +586,9 @@ run_timers(struct tarpit *t, int64_t now)
 		t->accept_resume = 0;
 		/* Those still watched refuse the add (EEXIST): harmless. */
 		listeners_watch(t, true);
-		if (t->metrics_paused)
-			metrics_watch(t, true);
 	}
+	if (t->metrics != NULL && metrics_server_deadline(t->metrics) <= now)
+		metrics_server_run(t->metrics);
 }
 
 /* Milliseconds until the earliest deadline; -1 for none. */
@@ -600,6 +596,9 @@ static int
 next_timeout(const struct tarpit *t, int64_t now)
 {
 	int64_t next = t->accept_resume != 0 ? t->accept_resume : INT64_MAX;
+
+	if (t->metrics != NULL)
+		next = MIN(next, metrics_server_deadline(t->metrics));
 
 	for (int q = 0; q < Q_COUNT; q++)
 		if (t->q[q].head >= 0)
@@ -659,34 +658,6 @@ render_metrics(GString *out, void *data)
 	    "result=\"written\"", q.written);
 	metrics_counter(out, name, NULL, "result=\"dropped\"", q.dropped);
 	metrics_counter(out, name, NULL, "result=\"failed\"", q.failed);
-}
-
-static void
-metrics_watch(struct tarpit *t, bool on)
-{
-	struct epoll_event ev = { .events = EPOLLIN, .data.fd = METRICS_EVENT };
-
-	epoll_ctl(t->epfd, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, t->metrics_fd,
-	    &ev);
-	t->metrics_paused = !on;
-}
-
-/* Answer the scrapes waiting, a few at most. */
-static void
-serve_metrics(struct tarpit *t)
-{
-	for (int i = 0; i < SCRAPES_PER_EVENT; i++) {
-		if (metrics_serve_one(t->metrics_fd, render_metrics, t))
-			continue;
-		/* Out of descriptors: pause with the listeners, not spin. */
-		if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS ||
-		    errno == ENOMEM) {
-			metrics_watch(t, false);
-			if (t->accept_resume == 0)
-				t->accept_resume = mono_ms() + ACCEPT_PAUSE;
-		}
-		return;
-	}
 }
 
 static void
@@ -822,7 +793,6 @@ tarpit_new(struct conf *conf, const struct conf_source *src,
 	t->listen = *l;
 	t->event_fd = -1;
 	t->epfd = -1;
-	t->metrics_fd = tarpit_metrics_fd;
 	set_params(t);
 	for (int q = 0; q < Q_COUNT; q++)
 		t->q[q].head = t->q[q].tail = -1;
@@ -851,14 +821,18 @@ tarpit_new(struct conf *conf, const struct conf_source *src,
 	t->queue = storeq_new(t->store, QUEUE_EVENTS);
 	t->event_fd = open_event_log(conf->tarpitd.event_log);
 	listeners_watch(t, true);
-	if (t->metrics_fd >= 0) {
+	if (tarpit_metrics_fd >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN,
 		    .data.fd = METRICS_EVENT };
 
-		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, t->metrics_fd, &ev) < 0) {
-			g_set_error(error, G_FILE_ERROR,
-			    g_file_error_from_errno(errno), "epoll_ctl "
-			    "(metrics): %s", g_strerror(errno));
+		if ((t->metrics = metrics_server_new(tarpit_metrics_fd,
+		    render_metrics, t, error)) == NULL ||
+		    epoll_ctl(t->epfd, EPOLL_CTL_ADD,
+		    metrics_server_fd(t->metrics), &ev) < 0) {
+			if (t->metrics != NULL)
+				g_set_error(error, G_FILE_ERROR,
+				    g_file_error_from_errno(errno), "epoll_ctl "
+				    "(metrics): %s", g_strerror(errno));
 			tarpit_free(t);
 			return NULL;
 		}
@@ -887,7 +861,7 @@ tarpit_run(struct tarpit *t)
 			int fd = events[i].data.fd;
 
 			if (fd == METRICS_EVENT)
-				serve_metrics(t);
+				metrics_server_run(t->metrics);
 			else if (fd < 0)
 				accept_some(t, (size_t)(-1 - fd));
 			else if (t->clients[fd].used)
@@ -913,6 +887,7 @@ tarpit_free(struct tarpit *t)
 {
 	if (t == NULL)
 		return;
+	metrics_server_free(t->metrics);
 	storeq_free(t->queue);	/* writes what is queued */
 	store_free(t->store);
 	if (t->event_fd >= 0)
