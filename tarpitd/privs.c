@@ -3,6 +3,8 @@
  *
  *	privs_prepare_store	let the tar-pit user create and write the store
  *	privs_prepare_file	create a file (the event log) for the user
+ *				(root's files only; never through a symbolic
+ *				link or a file with more than one hard link)
  *	privs_drop		chroot (optional) and become the user
  *
  * The dropping itself is shared/privs.c's privs_become: as OpenBSD spamd
@@ -22,6 +24,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,17 +34,19 @@
 #include "tarpit.h"
 
 /*
- * Give file to uid:gid if root owns it; never take anyone else's, and
- * never follow a symbolic link (the folder may be the user's: a link
- * planted there must not hand it some other file).
+ * Give file to uid:gid if root owns it; never take anyone else's, never
+ * follow a symbolic link, and never give a file with another hard link
+ * (the folder may be the user's: a link planted there must not hand it
+ * some other file, /etc/shadow say). Checked and changed through one
+ * descriptor, so the file checked is the file given.
  */
 static bool
 give_file(const char *file, const char *user, uid_t uid, gid_t gid,
     GError **error)
 {
 	struct stat sb;
+	const char *why = NULL;
 	int fd;
-	bool ok;
 
 	/* Not root's (or absent): nothing to do, and no need to open it. */
 	if (lstat(file, &sb) != 0 || (sb.st_uid != 0 && !S_ISLNK(sb.st_mode)))
@@ -55,14 +60,50 @@ give_file(const char *file, const char *user, uid_t uid, gid_t gid,
 		    errno == ELOOP ? " (a symbolic link: refused)" : "");
 		return false;
 	}
-	ok = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) &&
-	    (sb.st_uid != 0 || fchown(fd, uid, gid) == 0);
-	if (!ok)
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-		    "%s: cannot give it to %s: %s", file, user,
-		    S_ISREG(sb.st_mode) ? g_strerror(errno) : "not a file");
+	if (fstat(fd, &sb) != 0)
+		why = g_strerror(errno);
+	else if (!S_ISREG(sb.st_mode))
+		why = "not a file";
+	else if (sb.st_uid == 0 && sb.st_nlink != 1) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM,
+		    "%s: %ju hard links: refused (it may be a link to another "
+		    "file of root's; remove it, and tarpitd makes the file)",
+		    file, (uintmax_t)sb.st_nlink);
+		close(fd);
+		return false;
+	} else if (sb.st_uid == 0 && fchown(fd, uid, gid) != 0)
+		why = g_strerror(errno);
+	if (why != NULL)
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_PERM,
+		    "%s: cannot give it to %s: %s", file, user, why);
 	close(fd);
-	return ok;
+	return why == NULL;
+}
+
+/*
+ * Give the folder dir, just made by root, to uid:gid, through a
+ * descriptor: chown(2) would follow a symbolic link put in its place.
+ */
+static bool
+give_dir(const char *dir, const char *user, uid_t uid, gid_t gid,
+    GError **error)
+{
+	struct stat sb;
+	const char *why = NULL;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	if (fd < 0 || fstat(fd, &sb) != 0)
+		why = g_strerror(errno);
+	else if (sb.st_uid != 0)
+		why = "not the folder just made (replaced?)";
+	else if (fchown(fd, uid, gid) != 0)
+		why = g_strerror(errno);
+	if (why != NULL)
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "store folder %s: chown to %s: %s", dir, user, why);
+	if (fd >= 0)
+		close(fd);
+	return why == NULL;
 }
 
 bool
@@ -84,12 +125,8 @@ privs_prepare_store(const char *path, const char *user, GError **error)
 		return false;
 	}
 	/* A folder we made is the user's; an existing one is left alone. */
-	if (made && chown(dir, uid, gid) != 0) {
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
-		    "store folder %s: chown to %s: %s", dir, user,
-		    g_strerror(errno));
+	if (made && !give_dir(dir, user, uid, gid, error))
 		return false;
-	}
 	return give_file(path, user, uid, gid, error) &&
 	    give_file(lock, user, uid, gid, error);
 }
