@@ -277,6 +277,26 @@ addr_equal(const struct addr *a, const struct addr *b)
 	    a->family == AF_INET ? 4 : sizeof(a->bytes)) == 0;
 }
 
+/* A hash of a (struct addr *) agreeing with addr_equal: a GHashFunc. */
+unsigned
+addr_hash(const void *p)
+{
+	const struct addr *a = p;
+	size_t n = a->family == AF_INET ? 4 : sizeof(a->bytes);
+	unsigned h = (unsigned)a->family;
+
+	for (size_t i = 0; i < n; i++)
+		h = h * 31 + a->bytes[i];
+	return h;
+}
+
+/* addr_equal for hash tables of (struct addr *): a GEqualFunc. */
+int
+addr_hash_equal(const void *a, const void *b)
+{
+	return addr_equal(a, b);
+}
+
 /* Clear every bit after the first prefix bits; no change past the end. */
 void
 addr_mask(struct addr *a, unsigned prefix)

@@ -45,6 +45,9 @@ socklen_t addr_to_sockaddr(const struct addr *a, uint16_t port,
 const char *addr_format(const struct addr *a, char *buf);
 
 bool	addr_equal(const struct addr *a, const struct addr *b);
+/* For hash tables keyed by (struct addr *): GHashFunc and GEqualFunc. */
+unsigned addr_hash(const void *a);
+int	addr_hash_equal(const void *a, const void *b);
 
 /* Clear every bit after the first prefix bits. */
 void	addr_mask(struct addr *a, unsigned prefix);

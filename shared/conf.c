@@ -639,6 +639,12 @@ static const struct key keys[] = {
 	{ "tarpitd", "event_log", parse_path_opt, F(tarpitd, event_log), "", STR },
 	{ "tarpitd", "metrics_listen", parse_hostport_opt,
 	    F(tarpitd, metrics_listen), "" },
+	{ "tarpitd", "aggregate_ipv4_prefix", parse_uint,
+	    F(tarpitd, aggregate_ipv4_prefix), "24", 8, 32 },
+	{ "tarpitd", "aggregate_ipv6_prefix", parse_uint,
+	    F(tarpitd, aggregate_ipv6_prefix), "48", 16, 128 },
+	{ "tarpitd", "records_per_minute", parse_uint,
+	    F(tarpitd, records_per_minute), "60", 0, 1000000 },
 
 	{ "milter", "socket", parse_milter_socket, F(milter, socket),
 	    "unix:/run/slowspam/milter.sock", STR },
@@ -878,6 +884,12 @@ check_together(struct load *ld)
 	if (c->tarpitd.max_clients_per_net > c->tarpitd.max_clients)
 		problem(ld, "tarpitd", "max_clients_per_net",
 		    "must not exceed max_clients");
+	if (c->tarpitd.aggregate_ipv4_prefix > c->store.ipv4_prefix)
+		problem(ld, "tarpitd", "aggregate_ipv4_prefix",
+		    "must not be longer than [store] ipv4_prefix");
+	if (c->tarpitd.aggregate_ipv6_prefix > c->store.ipv6_prefix)
+		problem(ld, "tarpitd", "aggregate_ipv6_prefix",
+		    "must not be longer than [store] ipv6_prefix");
 	if ((c->milter.action == CONF_ACTION_DIVERT ||
 	    c->milter.action_bot == CONF_ACTION_DIVERT) &&
 	    c->milter.divert_to[0] == '\0')

@@ -65,6 +65,10 @@ struct conf {
 		char		*chroot;	/* "" for none */
 		char		*event_log;	/* "" for none */
 		struct conf_listen metrics_listen; /* port 0: none */
+		/* Sessions recorded per aggregate network a minute (0: all). */
+		unsigned	aggregate_ipv4_prefix;
+		unsigned	aggregate_ipv6_prefix;
+		unsigned	records_per_minute;
 	} tarpitd;
 
 	struct conf_milter {

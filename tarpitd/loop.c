@@ -13,9 +13,17 @@
  * is sorted by deadline as it is built (endlessh's trick); the loop
  * sleeps until the earliest head and touches only clients that are due.
  *
- * Store writes go through storeq, so the loop never waits on the disk:
- * a contact when a client connects, its HELO when it arrives, and the
- * hold time and evidence when the session ends.
+ * What a session leaves is bounded by design, not by the client's rate
+ * (docs/abuse.md). A session is recorded once it has earned it: the
+ * final greeting went out whole, or the client sent a byte; and then
+ * only if its aggregate network's budget allows (budget.c). A recorded
+ * session writes one log line and one event-log line when it ends, and
+ * goes to the store: its contact when it is recorded (stamped with the
+ * connect time), its HELO, and the hold time and evidence at the end.
+ * Connections refused over a limit, those that close before the
+ * greeting and those over the budget are only counted, and summarised
+ * once a minute (summary.c). Store writes go through storeq, so the loop
+ * never waits on the disk.
  *
  * Metrics: with [tarpitd] metrics_listen, the loop also drives the
  * Prometheus scrape server (metrics.c) on tarpit_metrics_fd (bound by
@@ -59,6 +67,8 @@
 /* Store events waiting for the writer (two rings of ~5.6 MB). */
 #define QUEUE_EVENTS	16384
 #define COMPLAIN_EVERY	(60 * 1000)
+/* How often the unrecorded sessions are summarised. */
+#define SUMMARY_EVERY	(60 * 1000)
 /* epoll data of the metrics socket: listeners are -1 - i, clients >= 0. */
 #define METRICS_EVENT	INT_MIN
 
@@ -71,11 +81,19 @@ enum queue {
 	Q_NONE = Q_COUNT,
 };
 
+/* Whether a session is recorded (see the top of the file). */
+enum record {
+	RECORD_PENDING,	/* not greeted and silent so far */
+	RECORD_YES,
+	RECORD_OVER,	/* it earned it, but its network's budget was spent */
+};
+
 struct client {
 	struct smtp_session s;
 	struct addr	addr;
 	uint16_t	port;
 	uint8_t		queue;		/* enum queue */
+	uint8_t		record;		/* enum record */
 	bool		used;
 	int32_t		prev, next;	/* neighbours in the queue, or -1 */
 };
@@ -93,6 +111,7 @@ struct totals {
 	uint64_t	ended[SMTP_END_ERROR + 1];
 	uint64_t	evidence[8];
 	uint64_t	helos;
+	uint64_t	unrecorded[UNRECORDED_COUNT];
 };
 
 struct tarpit {
@@ -113,6 +132,11 @@ struct tarpit {
 	struct metrics_server *metrics;	/* NULL: none */
 	int64_t		accept_resume;	/* 0: accepting */
 	int64_t		last_complaint;
+	struct budget	*budget;
+	struct summary	*summary;
+	int64_t		summary_due;
+	bool		told_budget;	/* said once that the budget bites */
+	bool		told_overflow;	/* ... and that its table is full */
 	struct totals	totals;
 };
 
@@ -294,23 +318,6 @@ net_of(const struct tarpit *t, const struct addr *a)
 	return n;
 }
 
-static guint
-addr_hash(gconstpointer p)
-{
-	const struct addr *a = p;
-	guint h = (guint)a->family;
-
-	for (size_t i = 0; i < sizeof(a->bytes); i++)
-		h = h * 31 + a->bytes[i];
-	return h;
-}
-
-static gboolean
-addr_eq(gconstpointer a, gconstpointer b)
-{
-	return addr_equal(a, b);
-}
-
 /* Add delta to the count of a's network; returns the new count. */
 static unsigned
 net_count(struct tarpit *t, const struct addr *a, int delta)
@@ -325,6 +332,60 @@ net_count(struct tarpit *t, const struct addr *a, int delta)
 		g_hash_table_replace(t->per_net, g_memdup2(&n, sizeof(n)),
 		    GUINT_TO_POINTER(count));
 	return count;
+}
+
+/* The aggregate network of a, for budgets and summaries. */
+static struct addr_cidr
+aggregate_of(const struct tarpit *t, const struct addr *a)
+{
+	struct addr_cidr n = { *a, a->family == AF_INET ?
+	    t->conf->tarpitd.aggregate_ipv4_prefix :
+	    t->conf->tarpitd.aggregate_ipv6_prefix };
+
+	addr_mask(&n.net, n.prefix);
+	return n;
+}
+
+/*
+ * Record the session once it has earned it (greeted, or it spoke), if
+ * its aggregate network's budget allows: its contact goes to the store
+ * now, stamped with the time it connected.
+ */
+static void
+maybe_record(struct tarpit *t, int fd)
+{
+	struct client *c = &t->clients[fd];
+	struct tarpit_update u = { .now = wall_ms(c->s.start),
+	    .new_session = true };
+	struct addr_cidr net;
+	char text[ADDR_NETKEY_LEN];
+	bool overflow;
+
+	if (c->record != RECORD_PENDING || !(c->s.greeted || c->s.heard) ||
+	    c->s.end == SMTP_END_LIMIT)
+		return;
+	net = aggregate_of(t, &c->addr);
+	if (!budget_take(t->budget, &net.net,
+	    t->conf->tarpitd.records_per_minute, mono_ms(), &overflow)) {
+		c->record = RECORD_OVER;
+		if (!t->told_budget) {
+			t->told_budget = true;
+			log_msg(LOG_NOTICE, "%s passed records_per_minute (%u):"
+			    " sessions over an aggregate network's budget are "
+			    "counted and summarised, not recorded (said once)",
+			    addr_cidr_format(&net, text),
+			    t->conf->tarpitd.records_per_minute);
+		}
+		return;
+	}
+	if (overflow && !t->told_overflow) {
+		t->told_overflow = true;
+		log_msg(LOG_NOTICE, "records_per_minute: %d aggregate networks "
+		    "tracked; newer ones share one budget (said once)",
+		    BUDGET_NETS_MAX);
+	}
+	c->record = RECORD_YES;
+	store_event(t, &c->addr, &u);
 }
 
 /* Write the rest of the pending line, as far as the socket takes it. */
@@ -366,21 +427,31 @@ end_session(struct tarpit *t, int fd)
 	struct tarpit_update u = { .now = r.disconnect,
 	    .evidence = c->s.evidence, .held_ms = (uint64_t)(now - c->s.start) };
 
-	session_log(&r);
-	if (t->event_fd >= 0) {
-		char line[2048];
-		size_t n = session_json(&r, line, sizeof(line) - 1);
+	if (c->record == RECORD_YES) {
+		session_log(&r);
+		if (t->event_fd >= 0) {
+			char line[2048];
+			size_t n = session_json(&r, line, sizeof(line) - 1);
 
-		if (n > 0) {
-			line[n++] = '\n';
-			/* O_APPEND: one write is one whole line. */
-			if (write(t->event_fd, line, n) != (ssize_t)n &&
-			    may_complain(t))
-				log_msg(LOG_ERR, "event_log %s: %m",
-				    t->conf->tarpitd.event_log);
+			if (n > 0) {
+				line[n++] = '\n';
+				/* O_APPEND: one write is one whole line. */
+				if (write(t->event_fd, line, n) != (ssize_t)n &&
+				    may_complain(t))
+					log_msg(LOG_ERR, "event_log %s: %m",
+					    t->conf->tarpitd.event_log);
+			}
 		}
+		store_event(t, &c->addr, &u);
+	} else {
+		enum unrecorded why = c->s.end == SMTP_END_LIMIT ?
+		    UNRECORDED_LIMIT : c->record == RECORD_OVER ?
+		    UNRECORDED_BUDGET : UNRECORDED_EARLY;
+		struct addr_cidr net = aggregate_of(t, &c->addr);
+
+		summary_add(t->summary, why, &net);
+		t->totals.unrecorded[why]++;
 	}
-	store_event(t, &c->addr, &u);
 
 	t->totals.sessions++;
 	t->totals.held_ms += u.held_ms;
@@ -405,6 +476,7 @@ settle(struct tarpit *t, int fd)
 	struct client *c = &t->clients[fd];
 
 	flush(t, fd);
+	maybe_record(t, fd);
 	if (c->s.state == SMTP_CLOSED || c->s.state == SMTP_CLOSING) {
 		/* The 421 went out as far as it could; never wait on it. */
 		if (c->s.state == SMTP_CLOSING)
@@ -430,17 +502,24 @@ client_readable(struct tarpit *t, int fd)
 			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
-		if (n <= 0) {
+		if (n == 0) {
+			/* A half-close too: it may still read our 421. */
+			smtp_eof(&c->s);
+			break;
+		}
+		if (n < 0) {
 			smtp_closed(&c->s, SMTP_END_CLIENT_CLOSED);
 			break;
 		}
 		smtp_input(&c->s, &t->params, mono_ms(), buf, (size_t)n, &cmd);
+		maybe_record(t, fd);
 		if (cmd.complete && cmd.is_helo) {
 			struct tarpit_update u = { .now = store_now() };
 
 			record_update_set_helo(&u, cmd.arg, cmd.arg_len,
 			    c->s.helo_class);
-			store_event(t, &c->addr, &u);
+			if (c->record == RECORD_YES)
+				store_event(t, &c->addr, &u);
 			t->totals.helos++;
 		}
 	}
@@ -467,7 +546,6 @@ client_new(struct tarpit *t, int fd, const struct sockaddr_storage *ss,
 	struct client *c;
 	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
 	    .data.fd = fd };
-	struct tarpit_update u = { .now = store_now() };
 	bool over;
 
 	if (fd >= t->nslots) {
@@ -495,9 +573,7 @@ client_new(struct tarpit *t, int fd, const struct sockaddr_storage *ss,
 		net_count(t, &c->addr, -1);
 		over = true;
 	}
-	/* A contact either way; a session only if it is held. */
-	u.new_session = !over;
-	store_event(t, &c->addr, &u);
+	/* Nothing is written for it yet: see maybe_record(). */
 	if (over) {
 		smtp_abort(&c->s, SMTP_END_LIMIT);
 		settle(t, fd);
@@ -589,6 +665,11 @@ run_timers(struct tarpit *t, int64_t now)
 	}
 	if (t->metrics != NULL && metrics_server_deadline(t->metrics) <= now)
 		metrics_server_run(t->metrics);
+	if (now >= t->summary_due) {
+		summary_emit(t->summary, SUMMARY_EVERY);
+		budget_sweep(t->budget, now);
+		t->summary_due = now + SUMMARY_EVERY;
+	}
 }
 
 /* Milliseconds until the earliest deadline; -1 for none. */
@@ -597,6 +678,7 @@ next_timeout(const struct tarpit *t, int64_t now)
 {
 	int64_t next = t->accept_resume != 0 ? t->accept_resume : INT64_MAX;
 
+	next = MIN(next, t->summary_due);
 	if (t->metrics != NULL)
 		next = MIN(next, metrics_server_deadline(t->metrics));
 
@@ -653,6 +735,20 @@ render_metrics(GString *out, void *data)
 	metrics_counter(out, "slowspam_tarpit_limit_rejections_total",
 	    "Connections turned away over max_clients or "
 	    "max_clients_per_net.", NULL, t->totals.ended[SMTP_END_LIMIT]);
+	name = "slowspam_tarpit_unrecorded_total";
+	for (int i = 0; i < UNRECORDED_COUNT; i++) {
+		char labels[64];
+
+		g_snprintf(labels, sizeof(labels), "reason=\"%s\"",
+		    unrecorded_name(i));
+		metrics_counter(out, name, i == 0 ? "Sessions counted but not "
+		    "recorded (no line, no store): refused over a limit, closed "
+		    "before the greeting, over records_per_minute." : NULL,
+		    labels, t->totals.unrecorded[i]);
+	}
+	metrics_gauge(out, "slowspam_tarpit_budget_networks",
+	    "Aggregate networks whose records_per_minute budget is in use.",
+	    NULL, budget_size(t->budget));
 	name = "slowspam_store_events_total";
 	metrics_counter(out, name, "Tar-pit store events, by result.",
 	    "result=\"written\"", q.written);
@@ -682,6 +778,13 @@ log_totals(struct tarpit *t)
 	for (unsigned i = 0; record_evidence_name(i) != NULL; i++)
 		log_event_int(&e, record_evidence_name(i),
 		    (long long)t->totals.evidence[i]);
+	for (int i = 0; i < UNRECORDED_COUNT; i++) {
+		char key[32];
+
+		g_snprintf(key, sizeof(key), "unrecorded_%s",
+		    unrecorded_name(i));
+		log_event_int(&e, key, (long long)t->totals.unrecorded[i]);
+	}
 	log_event_int(&e, "store_written", (long long)q.written);
 	log_event_int(&e, "store_dropped", (long long)q.dropped);
 	log_event_int(&e, "store_failed", (long long)q.failed);
@@ -801,7 +904,11 @@ tarpit_new(struct conf *conf, const struct conf_source *src,
 		rl.rlim_cur = 65536;
 	t->nslots = (int)MIN(rl.rlim_cur, (rlim_t)(1 << 22));
 	t->clients = g_new0(struct client, (gsize)t->nslots);
-	t->per_net = g_hash_table_new_full(addr_hash, addr_eq, g_free, NULL);
+	t->per_net = g_hash_table_new_full(addr_hash, addr_hash_equal, g_free,
+	    NULL);
+	t->budget = budget_new();
+	t->summary = summary_new();
+	t->summary_due = mono_ms() + SUMMARY_EVERY;
 	t->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (t->epfd < 0) {
 		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(errno),
@@ -878,6 +985,8 @@ tarpit_run(struct tarpit *t)
 		}
 	}
 	shut_down(t);
+	/* What the last, shorter period counted is not lost. */
+	summary_emit(t->summary, SUMMARY_EVERY - (t->summary_due - mono_ms()));
 	log_totals(t);
 	return EXIT_SUCCESS;
 }
@@ -899,6 +1008,8 @@ tarpit_free(struct tarpit *t)
 			smtp_clear(&t->clients[fd].s);
 	g_free(t->clients);
 	g_hash_table_destroy(t->per_net);
+	budget_free(t->budget);
+	summary_free(t->summary);
 	conf_free(t->conf);
 	g_free(t);
 }

@@ -5,6 +5,7 @@
  *	smtp_start		a new connection
  *	smtp_input		bytes from the client
  *	smtp_timeout		the session's deadline has come
+ *	smtp_eof		the client sent its last byte (it may still read)
  *	smtp_closed		the client went away
  *	smtp_abort		end now with a 421 (shutdown, limit)
  *	smtp_pending		what is left of the line going out
@@ -230,6 +231,7 @@ smtp_input(struct smtp_session *s, const struct smtp_params *p, int64_t now,
 		g_clear_pointer(&s->line, g_free);	/* judged already */
 	if (len == 0 || s->state >= SMTP_CLOSING)
 		return;
+	s->heard = true;
 	if (s->state == SMTP_GREET)
 		s->evidence |= EVIDENCE_PREGREET;
 	if (s->skip_line) {
@@ -316,6 +318,17 @@ smtp_closed(struct smtp_session *s, enum smtp_end why)
 }
 
 void
+smtp_eof(struct smtp_session *s)
+{
+	if (s->state >= SMTP_CLOSING)
+		return;			/* already saying goodbye */
+	if (s->state == SMTP_GREET || s->state == SMTP_DRIP)
+		s->evidence |= EVIDENCE_IMPATIENT;
+	/* It may still read: the 421 goes out first, as for every end. */
+	finish(s, SMTP_OUT_BYE, SMTP_END_CLIENT_CLOSED);
+}
+
+void
 smtp_abort(struct smtp_session *s, enum smtp_end why)
 {
 	finish(s, why == SMTP_END_LIMIT ? SMTP_OUT_BUSY : SMTP_OUT_SHUTDOWN,
@@ -367,6 +380,8 @@ smtp_sent(struct smtp_session *s, const struct smtp_script *sc, size_t n)
 	s->out_off = (uint8_t)MIN(s->out_off + n, len);
 	if (s->out_off < len)
 		return;
+	if (s->out == SMTP_OUT_GREETING)
+		s->greeted = true;
 	/* The line a partly written one held back, if any, is next. */
 	s->out = s->next;
 	s->out_off = 0;

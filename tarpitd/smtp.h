@@ -95,6 +95,8 @@ struct smtp_session {
 	bool		have_command;	/* the first line is complete */
 	bool		have_helo;	/* ... and it was HELO or EHLO */
 	bool		skip_line;	/* discarding the rest of a long line */
+	bool		greeted;	/* the final 220 went out whole */
+	bool		heard;		/* the client sent at least a byte */
 };
 
 /* What smtp_input() found in the first command line. */
@@ -125,7 +127,13 @@ void	smtp_input(struct smtp_session *s, const struct smtp_params *p,
 void	smtp_timeout(struct smtp_session *s, const struct smtp_params *p,
 	    int64_t now);
 
-/* The client closed or the connection failed. */
+/*
+ * The client shut down its sending side (a half-close, or the first sign
+ * of a close): end with the 421 all the same, in case it still reads.
+ */
+void	smtp_eof(struct smtp_session *s);
+
+/* The connection failed: nothing more can be sent. */
 void	smtp_closed(struct smtp_session *s, enum smtp_end why);
 
 /* End now with the 421 line for why (SHUTDOWN or LIMIT). */

@@ -84,6 +84,39 @@ struct tarpit *tarpit_new(struct conf *conf, const struct conf_source *src,
 int	tarpit_run(struct tarpit *t);
 void	tarpit_free(struct tarpit *t);
 
+/* budget.c: recorded sessions per aggregate network (see the file). */
+#define BUDGET_NETS_MAX	65536
+struct budget;
+struct budget *budget_new(void);
+/*
+ * May net (an address masked to its aggregate prefix) start one more
+ * recorded session at now (monotonic ms), per_minute a minute (0: no
+ * limit)? *overflow: the table was full, so the shared budget decided.
+ */
+bool	budget_take(struct budget *b, const struct addr *net,
+	    unsigned per_minute, int64_t now, bool *overflow);
+/* Forget the networks whose budget is whole again. */
+void	budget_sweep(struct budget *b, int64_t now);
+unsigned budget_size(const struct budget *b);
+void	budget_free(struct budget *b);
+
+/* summary.c: sessions counted, not recorded (see the file). */
+enum unrecorded {
+	UNRECORDED_LIMIT,	/* refused over max_clients(_per_net) */
+	UNRECORDED_EARLY,	/* closed before the greeting, silent */
+	UNRECORDED_BUDGET,	/* over records_per_minute */
+	UNRECORDED_COUNT,
+};
+struct summary;
+struct summary *summary_new(void);
+/* One more session for why, from aggregate network net. */
+void	summary_add(struct summary *s, enum unrecorded why,
+	    const struct addr_cidr *net);
+/* Log a line per reason counted in the last period_ms; start again. */
+void	summary_emit(struct summary *s, int64_t period_ms);
+void	summary_free(struct summary *s);
+const char *unrecorded_name(enum unrecorded why);
+
 /* session.c */
 /* What one ended session leaves: log line, event-log line. */
 struct session_report {

@@ -1,0 +1,121 @@
+/*
+ * budget.c - how many sessions an aggregate network may have recorded.
+ *
+ *	budget_new	an empty table
+ *	budget_take	may this network start one more recorded session?
+ *	budget_sweep	forget networks whose budget is whole again
+ *	budget_size	networks remembered now
+ *	budget_free	release the table
+ *
+ * Every recorded session writes a log line, an event-log line and a
+ * store record, so an attacker with many addresses (an IPv6 /48 holds
+ * 65,536 /64 store networks) must not decide how much is written. Each
+ * aggregate network (e.g. a /24 or a /48) gets a budget of per_minute
+ * sessions: a burst of that many, refilled evenly over the minute (the
+ * generic cell rate algorithm: one "theoretical arrival time" per
+ * network, nothing else). A network whose budget is whole again carries
+ * no information and is forgotten at the next sweep.
+ *
+ * The table is bounded: with BUDGET_NETS_MAX networks in it, any further
+ * network draws on one shared overflow budget, so a spray of new
+ * networks costs memory up to the bound and no more.
+ *
+ * Diagnostics: none; the caller counts and logs what was refused.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include "tarpit.h"
+
+#define MINUTE_US	(60 * G_USEC_PER_SEC)
+
+struct budget_entry {
+	struct addr	net;		/* the hash key */
+	int64_t		tat;		/* us; budget whole when <= now */
+};
+
+struct budget {
+	GHashTable	*nets;		/* struct budget_entry, key and value */
+	struct budget_entry overflow;	/* shared once the table is full */
+};
+
+struct budget *
+budget_new(void)
+{
+	struct budget *b = g_new0(struct budget, 1);
+
+	b->nets = g_hash_table_new_full(addr_hash, addr_hash_equal, g_free,
+	    NULL);
+	return b;
+}
+
+/* Take one session from e's budget at now (us), if there is one left. */
+static bool
+take(struct budget_entry *e, unsigned per_minute, int64_t now)
+{
+	int64_t interval = MINUTE_US / per_minute;
+	int64_t tat = MAX(e->tat, now);
+
+	/* A whole budget lets per_minute sessions through at once. */
+	if (tat - now > MINUTE_US - interval)
+		return false;
+	e->tat = tat + interval;
+	return true;
+}
+
+bool
+budget_take(struct budget *b, const struct addr *net, unsigned per_minute,
+    int64_t now_ms, bool *overflow)
+{
+	int64_t now = now_ms * 1000;
+	struct budget_entry *e;
+
+	*overflow = false;
+	if (per_minute == 0)
+		return true;
+	if ((e = g_hash_table_lookup(b->nets, net)) == NULL) {
+		if (g_hash_table_size(b->nets) >= BUDGET_NETS_MAX) {
+			*overflow = true;
+			return take(&b->overflow, per_minute, now);
+		}
+		e = g_new(struct budget_entry, 1);
+		e->net = *net;
+		e->tat = 0;
+		g_hash_table_add(b->nets, e);
+	}
+	return take(e, per_minute, now);
+}
+
+static gboolean
+is_whole(gpointer key, gpointer value, gpointer data)
+{
+	const struct budget_entry *e = key;
+	const int64_t *now = data;
+
+	(void)value;
+	return e->tat <= *now;
+}
+
+void
+budget_sweep(struct budget *b, int64_t now_ms)
+{
+	int64_t now = now_ms * 1000;
+
+	g_hash_table_foreach_remove(b->nets, is_whole, &now);
+}
+
+unsigned
+budget_size(const struct budget *b)
+{
+	return g_hash_table_size(b->nets);
+}
+
+void
+budget_free(struct budget *b)
+{
+	if (b == NULL)
+		return;
+	g_hash_table_destroy(b->nets);
+	g_free(b);
+}
