@@ -881,6 +881,7 @@ main(int argc, char **argv)
 	const char *spec;
 	int status, metrics_fd = -1;
 
+	fds_close_inherited(false);	/* nothing the starter left open */
 	conf_cli_options(ctx, &cli, true);
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1) {

@@ -9,6 +9,9 @@
 
 #include <glib.h>
 
+/* Closing what the starter left open goes with it (fds_close_inherited). */
+#include "fds.h"
+
 /*
  * Look user up; false with error set if the user is unknown or is root.
  * key names the group of settings in messages ("[milter]").

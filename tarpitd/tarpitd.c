@@ -4,7 +4,8 @@
  * Usage: tarpitd [-c FILE] [-f] [-t] [--listen ADDR:PORT]...
  *        [--set GROUP.KEY=VALUE]... [-V]
  *
- * Start-up, in this order: read and check the configuration; bind the
+ * Start-up, in this order: close every descriptor the starter left open
+ * (but systemd's sockets); read and check the configuration; bind the
  * listening sockets (or take systemd's); as root, make the store's
  * folder and the event log the tar pit user's; leave the terminal
  * unless -f; chroot and drop to [tarpitd] user; then serve, in one
@@ -38,6 +39,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fds.h"
 #include "log.h"
 #include "metrics.h"
 #include "tarpit.h"
@@ -397,6 +399,8 @@ main(int argc, char **argv)
 	unsigned workers;
 	int status;
 
+	/* Nothing the starter left open survives chroot (but systemd's). */
+	fds_close_inherited(true);
 	conf_cli_options(ctx, &cli, true);
 	g_option_context_add_main_entries(ctx, entries, NULL);
 	if (!g_option_context_parse(ctx, &argc, &argv, &err) || argc > 1) {

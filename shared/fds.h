@@ -1,0 +1,19 @@
+/*
+ * fds.h - the descriptors a daemon inherits from whoever started it.
+ */
+#ifndef SLOWSPAM_FDS_H
+#define SLOWSPAM_FDS_H
+
+#include <stdbool.h>
+
+/*
+ * First thing in main(): close every descriptor above 2 that the
+ * starter left open, up to the soft RLIMIT_NOFILE, so that none survives
+ * chroot and the drop of root. With systemd true, the sockets systemd
+ * passes (LISTEN_FDS of them from fd 3, when LISTEN_PID is this
+ * process) stay open. Descriptors 0 to 2, if closed, become /dev/null,
+ * so that no file opened later is taken for stderr. Never fails.
+ */
+void	fds_close_inherited(bool systemd);
+
+#endif /* SLOWSPAM_FDS_H */
