@@ -909,6 +909,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err->message);
 		return EXIT_FAILURE;
 	}
+	conf_warn_exposed(M.setup->conf);
 	if (cli.check) {
 		printf("%s: OK\n", M.setup->conf->path);
 		return EXIT_SUCCESS;

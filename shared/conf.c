@@ -5,6 +5,7 @@
  *	conf_load_at		the same, for a file below a folder descriptor
  *	conf_load_data		the same for text in memory
  *	conf_free		release a configuration
+ *	conf_warn_exposed	warn of a password others may read
  *	conf_default_path	$(sysconfdir)/slowspam/slowspam.conf
  *	conf_store_options	the hit-store part, for store_open()
  *	conf_parse_duration	"10m" to milliseconds
@@ -1029,6 +1030,27 @@ conf_free(struct conf *conf)
 	g_free(conf->milter.trusted_networks.v);
 	g_free(conf->path);
 	g_free(conf);
+}
+
+bool
+conf_warn_exposed(const struct conf *conf)
+{
+	g_autoptr(GKeyFile) kf = g_key_file_new();
+	g_autofree char *password = NULL;
+	struct stat sb;
+
+	/* The file's own text: a --set does not take it out of the file. */
+	if (conf->path == NULL || stat(conf->path, &sb) != 0 ||
+	    !S_ISREG(sb.st_mode) || (sb.st_mode & S_IROTH) == 0 ||
+	    !g_key_file_load_from_file(kf, conf->path, G_KEY_FILE_NONE,
+	    NULL) || (password = g_key_file_get_string(kf, "store",
+	    "redis_password", NULL)) == NULL || g_strstrip(password)[0] == '\0')
+		return false;
+	log_msg(LOG_WARNING, "%s: [store] redis_password is set, and every "
+	    "user may read the file (mode %04o): chmod 0640 %s; chgrp "
+	    "slowspam %s (the group the daemons run as)", conf->path,
+	    (unsigned)(sb.st_mode & 07777), conf->path, conf->path);
+	return true;
 }
 
 void

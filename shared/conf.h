@@ -138,6 +138,13 @@ struct conf *conf_load_at(int dirfd, const char *name, const char *shown,
 struct conf *conf_load_data(const char *name, const char *data, size_t len,
 	    const char *const *overrides, GError **error);
 void	conf_free(struct conf *conf);
+/*
+ * Warn (a log line) if the file conf was read from sets a non-empty
+ * [store] redis_password and every user may read it (mode & 004),
+ * naming the file and the key and how to fix it; true if it warned.
+ * The three programs call it at start and with -t.
+ */
+bool	conf_warn_exposed(const struct conf *conf);
 
 /* The options every program takes on its command line. */
 struct conf_cli {

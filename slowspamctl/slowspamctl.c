@@ -443,6 +443,7 @@ main(int argc, char **argv)
 		return cli.check ? EXIT_FAILURE : EXIT_TROUBLE;
 	}
 	if (cli.check) {
+		conf_warn_exposed(conf);
 		printf("%s: OK\n", conf->path);
 		conf_free(conf);
 		return EXIT_SUCCESS;

@@ -427,6 +427,7 @@ main(int argc, char **argv)
 	    &err) || (conf = conf_load_at(src.dirfd, src.name, src.path,
 	    src.overrides, &err)) == NULL || !check_setup(conf, &err))
 		goto fail;
+	conf_warn_exposed(conf);
 	if (cli.check) {
 		printf("%s: OK\n", conf->path);
 		conf_free(conf);

@@ -461,6 +461,68 @@ test_sizes(void)
 	}
 }
 
+/* A password in a file every user may read is warned of; else not. */
+static void
+test_exposed(void)
+{
+	static const struct {
+		const char	*text;
+		unsigned	mode;
+		bool		warn;
+	} rows[] = {
+		{ "[store]\nredis_password = s3cret\n", 0644, true },
+		{ "[store]\nredis_password = s3cret\n", 0604, true },
+		{ "[store]\nredis_password = s3cret\n", 0640, false },
+		{ "[store]\nredis_password = s3cret\n", 0600, false },
+		{ "[store]\nredis_password =\n", 0644, false },
+		{ "[store]\nttl = 7d\n", 0644, false },
+	};
+
+	log_open("test_conf", LOG_DEST_STDERR, LOG_USER);
+	for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+		g_autofree char *name = g_strdup_printf("exposed-%zu.conf", i);
+		g_autofree char *path = write_conf(name, rows[i].text, -1);
+		g_autoptr(GError) err = NULL;
+		struct conf *c;
+
+		g_assert_cmpint(g_chmod(path, (int)rows[i].mode), ==, 0);
+		c = conf_load(path, NULL, &err);
+		g_assert_no_error(err);
+		g_assert_cmpint(conf_warn_exposed(c), ==, rows[i].warn);
+		conf_free(c);
+	}
+	/* The file's text counts: a --set neither adds nor removes it. */
+	{
+		g_autofree char *path = g_build_filename(tmpdir,
+		    "exposed-0.conf", NULL);
+		g_autofree char *plain = g_build_filename(tmpdir,
+		    "exposed-5.conf", NULL);
+		const char *clear[] = { "store.redis_password=", NULL };
+		const char *set[] = { "store.redis_password=x", NULL };
+		g_autoptr(GError) err = NULL;
+		struct conf *c = conf_load(path, clear, &err);
+
+		g_assert_no_error(err);
+		g_assert_true(conf_warn_exposed(c));
+		conf_free(c);
+		c = conf_load(plain, set, &err);
+		g_assert_no_error(err);
+		g_assert_false(conf_warn_exposed(c));
+		conf_free(c);
+	}
+	/* Text with no file: nothing to warn of. */
+	{
+		g_autoptr(GError) err = NULL;
+		const char text[] = "[store]\nredis_password = s3cret\n";
+		struct conf *c = conf_load_data("text", text, sizeof(text) - 1,
+		    NULL, &err);
+
+		g_assert_no_error(err);
+		g_assert_false(conf_warn_exposed(c));
+		conf_free(c);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -479,6 +541,7 @@ main(int argc, char **argv)
 	g_test_add_func("/conf/together", test_together);
 	g_test_add_func("/conf/durations", test_durations);
 	g_test_add_func("/conf/sizes", test_sizes);
+	g_test_add_func("/conf/exposed", test_exposed);
 	rc = g_test_run();
 	test_tmpdir_remove(tmpdir);
 	return rc;
