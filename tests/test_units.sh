@@ -1,0 +1,59 @@
+#!/bin/sh
+# test_units.sh - the systemd units in conf-examples/: systemd-analyze
+# verify (offline, ExecStart= pointed at the built programs) has nothing
+# to say, the ExecStart= lines are still those scripts/test-deb expects,
+# and both set LimitNOFILE= to at least what the daemons need by the
+# documented figures: tarpitd, max_clients of the example configuration
+# plus its own 64; the milter, two per connection of a Postfix at its
+# default_process_limit (100) plus 64, and above systemd's default soft
+# limit (1024). Prints TAP.
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+# shellcheck source=tests/lib.sh
+. "$top_srcdir/tests/lib.sh"
+make_dir units
+ex=$top_srcdir/conf-examples
+
+# limit UNIT: the value of its LimitNOFILE= line (empty if none).
+limit() {
+	sed -n 's/^LimitNOFILE=\([0-9]*\)$/\1/p' "$ex/$1"
+}
+
+tap_plan 5
+if command -v systemd-analyze >/dev/null 2>&1; then
+	for u in tarpitd.service tarpitd.socket slowspam-milter.service; do
+		sed -e "s|/usr/sbin/tarpitd|$top_builddir/tarpitd/tarpitd|" \
+			-e "s|/usr/sbin/slowspam-milter|$top_builddir/milter/slowspam-milter|" \
+			"$ex/$u" > "$dir/$u"
+	done
+	(cd "$dir" && systemd-analyze verify --man=no ./tarpitd.service \
+		./tarpitd.socket ./slowspam-milter.service) > "$dir/verify.out" 2>&1 &&
+		[ ! -s "$dir/verify.out" ]
+	tap_ok "systemd-analyze verify: nothing to say" $? "$dir/verify.out"
+else
+	tap_ok "systemd-analyze verify # SKIP systemd-analyze is not installed" 0
+fi
+grep -qx 'ExecStart=/usr/sbin/tarpitd -f -c /etc/slowspam/slowspam.conf' \
+	"$ex/tarpitd.service" &&
+	grep -qx 'ExecStart=/usr/sbin/slowspam-milter -f -c /etc/slowspam/slowspam.conf' \
+	"$ex/slowspam-milter.service"
+tap_ok "ExecStart= as scripts/test-deb expects" $?
+
+max_clients=$(sed -n 's/^max_clients = \([0-9]*\)$/\1/p' "$ex/slowspam.conf")
+t=$(limit tarpitd.service)
+[ -n "$max_clients" ] && [ -n "$t" ] && [ "$t" -ge $((max_clients + 64)) ]
+tap_ok "tarpitd.service: LimitNOFILE=$t >= max_clients $max_clients + 64" $? \
+	"$ex/tarpitd.service"
+m=$(limit slowspam-milter.service)
+[ -n "$m" ] && [ "$m" -ge $((2 * 100 + 64)) ] && [ "$m" -gt 1024 ]
+tap_ok "slowspam-milter.service: LimitNOFILE=$m >= 2 x 100 + 64, > 1024" $? \
+	"$ex/slowspam-milter.service"
+# Each has its reason written above it.
+for u in tarpitd.service slowspam-milter.service; do
+	awk '/^LimitNOFILE=/ { found = 1; ok = prev ~ /^#/; exit }
+		{ prev = $0 } END { exit !(found && ok) }' "$ex/$u" ||
+		echo "$u: no comment above LimitNOFILE="
+done > "$dir/comments.out"
+[ ! -s "$dir/comments.out" ]
+tap_ok "both say why, above LimitNOFILE=" $? "$dir/comments.out"
+tap_done
