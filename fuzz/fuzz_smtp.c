@@ -11,7 +11,8 @@
  *	op % 4 == 2	the client reads next byte (0: all) bytes of replies
  *	op % 4 == 3	op / 4 % 4: 0 stop reading after each event,
  *			1 read all after each event, 2 shutdown or limit
- *			(op / 16 odd), 3 the client hangs up
+ *			(op / 16 odd), 3 the client hangs up, or with
+ *			op / 16 odd half-closes (it still reads: a 421)
  * The client reads everything after each event until told otherwise.
  */
 #ifdef HAVE_CONFIG_H
@@ -121,7 +122,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const uint8_t *p = data, *end = data + size;
 	struct run r;
 	const char *why;
-	bool hung_up = false;
+	bool hung_up = false, half_closed = false;
 
 	if (script.bye[0] == '\0')
 		smtp_script_init(&script, "tarpit.example.org");
@@ -172,6 +173,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				settle(&r);
 				break;
 			default:
+				if (op / 16 % 2) {
+					smtp_eof(&r.s);
+					half_closed = r.s.end ==
+					    SMTP_END_CLIENT_CLOSED;
+					settle(&r);
+					break;
+				}
 				smtp_closed(&r.s, SMTP_END_CLIENT_CLOSED);
 				hung_up = true;
 				break;
@@ -198,7 +206,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			    r.p.drip_interval);
 		} else {
 			FUZZ_CHECK(r.s.end == SMTP_END_SHUTDOWN ||
-			    r.s.end == SMTP_END_LIMIT);
+			    r.s.end == SMTP_END_LIMIT ||
+			    (half_closed && r.s.end == SMTP_END_CLIENT_CLOSED));
 		}
 		why = smtpcheck_transcript(r.out->str, r.out->len,
 		    r.s.have_helo, true);
