@@ -7,7 +7,10 @@
  *	allow_domain	is a name a listed domain or below one?
  *
  * Domains match by whole labels: "example.org" allows "example.org" and
- * "mx.example.org", never "badexample.org".
+ * "mx.example.org", never "badexample.org". Which names are worth asking
+ * about is the caller's concern: the milter asks only with a confirmed
+ * one (a reverse-DNS name the MTA says resolves back, or a HELO name SPF
+ * passes), never with a name the client merely claims.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"

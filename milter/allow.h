@@ -25,7 +25,10 @@ struct allow *allow_load(const char *path, GError **error);
 void	allow_free(struct allow *al);
 
 bool	allow_addr(const struct allow *al, const struct addr *a);
-/* Is name (any case, trailing dot ok) a listed domain or below one? */
+/*
+ * Is name (any case, trailing dot ok) a listed domain or below one? Ask
+ * only with a name the client cannot simply claim (see allow.c).
+ */
 bool	allow_domain(const struct allow *al, const char *name, size_t len);
 
 #endif /* SLOWSPAM_ALLOW_H */

@@ -7,10 +7,14 @@
  * At connect: look the client's network up in the hit store and record
  * this contact, mark the primary alive (once a minute), and decide
  * (decide.c). Exempt: unix-socket or unknown clients, trusted_networks,
- * the allow-list (network, HELO or reverse-DNS domain), authenticated
- * senders ({auth_type}). At MAIL FROM: SPF; tempfail and reject happen
- * here. At end of message: Authentication-Results at the top (ours
- * replaced), then tag, quarantine or divert.
+ * the allow-list (a network; a domain only as a name the client cannot
+ * just claim: its reverse-DNS name when {client_resolve}, asked for at
+ * negotiation, is "OK", or its HELO name when SPF for that name passes),
+ * authenticated senders ({auth_type}). At MAIL FROM: SPF; tempfail and
+ * reject happen here. At end of message: forged headers removed (an
+ * Authentication-Results claiming our authserv-id, X-Slowspam,
+ * X-Slowspam-Original-Recipients), ours added (Authentication-Results
+ * at the top, folded), then tag, quarantine or divert.
  *
  * Never loses mail by its own failure: a store error, an SPF DNS failure
  * or anything unexpected lets the mail continue, logged and counted.
@@ -84,6 +88,7 @@ struct conn {
 	int		ar_seen;	/* A-R headers so far */
 	GArray		*ar_ours;	/* their indices that claim our id */
 	int		x_seen;		/* X-Slowspam headers (forged) */
+	int		rcpts_seen;	/* X-Slowspam-Original-Recipients */
 };
 
 static struct {
@@ -299,7 +304,7 @@ message_clear(struct conn *c)
 	c->spf = SPF_NONE_;
 	c->spf_done = false;
 	c->msg = c->decision;
-	c->ar_seen = c->x_seen = 0;
+	c->ar_seen = c->x_seen = c->rcpts_seen = 0;
 	if (c->ar_ours != NULL)
 		g_array_set_size(c->ar_ours, 0);
 }
@@ -403,10 +408,24 @@ judge_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	    conf->milter.trusted_networks.n, &c->addr)) {
 		c->exempt = true;
 		c->exempt_why = "trusted network";
-	} else if (allow_addr(c->setup->allow, &c->addr) || (name != NULL &&
-	    allow_domain(c->setup->allow, name, strlen(name)))) {
+	} else if (allow_addr(c->setup->allow, &c->addr)) {
 		c->exempt = true;
-		c->exempt_why = "allow-list";
+		c->exempt_why = "allow-list (network)";
+	} else if (name != NULL &&
+	    allow_domain(c->setup->allow, name, strlen(name))) {
+		char sym[] = "{client_resolve}", text[ADDR_STRLEN];
+		const char *resolve = smfi_getsymval(ctx, sym);
+
+		/* Sendmail passes a name that does not resolve back too. */
+		if (parse_name_confirmed(resolve)) {
+			c->exempt = true;
+			c->exempt_why = "allow-list (reverse DNS name)";
+		} else {
+			log_msg(LOG_INFO, "%s: host name %s is on the "
+			    "allow-list, but {client_resolve} is %s, not OK: "
+			    "not exempt", addr_format(&c->addr, text), name,
+			    resolve != NULL ? resolve : "not sent");
+		}
 	}
 	if (c->exempt)
 		return SMFIS_CONTINUE;
@@ -445,18 +464,33 @@ on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 	return r;
 }
 
+/*
+ * The HELO name is the client's claim: an allow-listed one exempts it
+ * only when SPF for that name (RFC 7208's HELO identity) passes for its
+ * address; never with [milter] spf off.
+ */
 static sfsistat
 on_helo(SMFICTX *ctx, char *helo)
 {
 	struct conn *c = smfi_getpriv(ctx);
+	enum spf_result r = SPF_NONE_;
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
 	g_free(c->helo);
 	c->helo = g_strdup(helo);
-	if (!c->exempt && allow_domain(c->setup->allow, helo, strlen(helo))) {
+	if (c->exempt || !c->have_addr ||
+	    !allow_domain(c->setup->allow, helo, strlen(helo)))
+		return SMFIS_CONTINUE;
+	if (c->setup->conf->milter.spf &&
+	    (r = spf_check(M.spf, &c->addr, helo, NULL)) == SPF_PASS_) {
 		c->exempt = true;
-		c->exempt_why = "allow-list";
+		c->exempt_why = "allow-list (HELO, SPF pass)";
+	} else {
+		log_msg(LOG_INFO, "%s: HELO %s is on the allow-list, but SPF "
+		    "for it is %s: not exempt", c->netkey[0] != '\0' ?
+		    c->netkey : "client", helo, c->setup->conf->milter.spf ?
+		    spf_result_name(r) : "off");
 	}
 	return SMFIS_CONTINUE;
 }
@@ -577,6 +611,8 @@ on_header(SMFICTX *ctx, char *name, char *value)
 			g_array_append_val(c->ar_ours, c->ar_seen);
 	} else if (g_ascii_strcasecmp(name, HEADER) == 0) {
 		c->x_seen++;
+	} else if (g_ascii_strcasecmp(name, HEADER_RCPTS) == 0) {
+		c->rcpts_seen++;
 	}
 	return SMFIS_CONTINUE;
 }
@@ -623,13 +659,16 @@ on_eom(SMFICTX *ctx)
 	mc = &c->setup->conf->milter;
 	/*
 	 * Forged headers go: A-R with our authserv-id, and any X-Slowspam
-	 * (last first, so the indices stay right). Ours go on top.
+	 * or X-Slowspam-Original-Recipients (last first, so the indices
+	 * stay right), before ours are added.
 	 */
 	for (guint i = c->ar_ours->len; i > 0; i--)
 		smfi_chgheader(ctx, ar_name, g_array_index(c->ar_ours, int,
 		    i - 1), NULL);
 	for (int i = c->x_seen; i >= 1; i--)
 		smfi_chgheader(ctx, x_name, i, NULL);
+	for (int i = c->rcpts_seen; i >= 1; i--)
+		smfi_chgheader(ctx, rcpts_name, i, NULL);
 	if (c->spf_done) {
 		g_autofree char *ar = parse_ar_header(mc->authserv_id,
 		    spf_result_name(c->spf), c->mail_from, c->helo);
@@ -734,13 +773,41 @@ reloader(void *arg)
 	return NULL;
 }
 
+/* What the milter may do to a message. */
+#define FILTER_ACTIONS	(SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_ADDRCPT | \
+	    SMFIF_DELRCPT | SMFIF_QUARANTINE)
+
+/*
+ * Ask for the {client_resolve} macro at connect, where the MTA lets a
+ * milter choose its macros (Postfix 2.6 and Sendmail 8.14 do): neither
+ * sends it by default. The protocol steps stay those libmilter worked
+ * out from the callbacks (*steps_out comes in with them).
+ */
+static sfsistat
+on_negotiate(SMFICTX *ctx, unsigned long actions, unsigned long steps,
+    unsigned long f2, unsigned long f3, unsigned long *actions_out,
+    unsigned long *steps_out, unsigned long *f2_out, unsigned long *f3_out)
+{
+	char macros[] = "{client_resolve}";
+
+	(void)steps;
+	(void)f2;
+	(void)f3;
+	(void)steps_out;
+	*actions_out = FILTER_ACTIONS;
+	*f2_out = *f3_out = 0;
+	if ((actions & SMFIF_SETSYMLIST) != 0 &&
+	    smfi_setsymlist(ctx, SMFIM_CONNECT, macros) == MI_SUCCESS)
+		*actions_out |= SMFIF_SETSYMLIST;
+	return SMFIS_CONTINUE;
+}
+
 static char filter_name[] = "slowspam";
 
 static struct smfiDesc filter = {
 	.xxfi_name = filter_name,
 	.xxfi_version = SMFI_VERSION,
-	.xxfi_flags = SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_ADDRCPT |
-	    SMFIF_DELRCPT | SMFIF_QUARANTINE,
+	.xxfi_flags = FILTER_ACTIONS,
 	.xxfi_connect = on_connect,
 	.xxfi_helo = on_helo,
 	.xxfi_envfrom = on_envfrom,
@@ -750,6 +817,7 @@ static struct smfiDesc filter = {
 	.xxfi_eom = on_eom,
 	.xxfi_abort = on_abort,
 	.xxfi_close = on_close,
+	.xxfi_negotiate = on_negotiate,
 };
 
 /*

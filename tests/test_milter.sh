@@ -1,8 +1,9 @@
 #!/bin/sh
 # test_milter.sh - slowspam-milter over unix sockets, driven by miltertest
-# (tests/milter/t-*.lua): every action, exemptions, SPF from a test zone,
-# port probes, a store that fails (on_store_error), and reload on SIGUSR1
-# (good and bad). Prints TAP.
+# (tests/milter/t-*.lua): every action, exemptions (the allow-list by
+# confirmed names only), SPF from a test zone, forged headers removed,
+# our Authentication-Results folded, port probes, a store that fails
+# (on_store_error), and reload on SIGUSR1 (good and bad). Prints TAP.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 # shellcheck source=tests/lib.sh
@@ -29,6 +30,7 @@ echo "partner.test" > "$dir/allow.txt"
 cat > "$dir/zone" <<ZONE
 pass.test TXT v=spf1 ip4:192.0.2.0/24 -all
 fail.test TXT v=spf1 -all
+mx.partner.test TXT v=spf1 ip4:192.0.2.10 -all
 ZONE
 
 # The store as tarpitd and an earlier milter would have left it: the
@@ -86,11 +88,19 @@ lua() {
 	tap_ok "$name" $? "$dir/lua-$lua_n.out" "$dir"/*.log
 }
 
-tap_plan 19
+tap_plan 23
 for t in tag untouched quarantine divert tempfail reject-bot spf-fail \
-    exempt probe forged store-error; do
+    exempt probe forged forged-ar forged-rcpts fold store-error; do
 	lua "$t" "t-$t.lua"
 done
+# miltertest cannot say how many headers were removed; its debug output
+# can: each removal of X-Slowspam-Original-Recipients is a reply "m" of
+# 36 octets (index, name, empty value). Two forged copies, twice.
+miltertest -vvvv -s "$scripts/t-forged-rcpts.lua" >"$dir/rcpts.out" 2>&1
+n=$(grep -c 'mt_milter_read([0-9]*): cmd m, len 36$' "$dir/rcpts.out")
+[ "$n" -eq 4 ]
+tap_ok "every forged X-Slowspam-Original-Recipients removed (4 of 4: $n)" \
+	$? "$dir/rcpts.out"
 grep -q '192.0.2.99/32: store unavailable, tempfail: .*record version' \
 	"$dir/BROKEN.log"
 tap_ok "the store failure is logged" $? "$dir/BROKEN.log"

@@ -5,13 +5,20 @@ function check(cond, msg)
 	if not cond then error(msg, 2) end
 end
 
--- Open a connection to the milter named by $MILTER_<name> and say hello.
-function open(name, ip, helo)
+-- Open a connection to the milter named by $MILTER_<name> and say hello:
+-- from ip, named host (default "client.example") with the connect macros
+-- in the list macros (name, value, name, value...) if given.
+function open(name, ip, helo, host, macros)
 	local sock = os.getenv("MILTER_" .. name)
 	check(sock ~= nil, "no $MILTER_" .. name)
 	local conn = mt.connect(sock, 20, 0.25)
 	check(conn ~= nil, "cannot connect to " .. sock)
-	check(mt.conninfo(conn, "client.example", ip) == nil, "conninfo")
+	if macros ~= nil then
+		check(mt.macro(conn, SMFIC_CONNECT,
+		    (table.unpack or unpack)(macros)) == nil, "macro")
+	end
+	check(mt.conninfo(conn, host or "client.example", ip) == nil,
+	    "conninfo")
 	check(mt.getreply(conn) == SMFIR_CONTINUE, "connect not continued")
 	check(mt.helo(conn, helo) == nil, "helo")
 	return conn
