@@ -986,6 +986,8 @@ main(int argc, char **argv)
 		log_open("slowspam-milter", LOG_DEST_SYSLOG,
 		    M.setup->conf->log.facility);
 	log_set_level(M.setup->conf->log.level);
+	/* libmilter's accept loop spins out of descriptors: have many. */
+	fds_raise_limit();
 
 	/*
 	 * Sockets first (as root, if started so), then the drop, then the

@@ -2,6 +2,7 @@
  * fds.c - close what a daemon inherits from whoever started it.
  *
  *	fds_close_inherited	close every descriptor above 2 (but systemd's)
+ *	fds_raise_limit		soft RLIMIT_NOFILE up to the hard one
  *
  * A descriptor left open by a careless starter (a shell's "exec 7<",
  * an init script, a parent that forgot O_CLOEXEC) would survive chroot
@@ -97,4 +98,20 @@ fds_close_inherited(bool systemd)
 		return;
 	for (int fd = first; fd <= last; fd++)
 		close(fd);
+}
+
+/*
+ * Take every descriptor the hard limit allows: tarpitd's clients and
+ * the milter's MTA connections need many, and libmilter's accept loop
+ * spins when it runs out.
+ */
+void
+fds_raise_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }

@@ -16,4 +16,7 @@
  */
 void	fds_close_inherited(bool systemd);
 
+/* Raise the soft RLIMIT_NOFILE to the hard limit, if it is lower. */
+void	fds_raise_limit(void);
+
 #endif /* SLOWSPAM_FDS_H */

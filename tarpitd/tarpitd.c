@@ -108,18 +108,6 @@ tarpit_inside_chroot(const char *root, const char *path)
 	return path[n] == '\0' ? "/" : path + n;
 }
 
-/* Give each descriptor a process may have: held clients need many. */
-static void
-raise_fd_limit(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 /*
  * Open the configuration's folder, so the file can be read again after
  * chroot and daemon() (which moves to /). path may be relative.
@@ -443,7 +431,7 @@ main(int argc, char **argv)
 		log_open("tarpitd", LOG_DEST_SYSLOG, conf->log.facility);
 	log_set_level(conf->log.level);
 
-	raise_fd_limit();
+	fds_raise_limit();	/* held clients need many */
 	workers = conf->tarpitd.workers;
 	if ((!listeners_from_systemd(&all, &err) && err == NULL &&
 	    !listeners_bind(conf, workers, &all, &err)) || err != NULL ||
