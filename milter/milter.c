@@ -211,6 +211,7 @@ render_metrics(GString *out, void *data)
 	metrics_histogram(out, "slowspam_milter_lookup_seconds",
 	    "Time of the store lookup at connect.", lookup_bounds, lookup,
 	    NBOUNDS, lookup_sum);
+	metrics_log_stats(out);
 }
 
 /*
@@ -1041,6 +1042,12 @@ main(int argc, char **argv)
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	/* No libmilter thread waits on a log line from here (log.c). */
+	if (!log_writer_start(&err)) {
+		log_msg(LOG_WARNING, "%s; logging without a writer thread",
+		    err->message);
+		g_clear_error(&err);
+	}
 	pthread_create(&thread, NULL, reloader, &usr1);
 	pthread_detach(thread);
 	if (metrics_fd >= 0) {
@@ -1061,5 +1068,6 @@ main(int argc, char **argv)
 	log_msg(LOG_NOTICE, "slowspam-milter stopped");
 	spf_free(M.spf);
 	store_free(M.store);
+	log_writer_stop(1000);
 	return status;
 }

@@ -6,6 +6,7 @@
  *	metrics_server_run	do what is ready or due, never waiting
  *	metrics_server_fd, metrics_server_deadline	what to wait for
  *	metrics_counter, metrics_gauge, metrics_histogram	samples
+ *	metrics_log_stats	the log queue's counters (log.c), for every daemon
  *
  * One request per connection, answered and closed: no keep-alive, no
  * chunks, nothing but the request line is looked at. The caller may be
@@ -28,6 +29,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "log.h"
 #include "metrics.h"
 
 #define METRICS_BACKLOG	16
@@ -464,4 +466,20 @@ metrics_histogram(GString *out, const char *name, const char *help,
 	append_double(out, sum);
 	sample_name(out, name, "_count", NULL);
 	g_string_append_printf(out, "%" G_GUINT64_FORMAT "\n", total);
+}
+
+void
+metrics_log_stats(GString *out)
+{
+	static const char name[] = "slowspam_log_lines_dropped_total";
+	struct log_stats ls;
+
+	log_get_stats(&ls);
+	metrics_counter(out, name, "Lines the log queue had no room for (the "
+	    "reader of the log or event log was too slow), by destination.",
+	    "dest=\"log\"", ls.dropped_log);
+	metrics_counter(out, name, NULL, "dest=\"event_log\"",
+	    ls.dropped_event);
+	metrics_counter(out, "slowspam_log_lines_failed_total", "Lines lost "
+	    "to a write error, or refused as too long.", NULL, ls.failed);
 }

@@ -97,4 +97,10 @@ void	metrics_histogram(GString *out, const char *name, const char *help,
 	    const double *bounds, const uint64_t *counts, size_t n,
 	    double sum);
 
+/*
+ * slowspam_log_lines_dropped_total{dest="log"|"event_log"} and
+ * slowspam_log_lines_failed_total, from log_get_stats().
+ */
+void	metrics_log_stats(GString *out);
+
 #endif /* SLOWSPAM_METRICS_H */

@@ -128,7 +128,6 @@ struct tarpit {
 	GHashTable	*per_net;	/* masked struct addr -> count */
 	struct store	*store;
 	struct storeq	*queue;
-	int		event_fd;	/* event_log, or -1 */
 	struct metrics_server *metrics;	/* NULL: none */
 	int64_t		accept_resume;	/* 0: accepting */
 	int64_t		last_complaint;
@@ -428,20 +427,13 @@ end_session(struct tarpit *t, int fd)
 	    .evidence = c->s.evidence, .held_ms = (uint64_t)(now - c->s.start) };
 
 	if (c->record == RECORD_YES) {
-		session_log(&r);
-		if (t->event_fd >= 0) {
-			char line[2048];
-			size_t n = session_json(&r, line, sizeof(line) - 1);
+		char line[2048];
+		size_t n = session_json(&r, line, sizeof(line));
 
-			if (n > 0) {
-				line[n++] = '\n';
-				/* O_APPEND: one write is one whole line. */
-				if (write(t->event_fd, line, n) != (ssize_t)n &&
-				    may_complain(t))
-					log_msg(LOG_ERR, "event_log %s: %m",
-					    t->conf->tarpitd.event_log);
-			}
-		}
+		session_log(&r);
+		/* Queued for the log writer: never waited for. */
+		if (n > 0)
+			log_eventlog_write(line, n);
 		store_event(t, &c->addr, &u);
 	} else {
 		enum unrecorded why = c->s.end == SMTP_END_LIMIT ?
@@ -749,6 +741,7 @@ render_metrics(GString *out, void *data)
 	metrics_gauge(out, "slowspam_tarpit_budget_networks",
 	    "Aggregate networks whose records_per_minute budget is in use.",
 	    NULL, budget_size(t->budget));
+	metrics_log_stats(out);
 	name = "slowspam_store_events_total";
 	metrics_counter(out, name, "Tar-pit store events, by result.",
 	    "result=\"written\"", q.written);
@@ -760,6 +753,7 @@ static void
 log_totals(struct tarpit *t)
 {
 	struct storeq_stats q;
+	struct log_stats ls;
 	struct log_event e;
 
 	storeq_get_stats(t->queue, &q);
@@ -785,24 +779,13 @@ log_totals(struct tarpit *t)
 		    unrecorded_name(i));
 		log_event_int(&e, key, (long long)t->totals.unrecorded[i]);
 	}
+	log_get_stats(&ls);
+	log_event_int(&e, "log_dropped", (long long)ls.dropped_log);
+	log_event_int(&e, "event_log_dropped", (long long)ls.dropped_event);
 	log_event_int(&e, "store_written", (long long)q.written);
 	log_event_int(&e, "store_dropped", (long long)q.dropped);
 	log_event_int(&e, "store_failed", (long long)q.failed);
 	log_event_emit(&e, LOG_NOTICE);
-}
-
-/* Open the event log for appending; -1 (logged) if it cannot be. */
-static int
-open_event_log(const char *path)
-{
-	int fd;
-
-	if (path[0] == '\0')
-		return -1;
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-	if (fd < 0)
-		log_msg(LOG_ERR, "event_log %s: %m", path);
-	return fd;
 }
 
 /* Keys a running worker cannot take on: they need a restart. */
@@ -860,10 +843,11 @@ reload(struct tarpit *t)
 	t->conf = c;
 	set_params(t);
 	log_set_level(c->log.level);
-	/* Reopen the event log, for log rotation. */
-	if (t->event_fd >= 0)
-		close(t->event_fd);
-	t->event_fd = open_event_log(c->tarpitd.event_log);
+	/* Reopen the event log, for log rotation (by the log writer). */
+	if (c->tarpitd.event_log[0] != '\0')
+		log_eventlog_reopen(c->tarpitd.event_log);
+	else
+		log_eventlog_close();
 	if (delays) {
 		/* Deadlines already set stay; the order must still hold. */
 		resort_queues(t);
@@ -888,13 +872,13 @@ tarpit_new(struct conf *conf, const struct conf_source *src,
     const struct listeners *l, GError **error)
 {
 	struct tarpit *t = g_new0(struct tarpit, 1);
+	g_autoptr(GError) err = NULL;
 	struct store_options so;
 	struct rlimit rl;
 
 	t->conf = conf;
 	t->src = src;
 	t->listen = *l;
-	t->event_fd = -1;
 	t->epfd = -1;
 	set_params(t);
 	for (int q = 0; q < Q_COUNT; q++)
@@ -926,7 +910,18 @@ tarpit_new(struct conf *conf, const struct conf_source *src,
 		return NULL;
 	}
 	t->queue = storeq_new(t->store, QUEUE_EVENTS);
-	t->event_fd = open_event_log(conf->tarpitd.event_log);
+	/* A missing event log is logged, not fatal, as on a reload. */
+	if (conf->tarpitd.event_log[0] != '\0' &&
+	    !log_eventlog_open(conf->tarpitd.event_log, &err)) {
+		log_msg(LOG_ERR, "%s", err->message);
+		g_clear_error(&err);
+	}
+	/* From here on no log line is waited for (log.c): after the fork. */
+	if (!log_writer_start(&err)) {
+		log_msg(LOG_WARNING, "%s; logging without a writer thread",
+		    err->message);
+		g_clear_error(&err);
+	}
 	listeners_watch(t, true);
 	if (tarpit_metrics_fd >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN,
@@ -999,8 +994,9 @@ tarpit_free(struct tarpit *t)
 	metrics_server_free(t->metrics);
 	storeq_free(t->queue);	/* writes what is queued */
 	store_free(t->store);
-	if (t->event_fd >= 0)
-		close(t->event_fd);
+	/* A second for what is queued; a stalled reader is not waited on. */
+	log_writer_stop(1000);
+	log_eventlog_close();
 	if (t->epfd >= 0)
 		close(t->epfd);
 	for (int fd = 0; fd < t->nslots; fd++)

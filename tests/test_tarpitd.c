@@ -51,6 +51,7 @@ struct daemon {
 	uint16_t port;
 	pid_t	pid;
 	int	nofile;		/* RLIMIT_NOFILE for it, 0: as ours */
+	int	err_pipe;	/* >= 0: stderr is a pipe, this its read end */
 };
 
 static char *tmpdir;
@@ -177,10 +178,28 @@ count_lines(const char *text, const char *needle)
 	return n;
 }
 
+/*
+ * Wait (3 s at most) until the file at path has n lines holding needle:
+ * the event log is written by tarpitd's log writer, a moment after the
+ * session ended.
+ */
+static void
+wait_lines(const char *path, const char *needle, unsigned n)
+{
+	for (int waited = 0; waited < 3000 * test_slow(); waited += 20) {
+		g_autofree char *text = read_text(path);
+
+		if (count_lines(text, needle) >= n)
+			return;
+		g_usleep(20000);
+	}
+}
+
 static void
 start_daemon(struct daemon *d, const char *name, const char *extra)
 {
 	memset(d, 0, sizeof(*d));
+	d->err_pipe = -1;
 	d->dir = g_build_filename(tmpdir, name, NULL);
 	g_assert_cmpint(g_mkdir_with_parents(d->dir, 0755), ==, 0);
 	d->conf = g_build_filename(d->dir, "slowspam.conf", NULL);
@@ -191,12 +210,41 @@ start_daemon(struct daemon *d, const char *name, const char *extra)
 	write_conf(d, "tarpit.test", extra);
 }
 
+/*
+ * Copy what the daemon wrote to its stderr pipe into its log file, until
+ * the log holds text or timeout ms passed; false then.
+ */
+static bool
+pipe_to_log(const struct daemon *d, const char *text, int timeout)
+{
+	int64_t end = g_get_monotonic_time() / 1000 + timeout;
+	int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	bool found = false;
+
+	g_assert_cmpint(fd, >=, 0);
+	while (!(found = log_has(d, text, 0)) &&
+	    g_get_monotonic_time() / 1000 < end) {
+		struct pollfd p = { d->err_pipe, POLLIN, 0 };
+		char buf[65536];
+		ssize_t n;
+
+		if (poll(&p, 1, 50) <= 0)
+			continue;
+		if ((n = read(d->err_pipe, buf, sizeof(buf))) <= 0)
+			break;
+		g_assert_cmpint(write(fd, buf, (size_t)n), ==, n);
+	}
+	close(fd);
+	return found;
+}
+
 /* Start the configured daemon and wait until it serves. */
 static void
 run_daemon(struct daemon *d, const char *const *args)
 {
 	g_autoptr(GPtrArray) argv = g_ptr_array_new();
 	g_auto(GStrv) cmd = NULL;
+	int pipe_fds[2] = { -1, -1 };
 
 	g_ptr_array_add(argv, (char *)tarpitd_bin);
 	g_ptr_array_add(argv, (char *)"-f");
@@ -206,8 +254,11 @@ run_daemon(struct daemon *d, const char *const *args)
 		g_ptr_array_add(argv, (char *)args[i]);
 	g_ptr_array_add(argv, NULL);
 	cmd = test_cmd((const char *const *)argv->pdata);
+	if (d->err_pipe >= 0 && pipe2(pipe_fds, O_CLOEXEC) != 0)
+		g_error("pipe: %s", g_strerror(errno));
 	if ((d->pid = fork()) == 0) {
-		int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+		int fd = d->err_pipe >= 0 ? pipe_fds[1] :
+		    open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0644);
 
 		dup2(fd, 2);
 		if (d->nofile > 0) {
@@ -228,6 +279,11 @@ run_daemon(struct daemon *d, const char *const *args)
 	}
 	g_assert_cmpint(d->pid, >, 0);
 	track(d->pid, true);
+	if (d->err_pipe >= 0) {
+		close(pipe_fds[1]);
+		d->err_pipe = pipe_fds[0];
+		pipe_to_log(d, "serving", 5000 * test_slow());
+	}
 	if (!log_has(d, "serving", 5000 * test_slow())) {
 		g_autofree char *log = read_text(d->log);
 
@@ -268,6 +324,8 @@ free_daemon(struct daemon *d)
 	g_free(d->log);
 	g_free(d->events);
 	g_free(d->store);
+	if (d->err_pipe >= 0)
+		close(d->err_pipe);
 }
 
 /* Connect to the daemon from source address src (NULL: any). */
@@ -492,6 +550,8 @@ test_hostile(void)
 	g_auto(GStrv) lines = NULL;
 	size_t before;
 
+	/* The log writer may not have written the last session yet. */
+	wait_lines(main_d.events, "\"helo\":\"mail.example.org\"", 1);
 	events = read_text(main_d.events);
 	before = g_strv_length(lines = g_strsplit(events, "\n", -1));
 	g_clear_pointer(&lines, g_strfreev);
@@ -503,6 +563,8 @@ test_hostile(void)
 	/* The daemon lived through it and still serves. */
 	g_assert_cmpint(kill(main_d.pid, 0), ==, 0);
 	g_assert_true(log_has(&main_d, "end=client_closed", 3000));
+	wait_lines(main_d.events, "\"client\"", before - 1 +
+	    G_N_ELEMENTS(hostiles));
 
 	g_free(events);
 	events = read_text(main_d.events);
@@ -525,6 +587,23 @@ test_hostile(void)
 			g_error("%s: no session with %s and %s in:\n%s",
 			    h->name, ev, end, events);
 	}
+}
+
+/* 2,000 sessions that say EHLO and leave: each is recorded. */
+static gpointer
+flood_sessions(gpointer data)
+{
+	const struct daemon *d = data;
+
+	for (int i = 0; i < 2000; i++) {
+		g_autofree char *src = g_strdup_printf("127.0.%d.%d",
+		    40 + i / 250, 1 + i % 250);
+		int fd = dial(d, src);
+
+		send_all(fd, "EHLO flood.example\r\n", 20);
+		close(fd);
+	}
+	return NULL;
 }
 
 /*
@@ -612,6 +691,68 @@ test_budget(void)
 	g_assert_nonnull(strstr(log, "127.0.5.0/24 passed records_per_minute"));
 	g_assert_nonnull(strstr(log, "unrecorded reason=budget count=3 "));
 	g_assert_nonnull(strstr(log, "top=127.0.5.0/24:3"));
+	free_daemon(&d);
+}
+
+/*
+ * tarpitd -f with its stderr a pipe whose reader has stalled (journald
+ * not reading): a flood of recorded sessions fills the pipe many times
+ * over, and still a new client is greeted at once and a held client's
+ * drip keeps time. Once the reader reads again, the dropped lines are
+ * reported.
+ */
+static void
+test_stalled_log(void)
+{
+	struct daemon d;
+	int held, fd;
+	bool closed;
+	int64_t t0, gap, worst = 0;
+	g_autoptr(GString) t = NULL;
+	GThread *flood[4];
+
+	start_daemon(&d, "stalled", "records_per_minute = 0\n"
+	    "max_clients_per_net = 20000\nmax_clients = 20000");
+	d.err_pipe = 1;			/* run_daemon makes the pipe */
+	run_daemon(&d, NULL);
+	held = dial(&d, "127.0.0.30");
+	g_string_free(read_until(held, "220 ", 3000, &closed), TRUE);
+	send_all(held, "EHLO held.example\r\n", 19);
+	g_string_free(read_until(held, "250-", 3000, &closed), TRUE);
+	/* Each writes a session line: ~300 bytes, 8,000 of them. */
+	for (size_t i = 0; i < G_N_ELEMENTS(flood); i++)
+		flood[i] = g_thread_new("flood", flood_sessions, &d);
+	/* Meanwhile the drip goes on, a line every DRIP ms. */
+	t0 = g_get_monotonic_time();
+	for (int i = 0; i < 5; i++) {
+		t = read_until(held, "\r\n", 5 * DRIP, &closed);
+		gap = (g_get_monotonic_time() - t0) / 1000;
+		t0 = g_get_monotonic_time();
+		worst = MAX(worst, gap);
+		g_assert_false(closed);
+		g_assert_true(g_str_has_prefix(t->str, "250-") ||
+		    g_str_has_prefix(t->str, "421 "));
+		g_string_free(g_steal_pointer(&t), TRUE);
+	}
+	for (size_t i = 0; i < G_N_ELEMENTS(flood); i++)
+		g_thread_join(flood[i]);
+	g_test_message("drip gap during the flood: at most %" G_GINT64_FORMAT
+	    " ms (drip_interval %d ms)", worst, DRIP);
+	g_assert_cmpint(worst, <, DRIP + 500);
+	/* The pipe is full: a new client is still greeted at once. */
+	t0 = g_get_monotonic_time();
+	fd = dial(&d, "127.0.0.31");
+	t = read_until(fd, "220-", 3000, &closed);
+	gap = (g_get_monotonic_time() - t0) / 1000;
+	g_test_message("first byte to a new client: %" G_GINT64_FORMAT " ms",
+	    gap);
+	g_assert_true(g_str_has_prefix(t->str, "220-tarpit.test"));
+	g_assert_cmpint(gap, <, 500);
+	close(fd);
+	close(held);
+	/* The reader reads again: it hears how many lines were lost. */
+	g_assert_true(pipe_to_log(&d, "dropped", 5000 * test_slow()));
+	g_assert_cmpint(stop_daemon(&d), ==, 0);
 	free_daemon(&d);
 }
 
@@ -1319,6 +1460,7 @@ main(int argc, char **argv)
 	g_test_add_func("/tarpitd/store-while-held", test_store_while_held);
 	g_test_add_func("/tarpitd/unrecorded", test_unrecorded);
 	g_test_add_func("/tarpitd/budget", test_budget);
+	g_test_add_func("/tarpitd/stalled-log", test_stalled_log);
 	g_test_add_func("/tarpitd/privacy", test_privacy);
 	g_test_add_func("/tarpitd/sigterm", test_sigterm);
 	g_test_add_func("/tarpitd/nothing-kept", test_nothing_kept);
