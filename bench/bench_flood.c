@@ -24,13 +24,15 @@
  *	byte received (the "220-" teaser); then close it. A probe still
  *	unanswered at the end counts with the time it waited (at least).
  *	Prints p50, p99 and max in ms, answered and unanswered.
- *   bench_flood flood ADDR PORT SECONDS RATE NET
+ *   bench_flood flood ADDR PORT SECONDS RATE NET [speak]
  *	Connect-and-reset at RATE connections/s for SECONDS: non-blocking
  *	connects, up to FLOOD_WINDOW in flight, source addresses rotating
  *	over 127.NET.0.0 .. 127.NET.255.255 (256 /24s, 65,536 /32s); as
  *	soon as a connect completes the socket gets SO_LINGER {1, 0} and
  *	is closed: an RST. A connect not done in 1 s is reset the same
- *	way and counted as timed out. Prints the achieved rate.
+ *	way and counted as timed out. Prints the achieved rate. With
+ *	"speak", each sends "EHLO flood.example" before its reset, so a
+ *	tar pit that records sessions which said something records each.
  *   bench_flood silent ADDR PORT SECONDS PER_S KEEP_S SRC
  *	PER_S new connections a second from 127.0.0.SRC (meant for
  *	metrics_listen) that send nothing; each is closed after KEEP_S
@@ -139,7 +141,7 @@ die_usage(void)
 	fprintf(stderr,
 	    "usage: bench_flood held ADDR PORT N SECONDS SRC DRIP_MS\n"
 	    "       bench_flood probe ADDR PORT SECONDS INTERVAL_MS SRC\n"
-	    "       bench_flood flood ADDR PORT SECONDS RATE NET\n"
+	    "       bench_flood flood ADDR PORT SECONDS RATE NET [speak]\n"
 	    "       bench_flood silent ADDR PORT SECONDS PER_S KEEP_S SRC\n"
 	    "ADDR in 127.0.0.0/8; sources 127.0.0.SRC, flood 127.NET.x.y\n");
 	exit(1);
@@ -597,8 +599,12 @@ flood_main(int argc, char **argv)
 	double start, end, last_check;
 	struct rusage ru;
 
-	if (argc != 7)
+	static const char ehlo_line[] = "EHLO flood.example\r\n";
+	bool speak;
+
+	if (argc != 7 && !(argc == 8 && strcmp(argv[7], "speak") == 0))
 		die_usage();
+	speak = argc == 8;
 	dst = ipv4(argv[2], (unsigned)number(argv[3], 1, 65535));
 	seconds = number(argv[4], 1, 3600);
 	rate = number(argv[5], 1, 1000000);
@@ -638,6 +644,11 @@ flood_main(int argc, char **argv)
 			pending--;
 			if (connect_done(fd)) {
 				done++;
+				/* Into the socket buffer; the RST follows it. */
+				if (speak && send(fd, ehlo_line,
+				    sizeof(ehlo_line) - 1, MSG_NOSIGNAL |
+				    MSG_DONTWAIT) < 0)
+					err.other++;
 				reset(fd);
 			} else {
 				failed++;

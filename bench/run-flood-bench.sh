@@ -20,7 +20,8 @@
 #     BENCH_FLOOD=path    the load program (default: gcc -O2 of
 #                         bench/bench_flood.c into the work folder)
 #     DURATION=60         seconds of load in each scenario
-#     SCENARIOS="A B C D" which to run, in this order
+#     SCENARIOS="A B C D" which to run, in this order (E also exists:
+#                         see below; not run by default)
 #     HELD=1000           held clients (one load process, 127.0.0.20)
 #     PROBE_MS=100        a probe connection every PROBE_MS (127.0.0.21)
 #     FLOOD_RATE=12000    connect-and-reset attempts per second, in all
@@ -46,6 +47,10 @@
 #      reads: the pipe fills after 64 KiB
 #   D  A plus SILENT_PER_S new silent connections a second to
 #      metrics_listen, each kept SILENT_KEEP s
+#   E  C, but each flood connection sends EHLO before its reset and
+#      the new tarpitd records every session (records_per_minute = 0):
+#      a log line and an event-log line each, the pipe stalled, so the
+#      log queue's drops are what keeps the loop going
 # Measured: drip lateness (each 250- line's gap minus drip_interval, all
 # held clients; a line overdue by half an interval at the end counts
 # with its open gap, so a tar pit that stopped shows), probe time to
@@ -227,6 +232,7 @@ workers = 1
 user = nobody
 event_log = $4/events.jsonl
 metrics_listen = $ADDR:$3
+${5:-}
 [store]
 path = $4/store/hits.lmdb
 ttl = 30d
@@ -277,10 +283,16 @@ run_scenario() {
 	chmod 755 "$d"
 	port=$(free_port)
 	mport=$((port + 1))
-	tarpit_conf "$d/tarpitd.conf" "$port" "$mport" "$d"
+	# E: the new tarpitd records every session (the old one always did).
+	if [ "$s" = E ] && [ "$tag" = new ]; then
+		tarpit_conf "$d/tarpitd.conf" "$port" "$mport" "$d" \
+		    "records_per_minute = 0"
+	else
+		tarpit_conf "$d/tarpitd.conf" "$port" "$mport" "$d"
+	fi
 	say "-- $s on $(label "$tag") ($bin), $ADDR:$port, metrics :$mport," \
 	    "load average $(cut -d' ' -f1-3 /proc/loadavg)"
-	if [ "$s" = C ]; then
+	if [ "$s" = C ] || [ "$s" = E ]; then
 		mkfifo "$d/stderr.fifo"
 		# Opens the read end (once tarpitd opens the write end), never reads.
 		# shellcheck disable=SC2217
@@ -318,11 +330,13 @@ run_scenario() {
 	"$BENCH_FLOOD" probe "$ADDR" "$port" "$DURATION" "$PROBE_MS" 21 \
 	    >"$d/probe" 2>&1 &
 	loads+=($!)
-	if [ "$s" = B ] || [ "$s" = C ]; then
+	if [ "$s" = B ] || [ "$s" = C ] || [ "$s" = E ]; then
 		for ((j = 0; j < FLOOD_PROCS; j++)); do
+			# shellcheck disable=SC2046
 			nice -n "$FLOOD_NICE" "$BENCH_FLOOD" flood "$ADDR" "$port" \
 			    "$DURATION" $(((FLOOD_RATE + FLOOD_PROCS - 1) /
-			    FLOOD_PROCS)) $((1 + j)) >"$d/flood.$j" 2>&1 &
+			    FLOOD_PROCS)) $((1 + j)) $([ "$s" = E ] && echo speak) \
+			    >"$d/flood.$j" 2>&1 &
 			loads+=($!)
 		done
 	fi
@@ -356,8 +370,10 @@ run_scenario() {
 		echo "m_started=$(metric "$d/metrics" slowspam_tarpit_sessions_started_total)"
 		echo "m_written=$(metric "$d/metrics" 'slowspam_store_events_total{result="written"}')"
 		echo "m_dropped=$(metric "$d/metrics" 'slowspam_store_events_total{result="dropped"}')"
+		echo "m_logdrop=$(metric "$d/metrics" 'slowspam_log_lines_dropped_total{dest="log"}')"
+		echo "m_evdrop=$(metric "$d/metrics" 'slowspam_log_lines_dropped_total{dest="event_log"}')"
 		echo "evlog=$(fsize "$d/events.jsonl")"
-		if [ "$s" = C ]; then
+		if [ "$s" = C ] || [ "$s" = E ]; then
 			echo "stderr=0"
 			echo "unread=$(fifo_unread "$d/stderr.fifo")"
 		else
@@ -376,9 +392,9 @@ run_scenario() {
 	    wc -l)" >>"$res"
 	# What the load processes printed.
 	sed 's/^/  /' "$d/held" "$d/probe"
-	[ "$s" = B ] || [ "$s" = C ] && sed 's/^/  /' "$d"/flood.*
+	case $s in B|C|E) sed 's/^/  /' "$d"/flood.* ;; esac
 	[ "$s" = D ] && sed 's/^/  /' "$d/silent"
-	if [ "$s" != C ]; then
+	if [ "$s" != C ] && [ "$s" != E ]; then
 		grep -v ': info: session ' "$d/stderr" | tail -n 5 | sed 's/^/  log: /'
 	fi
 	{
@@ -390,7 +406,7 @@ run_scenario() {
 		    unanswered_at_end failed; do
 			echo "p_$k=$(field "$d/probe" probe "$k")"
 		done
-		if [ "$s" = B ] || [ "$s" = C ]; then
+		if [ "$s" = B ] || [ "$s" = C ] || [ "$s" = E ]; then
 			echo "f_attempted=$(sum_field flood attempted "$d"/flood.*)"
 			echo "f_done=$(sum_field flood reset_after_connect "$d"/flood.*)"
 			echo "f_timedout=$(sum_field flood timed_out "$d"/flood.*)"
@@ -447,6 +463,10 @@ c_ttfb() {
 	echo "$(v "$1" "$2" p_ttfb_p50_ms) / $(v "$1" "$2" p_ttfb_p99_ms) / $(v "$1" "$2" p_ttfb_max_ms)$([ "$u" != - ] && [ "$u" -gt 0 ] && echo " (at least: $u unanswered)")"
 }
 c_probes() { echo "$(v "$1" "$2" p_answered) of $(v "$1" "$2" p_started) ($(v "$1" "$2" p_unanswered_at_end) waiting)"; }
+c_logdrop() {
+	echo "$(v "$1" "$2" m_logdrop) / $(v "$1" "$2" m_evdrop)"
+}
+
 c_flood() {
 	local s
 	s=$(v "$1" "$2" f_secs)
@@ -500,7 +520,7 @@ table() {
 	row "held clients stalled at end / closed by tarpitd" c_stall "$@"
 	row "probe TTFB p50 / p99 / max, ms" c_ttfb "$@"
 	row "probes answered" c_probes "$@"
-	case " $* " in *:B\ *|*:C\ *)
+	case " $* " in *:B\ *|*:C\ *|*:E\ *)
 		row "flood attempted / connected+RST / timed out, per s" c_flood "$@"
 		;;
 	esac
@@ -510,6 +530,7 @@ table() {
 	esac
 	row "sessions started (metrics after the load)" c_started "$@"
 	row "store events written / dropped (metrics)" c_dropped "$@"
+	row "log / event-log lines dropped, queue full (metrics)" c_logdrop "$@"
 	row "stderr bytes" c_stderr "$@"
 	row "event log bytes" c_evlog "$@"
 	row "log output in all" c_logs "$@"
@@ -539,6 +560,7 @@ for s in $SCENARIOS; do
 	B) s_title="B: connect-and-reset flood" ;;
 	C) s_title="C: flood, stderr stalled" ;;
 	D) s_title="D: silent metrics connections" ;;
+	E) s_title="E: speaking flood, every session recorded, stderr stalled" ;;
 	*) die "unknown scenario $s" ;;
 	esac
 	say ""
