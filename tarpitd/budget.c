@@ -1,24 +1,33 @@
 /*
- * budget.c - how many sessions an aggregate network may have recorded.
+ * budget.c - what an aggregate network may make the tar pit write.
  *
- *	budget_new	an empty table
- *	budget_take	may this network start one more recorded session?
- *	budget_sweep	forget networks whose budget is whole again
- *	budget_size	networks remembered now
- *	budget_free	release the table
+ *	budget_new	empty tables
+ *	budget_take	one from an aggregate network's budget, if any is left
+ *	budget_known	did this worker record this store network lately?
+ *	budget_learn	it did, now
+ *	budget_sweep	forget what no longer matters
+ *	budget_size	aggregate networks remembered now
+ *	budget_free	release the tables
  *
- * Every recorded session writes a log line, an event-log line and a
- * store record, so an attacker with many addresses (an IPv6 /48 holds
- * 65,536 /64 store networks) must not decide how much is written. Each
- * aggregate network (e.g. a /24 or a /48) gets a budget of per_minute
- * sessions: a burst of that many, refilled evenly over the minute (the
+ * An attacker with many addresses (an IPv6 /48 holds 65,536 /64 store
+ * networks) must not decide how many store records or log lines there
+ * are. Each aggregate network (e.g. a /24 or a /48) gets a budget of
+ * per_minute: a burst of that many, refilled evenly over the minute (the
  * generic cell rate algorithm: one "theoretical arrival time" per
  * network, nothing else). A network whose budget is whole again carries
- * no information and is forgotten at the next sweep.
+ * no information and is forgotten at the next sweep. What draws on the
+ * budget is the caller's choice (loop.c: a session from a store network
+ * not recorded lately, and the line of a short session).
  *
- * The table is bounded: with BUDGET_NETS_MAX networks in it, any further
- * network draws on one shared overflow budget, so a spray of new
- * networks costs memory up to the bound and no more.
+ * The store networks this worker recorded in the last KNOWN_FOR are
+ * remembered, so a session from one of them, which creates no new
+ * record, need not be charged.
+ *
+ * Both tables are bounded: with BUDGET_NETS_MAX aggregate networks in
+ * it, any further one draws on one shared overflow budget; with
+ * BUDGET_NETS_MAX store networks known, no more are learnt (their
+ * sessions are charged). A spray of networks costs memory up to the
+ * bounds and no more.
  *
  * Diagnostics: none; the caller counts and logs what was refused.
  */
@@ -29,6 +38,8 @@
 #include "tarpit.h"
 
 #define MINUTE_US	(60 * G_USEC_PER_SEC)
+/* How long a recorded store network is remembered, ms. */
+#define KNOWN_FOR	(60 * 60 * 1000)
 
 struct budget_entry {
 	struct addr	net;		/* the hash key */
@@ -37,6 +48,7 @@ struct budget_entry {
 
 struct budget {
 	GHashTable	*nets;		/* struct budget_entry, key and value */
+	GHashTable	*known;		/* struct budget_entry, tat: learnt at */
 	struct budget_entry overflow;	/* shared once the table is full */
 };
 
@@ -46,6 +58,8 @@ budget_new(void)
 	struct budget *b = g_new0(struct budget, 1);
 
 	b->nets = g_hash_table_new_full(addr_hash, addr_hash_equal, g_free,
+	    NULL);
+	b->known = g_hash_table_new_full(addr_hash, addr_hash_equal, g_free,
 	    NULL);
 	return b;
 }
@@ -87,6 +101,37 @@ budget_take(struct budget *b, const struct addr *net, unsigned per_minute,
 	return take(e, per_minute, now);
 }
 
+bool
+budget_known(const struct budget *b, const struct addr *net)
+{
+	return g_hash_table_contains(b->known, net);
+}
+
+void
+budget_learn(struct budget *b, const struct addr *net, int64_t now_ms)
+{
+	struct budget_entry *e = g_hash_table_lookup(b->known, net);
+
+	if (e == NULL) {
+		if (g_hash_table_size(b->known) >= BUDGET_NETS_MAX)
+			return;
+		e = g_new(struct budget_entry, 1);
+		e->net = *net;
+		g_hash_table_add(b->known, e);
+	}
+	e->tat = now_ms;
+}
+
+static gboolean
+is_stale(gpointer key, gpointer value, gpointer data)
+{
+	const struct budget_entry *e = key;
+	const int64_t *now = data;
+
+	(void)value;
+	return *now - e->tat >= KNOWN_FOR;
+}
+
 static gboolean
 is_whole(gpointer key, gpointer value, gpointer data)
 {
@@ -103,6 +148,7 @@ budget_sweep(struct budget *b, int64_t now_ms)
 	int64_t now = now_ms * 1000;
 
 	g_hash_table_foreach_remove(b->nets, is_whole, &now);
+	g_hash_table_foreach_remove(b->known, is_stale, &now_ms);
 }
 
 unsigned
@@ -117,5 +163,6 @@ budget_free(struct budget *b)
 	if (b == NULL)
 		return;
 	g_hash_table_destroy(b->nets);
+	g_hash_table_destroy(b->known);
 	g_free(b);
 }

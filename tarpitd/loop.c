@@ -15,15 +15,17 @@
  *
  * What a session leaves is bounded by design, not by the client's rate
  * (docs/abuse.md). A session is recorded once it has earned it: the
- * final greeting went out whole, or the client sent a byte; and then
- * only if its aggregate network's budget allows (budget.c). A recorded
- * session writes one log line and one event-log line when it ends, and
- * goes to the store: its contact when it is recorded (stamped with the
- * connect time), its HELO, and the hold time and evidence at the end.
- * Connections refused over a limit, those that close before the
- * greeting and those over the budget are only counted, and summarised
- * once a minute (summary.c). Store writes go through storeq, so the loop
- * never waits on the disk.
+ * final greeting went out whole, or the client sent a byte. It goes to
+ * the store: its contact then (stamped with the connect time), its HELO,
+ * and the hold time and evidence at the end; one from a store network
+ * not recorded lately would make a new record, so it must fit its
+ * aggregate network's budget (budget.c) or it is not recorded at all.
+ * At its end a recorded session writes one log line and one event-log
+ * line, unless it was short (not held through the greeting and one drip)
+ * and its lines do not fit the budget. Connections refused over a limit,
+ * those that close before the greeting, and what the budget refused are
+ * only counted, and summarised once a minute (summary.c). Store writes
+ * go through storeq, so the loop never waits on the disk.
  *
  * Metrics: with [tarpitd] metrics_listen, the loop also drives the
  * Prometheus scrape server (metrics.c) on tarpit_metrics_fd (bound by
@@ -84,7 +86,8 @@ enum queue {
 /* Whether a session is recorded (see the top of the file). */
 enum record {
 	RECORD_PENDING,	/* not greeted and silent so far */
-	RECORD_YES,
+	RECORD_YES,	/* recorded, charged to its aggregate network */
+	RECORD_KNOWN,	/* recorded, free: its store network is known */
 	RECORD_OVER,	/* it earned it, but its network's budget was spent */
 };
 
@@ -346,27 +349,18 @@ aggregate_of(const struct tarpit *t, const struct addr *a)
 }
 
 /*
- * Record the session once it has earned it (greeted, or it spoke), if
- * its aggregate network's budget allows: its contact goes to the store
- * now, stamped with the time it connected.
+ * One from the budget of a's aggregate network (budget.c), if any is
+ * left; the first refusal and a full table are logged, once each.
  */
-static void
-maybe_record(struct tarpit *t, int fd)
+static bool
+charge(struct tarpit *t, const struct addr *a)
 {
-	struct client *c = &t->clients[fd];
-	struct tarpit_update u = { .now = wall_ms(c->s.start),
-	    .new_session = true };
-	struct addr_cidr net;
+	struct addr_cidr net = aggregate_of(t, a);
 	char text[ADDR_NETKEY_LEN];
 	bool overflow;
 
-	if (c->record != RECORD_PENDING || !(c->s.greeted || c->s.heard) ||
-	    c->s.end == SMTP_END_LIMIT)
-		return;
-	net = aggregate_of(t, &c->addr);
 	if (!budget_take(t->budget, &net.net,
 	    t->conf->tarpitd.records_per_minute, mono_ms(), &overflow)) {
-		c->record = RECORD_OVER;
 		if (!t->told_budget) {
 			t->told_budget = true;
 			log_msg(LOG_NOTICE, "%s passed records_per_minute (%u):"
@@ -375,7 +369,7 @@ maybe_record(struct tarpit *t, int fd)
 			    addr_cidr_format(&net, text),
 			    t->conf->tarpitd.records_per_minute);
 		}
-		return;
+		return false;
 	}
 	if (overflow && !t->told_overflow) {
 		t->told_overflow = true;
@@ -383,8 +377,51 @@ maybe_record(struct tarpit *t, int fd)
 		    "tracked; newer ones share one budget (said once)",
 		    BUDGET_NETS_MAX);
 	}
-	c->record = RECORD_YES;
+	return true;
+}
+
+/*
+ * Record the session once it has earned it (greeted, or it spoke): its
+ * contact goes to the store now, stamped with the time it connected. A
+ * store network this worker recorded lately makes no new record, so it
+ * is free; any other takes one from its aggregate network's budget.
+ */
+static void
+maybe_record(struct tarpit *t, int fd)
+{
+	struct client *c = &t->clients[fd];
+	struct tarpit_update u = { .now = wall_ms(c->s.start),
+	    .new_session = true };
+	struct addr net;
+
+	if (c->record != RECORD_PENDING || !(c->s.greeted || c->s.heard) ||
+	    c->s.end == SMTP_END_LIMIT)
+		return;
+	net = net_of(t, &c->addr);
+	if (budget_known(t->budget, &net))
+		c->record = RECORD_KNOWN;
+	else if (charge(t, &c->addr))
+		c->record = RECORD_YES;
+	else {
+		c->record = RECORD_OVER;
+		return;
+	}
+	budget_learn(t->budget, &net, mono_ms());
 	store_event(t, &c->addr, &u);
+}
+
+/*
+ * Does a recorded session that ends now get its lines? A charged one
+ * does, and so does one held through the greeting and a drip interval
+ * (what a client costs itself bounds those); a short one from a known
+ * network is charged now, so its lines cannot come at the client's rate.
+ */
+static bool
+worth_a_line(struct tarpit *t, const struct client *c, int64_t held)
+{
+	return c->record == RECORD_YES ||
+	    held >= t->params.greet_wait + t->params.drip_interval ||
+	    charge(t, &c->addr);
 }
 
 /* Write the rest of the pending line, as far as the socket takes it. */
@@ -426,7 +463,8 @@ end_session(struct tarpit *t, int fd)
 	struct tarpit_update u = { .now = r.disconnect,
 	    .evidence = c->s.evidence, .held_ms = (uint64_t)(now - c->s.start) };
 
-	if (c->record == RECORD_YES) {
+	if ((c->record == RECORD_YES || c->record == RECORD_KNOWN) &&
+	    worth_a_line(t, c, now - c->s.start)) {
 		char line[2048];
 		size_t n = session_json(&r, line, sizeof(line));
 
@@ -434,16 +472,18 @@ end_session(struct tarpit *t, int fd)
 		/* Queued for the log writer: never waited for. */
 		if (n > 0)
 			log_eventlog_write(line, n);
-		store_event(t, &c->addr, &u);
 	} else {
 		enum unrecorded why = c->s.end == SMTP_END_LIMIT ?
-		    UNRECORDED_LIMIT : c->record == RECORD_OVER ?
-		    UNRECORDED_BUDGET : UNRECORDED_EARLY;
+		    UNRECORDED_LIMIT : c->record == RECORD_PENDING ?
+		    UNRECORDED_EARLY : UNRECORDED_BUDGET;
 		struct addr_cidr net = aggregate_of(t, &c->addr);
 
 		summary_add(t->summary, why, &net);
 		t->totals.unrecorded[why]++;
 	}
+	/* A known network's short session still updates its record. */
+	if (c->record == RECORD_YES || c->record == RECORD_KNOWN)
+		store_event(t, &c->addr, &u);
 
 	t->totals.sessions++;
 	t->totals.held_ms += u.held_ms;
@@ -510,7 +550,8 @@ client_readable(struct tarpit *t, int fd)
 
 			record_update_set_helo(&u, cmd.arg, cmd.arg_len,
 			    c->s.helo_class);
-			if (c->record == RECORD_YES)
+			if (c->record == RECORD_YES ||
+			    c->record == RECORD_KNOWN)
 				store_event(t, &c->addr, &u);
 			t->totals.helos++;
 		}

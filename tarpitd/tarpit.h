@@ -84,7 +84,7 @@ struct tarpit *tarpit_new(struct conf *conf, const struct conf_source *src,
 int	tarpit_run(struct tarpit *t);
 void	tarpit_free(struct tarpit *t);
 
-/* budget.c: recorded sessions per aggregate network (see the file). */
+/* budget.c: what an aggregate network may make us write (see the file). */
 #define BUDGET_NETS_MAX	65536
 struct budget;
 struct budget *budget_new(void);
@@ -95,7 +95,11 @@ struct budget *budget_new(void);
  */
 bool	budget_take(struct budget *b, const struct addr *net,
 	    unsigned per_minute, int64_t now, bool *overflow);
-/* Forget the networks whose budget is whole again. */
+/* Did this worker record store network net in the last hour? */
+bool	budget_known(const struct budget *b, const struct addr *net);
+/* It recorded net at now (monotonic ms). */
+void	budget_learn(struct budget *b, const struct addr *net, int64_t now);
+/* Forget budgets whole again and store networks not recorded lately. */
 void	budget_sweep(struct budget *b, int64_t now);
 unsigned budget_size(const struct budget *b);
 void	budget_free(struct budget *b);
@@ -104,7 +108,8 @@ void	budget_free(struct budget *b);
 enum unrecorded {
 	UNRECORDED_LIMIT,	/* refused over max_clients(_per_net) */
 	UNRECORDED_EARLY,	/* closed before the greeting, silent */
-	UNRECORDED_BUDGET,	/* over records_per_minute */
+	UNRECORDED_BUDGET,	/* over records_per_minute: no record, or no
+				   line for a short session */
 	UNRECORDED_COUNT,
 };
 struct summary;

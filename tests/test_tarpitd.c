@@ -651,8 +651,9 @@ test_unrecorded(void)
 
 /*
  * records_per_minute: an aggregate network (a /24 here) gets that many
- * recorded sessions, the rest are counted; it is said once, and the
- * summary at the stop names the network.
+ * new store networks recorded, the rest are counted; it is said once,
+ * and the summary at the stop names the network. A known network's
+ * short sessions are recorded, their lines charged; a held one is free.
  */
 static void
 test_budget(void)
@@ -684,13 +685,60 @@ test_budget(void)
 	g_assert_cmpint(totals_value(&d, "unrecorded_budget"), ==, 3);
 	events = read_text(d.events);
 	g_assert_cmpuint(count_lines(events, "\"client\":\"127.0.5."), ==, 3);
+	/*
+	 * 127.0.6.1 is known now: its next short sessions make no new
+	 * record, so they are recorded (the store counts them all), but
+	 * their lines draw on 127.0.6.0/24's budget: 2 more, then none.
+	 * One held through greeting and drip gets its line all the same.
+	 */
+	for (int i = 0; i < 5; i++) {
+		int fd = dial(&d, "127.0.6.1");
+
+		send_all(fd, "EHLO y.example\r\n", 16);
+		close(fd);
+	}
+	{
+		int fd = dial(&d, "127.0.6.1");
+		bool closed;
+
+		g_string_free(read_until(fd, "220 ", 3000, &closed), TRUE);
+		send_all(fd, "EHLO held.example\r\n", 19);
+		g_usleep((GREET_WAIT + DRIP) * 1000 * 2);
+		g_string_free(read_until(fd, "250-", 3000, &closed), TRUE);
+		close(fd);
+	}
+	g_assert_cmpint(totals_value(&d, "unrecorded_budget"), ==, 3 + 3);
+	g_free(events);
+	events = read_text(d.events);
+	g_assert_cmpuint(count_lines(events, "\"client\":\"127.0.6.1\""), ==,
+	    1 + 2 + 1);
+	g_assert_cmpuint(count_lines(events, "held.example"), ==, 1);
 	g_assert_cmpint(stop_daemon(&d), ==, 0);
+	{
+		struct store_options o = { STORE_BACKEND_LMDB, d.store,
+		    1u << 30, 0, true };
+		struct store *st = store_open(&o, NULL);
+		struct hit_record r;
+		bool found = false;
+
+		g_assert_nonnull(st);
+		g_assert_true(store_lookup(st, "127.0.6.1/32", &r, &found,
+		    NULL));
+		g_assert_true(found);
+		g_assert_cmpuint(r.tarpit_sessions, ==, 7);
+		g_assert_true(store_lookup(st, "127.0.5.15/32", &r, &found,
+		    NULL));
+		g_assert_false(found);
+		store_free(st);
+	}
 	log = read_text(d.log);
 	g_assert_cmpuint(count_lines(log, "passed records_per_minute (3)"), ==,
 	    1);
 	g_assert_nonnull(strstr(log, "127.0.5.0/24 passed records_per_minute"));
-	g_assert_nonnull(strstr(log, "unrecorded reason=budget count=3 "));
-	g_assert_nonnull(strstr(log, "top=127.0.5.0/24:3"));
+	g_assert_nonnull(strstr(log, "unrecorded reason=budget count=6 "));
+	/* Both networks, 3 each, in either order. */
+	g_assert_nonnull(strstr(log, "127.0.5.0/24:3"));
+	g_assert_nonnull(strstr(log, "127.0.6.0/24:3"));
 	free_daemon(&d);
 }
 
