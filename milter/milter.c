@@ -74,6 +74,7 @@ struct conn {
 	bool		have_addr;
 	bool		exempt;
 	const char	*exempt_why;
+	bool		helo_checked;	/* an allow-listed HELO was looked at */
 	bool		store_failed;	/* and on_store_error = tempfail */
 	char		netkey[ADDR_NETKEY_LEN];
 	struct hit_record rec;		/* before this contact */
@@ -480,9 +481,11 @@ on_helo(SMFICTX *ctx, char *helo)
 		return SMFIS_CONTINUE;
 	g_free(c->helo);
 	c->helo = g_strdup(helo);
-	if (c->exempt || !c->have_addr ||
+	if (c->exempt || !c->have_addr || c->helo_checked ||
 	    !allow_domain(c->setup->allow, helo, strlen(helo)))
 		return SMFIS_CONTINUE;
+	/* Once per connection: a client repeating HELO costs no lookups. */
+	c->helo_checked = true;
 	if (c->setup->conf->milter.spf &&
 	    (r = spf_check(M.spf, &c->addr, helo, NULL)) == SPF_PASS_) {
 		c->exempt = true;

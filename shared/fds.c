@@ -3,6 +3,7 @@
  *
  *	fds_close_inherited	close every descriptor above 2 (but systemd's)
  *	fds_raise_limit		soft RLIMIT_NOFILE up to the hard one
+ *	fds_systemd		the sockets systemd passed, if any
  *
  * A descriptor left open by a careless starter (a shell's "exec 7<",
  * an init script, a parent that forgot O_CLOEXEC) would survive chroot
@@ -34,22 +35,20 @@
 
 #include "fds.h"
 
-/* SD_LISTEN_FDS_START, and at most as many as tarpitd/listen.c takes. */
-#define SYSTEMD_FIRST_FD	3
-#define SYSTEMD_FDS_MAX		64
-
-/* How many sockets systemd passed this process (0: none). */
-static unsigned
-systemd_fds(void)
+bool
+fds_systemd(unsigned *n)
 {
 	const char *pid = g_getenv("LISTEN_PID"), *fds = g_getenv("LISTEN_FDS");
-	guint64 n;
+	guint64 count;
 
+	*n = 0;
 	if (pid == NULL || fds == NULL ||
-	    g_ascii_strtoull(pid, NULL, 10) != (guint64)getpid() ||
-	    !g_ascii_string_to_unsigned(fds, 10, 1, SYSTEMD_FDS_MAX, &n, NULL))
-		return 0;
-	return (unsigned)n;
+	    g_ascii_strtoull(pid, NULL, 10) != (guint64)getpid())
+		return false;
+	if (g_ascii_string_to_unsigned(fds, 10, 1, FDS_SYSTEMD_MAX, &count,
+	    NULL))
+		*n = (unsigned)count;
+	return true;
 }
 
 /* Close each descriptor from first to last, through /proc; false if none. */
@@ -77,7 +76,12 @@ void
 fds_close_inherited(bool systemd)
 {
 	struct rlimit rl;
-	int first = SYSTEMD_FIRST_FD + (int)(systemd ? systemd_fds() : 0);
+	unsigned passed = 0;
+	int first;
+
+	if (systemd)
+		fds_systemd(&passed);
+	first = FDS_SYSTEMD_FIRST + (int)passed;
 	int last = INT_MAX;
 
 	/* 0 to 2 open, if only on /dev/null: later files must not be them. */

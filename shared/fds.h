@@ -16,6 +16,17 @@
  */
 void	fds_close_inherited(bool systemd);
 
+/* systemd's socket activation: SD_LISTEN_FDS_START, and our own cap. */
+#define FDS_SYSTEMD_FIRST	3
+#define FDS_SYSTEMD_MAX		64
+
+/*
+ * Did systemd pass this process sockets (LISTEN_PID is ours)? Then *n is
+ * LISTEN_FDS, of them from FDS_SYSTEMD_FIRST, or 0 if LISTEN_FDS is not
+ * a number from 1 to FDS_SYSTEMD_MAX. False, *n 0, if they are not ours.
+ */
+bool	fds_systemd(unsigned *n);
+
 /* Raise the soft RLIMIT_NOFILE to the hard limit, if it is lower. */
 void	fds_raise_limit(void);
 

@@ -1084,6 +1084,12 @@ static void
 fork_child(void)
 {
 	if (q_state != Q_IDLE) {
+		/*
+		 * The writer owned the event log and may have been
+		 * between closing one descriptor and taking the next: the
+		 * child starts without one (it may open its own).
+		 */
+		evlog_fd = -1;
 		q_state = Q_IDLE;
 		q_alive = false;
 		q_waiting = false;

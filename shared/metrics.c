@@ -316,22 +316,29 @@ metrics_server_run(struct metrics_server *m)
 	struct epoll_event ev[METRICS_CONNS_MAX + 1];
 	int64_t now = mono_ms();
 	int n = epoll_wait(m->epfd, ev, G_N_ELEMENTS(ev), 0);
+	bool accept = false;
 
+	/*
+	 * Connections first: a request that came is read before any
+	 * eviction the accepts below may make.
+	 */
 	for (int i = 0; i < n; i++) {
 		struct metrics_conn *c;
 
 		if (ev[i].data.u32 == LISTEN_EVENT) {
-			accept_some(m, now);
+			accept = true;
 			continue;
 		}
 		c = &m->conns[ev[i].data.u32];
 		if (c->fd < 0)
-			continue;	/* evicted by an accept above */
+			continue;	/* closed earlier in this batch */
 		if (c->out == NULL)
 			conn_read(m, c, now);
 		else
 			conn_write(m, c);
 	}
+	if (accept)
+		accept_some(m, now);
 	for (size_t i = 0; i < METRICS_CONNS_MAX; i++) {
 		struct metrics_conn *c = &m->conns[i];
 

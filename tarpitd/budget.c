@@ -71,8 +71,8 @@ take(struct budget_entry *e, unsigned per_minute, int64_t now)
 	int64_t interval = MINUTE_US / per_minute;
 	int64_t tat = MAX(e->tat, now);
 
-	/* A whole budget lets per_minute sessions through at once. */
-	if (tat - now > MINUTE_US - interval)
+	/* A whole budget lets per_minute through at once, no more. */
+	if (tat - now > (int64_t)(per_minute - 1) * interval)
 		return false;
 	e->tat = tat + interval;
 	return true;

@@ -25,12 +25,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "fds.h"
 #include "tarpit.h"
 
 /* Bots connect in bursts; the kernel caps this at net.core.somaxconn. */
 #define LISTEN_BACKLOG		65535
-/* First descriptor systemd passes (SD_LISTEN_FDS_START). */
-#define SYSTEMD_FIRST_FD	3
 
 /* A non-blocking listening socket on l, or -1 with error set. */
 static int
@@ -89,22 +88,21 @@ listeners_bind(const struct conf *conf, unsigned copies,
 bool
 listeners_from_systemd(struct listeners *out, GError **error)
 {
-	const char *pid = g_getenv("LISTEN_PID"), *fds = g_getenv("LISTEN_FDS");
-	guint64 n;
+	unsigned n;
 
-	if (pid == NULL || fds == NULL ||
-	    g_ascii_strtoull(pid, NULL, 10) != (guint64)getpid())
+	if (!fds_systemd(&n))
 		return false;
-	if (!g_ascii_string_to_unsigned(fds, 10, 1, 64, &n, NULL)) {
+	if (n == 0) {
 		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_INVAL,
-		    "LISTEN_FDS=%s: not a number of sockets from 1 to 64", fds);
+		    "LISTEN_FDS=%s: not a number of sockets from 1 to %d",
+		    g_getenv("LISTEN_FDS"), FDS_SYSTEMD_MAX);
 		return false;
 	}
 	out->n = (size_t)n;
 	out->fds = g_new(int, out->n);
 	out->shared = true;
 	for (size_t i = 0; i < out->n; i++) {
-		int fd = SYSTEMD_FIRST_FD + (int)i;
+		int fd = FDS_SYSTEMD_FIRST + (int)i;
 
 		out->fds[i] = fd;
 		fcntl(fd, F_SETFD, FD_CLOEXEC);

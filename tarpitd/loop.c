@@ -71,6 +71,8 @@
 #define COMPLAIN_EVERY	(60 * 1000)
 /* How often the unrecorded sessions are summarised. */
 #define SUMMARY_EVERY	(60 * 1000)
+/* With greet_wait = 0, a silent client is recorded once this old (ms). */
+#define RECORD_AFTER	1000
 /* epoll data of the metrics socket: listeners are -1 - i, clients >= 0. */
 #define METRICS_EVENT	INT_MIN
 
@@ -381,21 +383,27 @@ charge(struct tarpit *t, const struct addr *a)
 }
 
 /*
- * Record the session once it has earned it (greeted, or it spoke): its
- * contact goes to the store now, stamped with the time it connected. A
- * store network this worker recorded lately makes no new record, so it
- * is free; any other takes one from its aggregate network's budget.
+ * Record the session once it has earned it: it spoke, or it waited for
+ * the greeting (with greet_wait = 0, which greets at once, it must also
+ * have stayed RECORD_AFTER: a connect-and-close is not greeted). A store
+ * network this worker recorded lately makes no new record: the session
+ * is recorded free, and goes to the store once, when it ends (see
+ * end_session). Any other takes one from its aggregate network's budget,
+ * and its contact goes to the store now, stamped with the time it
+ * connected, so the milter sees a new client while it is still held.
  */
 static void
 maybe_record(struct tarpit *t, int fd)
 {
 	struct client *c = &t->clients[fd];
+	int64_t now = mono_ms();
 	struct tarpit_update u = { .now = wall_ms(c->s.start),
 	    .new_session = true };
 	struct addr net;
 
-	if (c->record != RECORD_PENDING || !(c->s.greeted || c->s.heard) ||
-	    c->s.end == SMTP_END_LIMIT)
+	if (c->record != RECORD_PENDING || c->s.end == SMTP_END_LIMIT ||
+	    !(c->s.heard || (c->s.greeted && (t->params.greet_wait > 0 ||
+	    now - c->s.start >= RECORD_AFTER))))
 		return;
 	net = net_of(t, &c->addr);
 	if (budget_known(t->budget, &net))
@@ -406,18 +414,20 @@ maybe_record(struct tarpit *t, int fd)
 		c->record = RECORD_OVER;
 		return;
 	}
-	budget_learn(t->budget, &net, mono_ms());
-	store_event(t, &c->addr, &u);
+	budget_learn(t->budget, &net, now);
+	if (c->record == RECORD_YES)
+		store_event(t, &c->addr, &u);
 }
 
 /*
- * Does a recorded session that ends now get its lines? A charged one
- * does, and so does one held through the greeting and a drip interval
- * (what a client costs itself bounds those); a short one from a known
- * network is charged now, so its lines cannot come at the client's rate.
+ * Is a recorded session that ends now written: its lines, and for a
+ * known network its one store update? A charged one is, and so is one
+ * held through the greeting and a drip interval (what a client costs
+ * itself bounds those); a short one from a known network is charged
+ * now, so neither its lines nor its store writes come at its rate.
  */
 static bool
-worth_a_line(struct tarpit *t, const struct client *c, int64_t held)
+worth_writing(struct tarpit *t, const struct client *c, int64_t held)
 {
 	return c->record == RECORD_YES ||
 	    held >= t->params.greet_wait + t->params.drip_interval ||
@@ -463,8 +473,9 @@ end_session(struct tarpit *t, int fd)
 	struct tarpit_update u = { .now = r.disconnect,
 	    .evidence = c->s.evidence, .held_ms = (uint64_t)(now - c->s.start) };
 
+	maybe_record(t, fd);	/* greeted, silent, and stayed long enough */
 	if ((c->record == RECORD_YES || c->record == RECORD_KNOWN) &&
-	    worth_a_line(t, c, now - c->s.start)) {
+	    worth_writing(t, c, now - c->s.start)) {
 		char line[2048];
 		size_t n = session_json(&r, line, sizeof(line));
 
@@ -472,6 +483,14 @@ end_session(struct tarpit *t, int fd)
 		/* Queued for the log writer: never waited for. */
 		if (n > 0)
 			log_eventlog_write(line, n);
+		/* A known network's session goes to the store once, now. */
+		if (c->record == RECORD_KNOWN) {
+			u.new_session = true;
+			if (c->s.have_helo)
+				record_update_set_helo(&u, c->s.helo,
+				    c->s.helo_len, c->s.helo_class);
+		}
+		store_event(t, &c->addr, &u);
 	} else {
 		enum unrecorded why = c->s.end == SMTP_END_LIMIT ?
 		    UNRECORDED_LIMIT : c->record == RECORD_PENDING ?
@@ -481,9 +500,6 @@ end_session(struct tarpit *t, int fd)
 		summary_add(t->summary, why, &net);
 		t->totals.unrecorded[why]++;
 	}
-	/* A known network's short session still updates its record. */
-	if (c->record == RECORD_YES || c->record == RECORD_KNOWN)
-		store_event(t, &c->addr, &u);
 
 	t->totals.sessions++;
 	t->totals.held_ms += u.held_ms;
@@ -550,8 +566,7 @@ client_readable(struct tarpit *t, int fd)
 
 			record_update_set_helo(&u, cmd.arg, cmd.arg_len,
 			    c->s.helo_class);
-			if (c->record == RECORD_YES ||
-			    c->record == RECORD_KNOWN)
+			if (c->record == RECORD_YES)
 				store_event(t, &c->addr, &u);
 			t->totals.helos++;
 		}

@@ -404,7 +404,8 @@ test_silent(void)
 	us = g_get_monotonic_time() - t0;
 	g_test_message("silent client closed after %" G_GINT64_FORMAT " us; "
 	    "longest run %" G_GINT64_FORMAT " us", us, longest);
-	g_assert_cmpint(longest, <, 20 * 1000);
+	/* Never a wait: well under the 1 s deadline, even when preempted. */
+	g_assert_cmpint(longest, <, 100 * 1000 * test_slow());
 	/* Kept until its deadline, not dropped at once, nor much later. */
 	g_assert_cmpint(us, >=, METRICS_DEADLINE_MS * 1000 * 9 / 10);
 	g_assert_cmpint(us, <, SLOW_US);

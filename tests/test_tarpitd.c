@@ -553,8 +553,7 @@ test_hostile(void)
 	/* The log writer may not have written the last session yet. */
 	wait_lines(main_d.events, "\"helo\":\"mail.example.org\"", 1);
 	events = read_text(main_d.events);
-	before = g_strv_length(lines = g_strsplit(events, "\n", -1));
-	g_clear_pointer(&lines, g_strfreev);
+	before = count_lines(events, "\"client\"");
 	for (size_t i = 0; i < G_N_ELEMENTS(hostiles); i++)
 		threads[i] = g_thread_new(hostiles[i].name, hostile_client,
 		    (gpointer)&hostiles[i]);
@@ -563,13 +562,13 @@ test_hostile(void)
 	/* The daemon lived through it and still serves. */
 	g_assert_cmpint(kill(main_d.pid, 0), ==, 0);
 	g_assert_true(log_has(&main_d, "end=client_closed", 3000));
-	wait_lines(main_d.events, "\"client\"", before - 1 +
+	wait_lines(main_d.events, "\"client\"", (unsigned)before +
 	    G_N_ELEMENTS(hostiles));
 
 	g_free(events);
 	events = read_text(main_d.events);
 	lines = g_strsplit(events, "\n", -1);
-	g_assert_cmpuint(g_strv_length(lines) - before, ==,
+	g_assert_cmpuint(count_lines(events, "\"client\"") - before, ==,
 	    G_N_ELEMENTS(hostiles));
 	for (size_t i = 0; i < G_N_ELEMENTS(hostiles); i++) {
 		const struct hostile *h = &hostiles[i];
@@ -578,7 +577,7 @@ test_hostile(void)
 		bool seen = false;
 
 		/* Find a session line of this run with its evidence and end. */
-		for (guint j = before - 1; lines[j] != NULL && !seen; j++)
+		for (guint j = (guint)before; lines[j] != NULL && !seen; j++)
 			seen = strstr(lines[j], end) != NULL &&
 			    (h->evidence[0] == '-' ?
 			    strstr(lines[j], "\"evidence\":[]") != NULL :
@@ -616,15 +615,18 @@ test_unrecorded(void)
 {
 	struct store_options o = { STORE_BACKEND_LMDB, main_d.store, 1u << 30,
 	    0, true };
-	g_autofree char *events0 = read_text(main_d.events);
+	g_autofree char *events0 = NULL;
 	g_autofree char *events1 = NULL;
 	g_autofree char *log = NULL;
+	/* The totals line comes after every line queued before it. */
 	long long early0 = totals_value(&main_d, "unrecorded_early"), early1;
+	long long written0 = totals_value(&main_d, "store_written");
 	struct hit_record r;
 	struct store *st;
 	bool found = true;
 
 	g_assert_cmpint(early0, >=, 0);
+	events0 = read_text(main_d.events);
 	for (int i = 0; i < 5; i++)
 		close(dial(&main_d, "127.0.0.88"));
 	/* Also a reset, as a connect-and-reset flood does. */
@@ -638,6 +640,8 @@ test_unrecorded(void)
 	g_usleep(GREET_WAIT * 1000 * 2);
 	early1 = totals_value(&main_d, "unrecorded_early");
 	g_assert_cmpint(early1 - early0, ==, 6);
+	/* Nothing of theirs went to the store queue either. */
+	g_assert_cmpint(totals_value(&main_d, "store_written"), ==, written0);
 	events1 = read_text(main_d.events);
 	g_assert_cmpstr(events1, ==, events0);
 	log = read_text(main_d.log);
@@ -687,9 +691,9 @@ test_budget(void)
 	g_assert_cmpuint(count_lines(events, "\"client\":\"127.0.5."), ==, 3);
 	/*
 	 * 127.0.6.1 is known now: its next short sessions make no new
-	 * record, so they are recorded (the store counts them all), but
-	 * their lines draw on 127.0.6.0/24's budget: 2 more, then none.
-	 * One held through greeting and drip gets its line all the same.
+	 * record, but they are written (lines and one store update each)
+	 * only as 127.0.6.0/24's budget allows: 2 more, then none. One
+	 * held through greeting and drip is written all the same.
 	 */
 	for (int i = 0; i < 5; i++) {
 		int fd = dial(&d, "127.0.6.1");
@@ -725,7 +729,8 @@ test_budget(void)
 		g_assert_true(store_lookup(st, "127.0.6.1/32", &r, &found,
 		    NULL));
 		g_assert_true(found);
-		g_assert_cmpuint(r.tarpit_sessions, ==, 7);
+		g_assert_cmpuint(r.tarpit_sessions, ==, 1 + 2 + 1);
+		g_assert_cmpstr(r.helo, ==, "held.example");
 		g_assert_true(store_lookup(st, "127.0.5.15/32", &r, &found,
 		    NULL));
 		g_assert_false(found);
@@ -801,6 +806,39 @@ test_stalled_log(void)
 	/* The reader reads again: it hears how many lines were lost. */
 	g_assert_true(pipe_to_log(&d, "dropped", 5000 * test_slow()));
 	g_assert_cmpint(stop_daemon(&d), ==, 0);
+	free_daemon(&d);
+}
+
+/*
+ * greet_wait = 0 greets at connect: a connect-and-close is still not
+ * recorded; a client that stays a second, silent, is.
+ */
+static void
+test_greet_at_once(void)
+{
+	struct daemon d;
+	g_autofree char *events = NULL;
+	bool closed;
+	int fd;
+
+	start_daemon(&d, "greet0", NULL);
+	run_daemon(&d, (const char *[]){ "--set", "tarpitd.greet_wait=0",
+	    NULL });
+	for (int i = 0; i < 5; i++) {
+		fd = dial(&d, "127.0.7.1");
+		g_string_free(read_until(fd, "220 ", 2000, &closed), TRUE);
+		close(fd);
+	}
+	fd = dial(&d, "127.0.7.2");
+	g_string_free(read_until(fd, "220 ", 2000, &closed), TRUE);
+	g_usleep(1200 * 1000);
+	close(fd);
+	g_assert_true(log_has(&d, "client=127.0.7.2 ", 3000));
+	g_assert_cmpint(totals_value(&d, "unrecorded_early"), ==, 5);
+	g_assert_cmpint(stop_daemon(&d), ==, 0);
+	events = read_text(d.events);
+	g_assert_cmpuint(count_lines(events, "127.0.7.1"), ==, 0);
+	g_assert_cmpuint(count_lines(events, "127.0.7.2"), ==, 1);
 	free_daemon(&d);
 }
 
@@ -1508,6 +1546,7 @@ main(int argc, char **argv)
 	g_test_add_func("/tarpitd/store-while-held", test_store_while_held);
 	g_test_add_func("/tarpitd/unrecorded", test_unrecorded);
 	g_test_add_func("/tarpitd/budget", test_budget);
+	g_test_add_func("/tarpitd/greet-at-once", test_greet_at_once);
 	g_test_add_func("/tarpitd/stalled-log", test_stalled_log);
 	g_test_add_func("/tarpitd/privacy", test_privacy);
 	g_test_add_func("/tarpitd/sigterm", test_sigterm);
