@@ -4,7 +4,7 @@
  *	decide		the verdict on a client
  *	decide_action	the configured action for a verdict
  *
- * Backup-first (design.md): the tar pit saw the network no longer than
+ * Backup-first (slowspam-milter(8)): the tar pit saw the network no longer than
  * window ago, and the primary had not seen it before its first tar-pit
  * contact (record_backup_first). It only counts if the primary was
  * demonstrably accepting mail around the latest tar-pit contact T: the

@@ -13,7 +13,7 @@
  *
  * "Emails blocked" counts tar-pit sessions, "Hours in Tar Pit" sums their
  * hold times, "Unique SMTP Hosts" counts distinct client addresses
- * (interface.md). Event-log lines are tarpitd's own; a line that does not
+ * (slowspamctl(8), "stats"). Event-log lines are tarpitd's own; a line that does not
  * parse is counted and skipped.
  */
 #ifdef HAVE_CONFIG_H

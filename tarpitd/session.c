@@ -5,7 +5,7 @@
  *	session_log	"session client=... end=max_hold" to the log
  *	session_json	the same fields as one JSON object
  *
- * Fields (interface.md): client address and port, connect and disconnect
+ * Fields (tarpitd(8), LOGGING): client address and port, connect and disconnect
  * time (UTC, ISO 8601, milliseconds), seconds held, HELO (escaped, cut),
  * HELO class, evidence, bytes sent, why it ended. Nothing else the
  * client said is ever written.

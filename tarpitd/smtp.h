@@ -6,7 +6,7 @@
  * come from one script shared by all sessions (struct smtp_script) plus
  * an index and offset per session, so a session needs no output buffer.
  *
- * The contract (design.md, "tarpitd behaviour"): a "220-" teaser, the
+ * The contract (tarpitd(8), "The session"): a "220-" teaser, the
  * final "220 " after greet_wait, one command line read, then a "250-"
  * line per drip_interval that never completes, and at max_hold one
  * "421 4.7.0" line and close. Never 2xx to MAIL/RCPT/DATA, never 354,

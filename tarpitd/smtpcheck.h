@@ -2,7 +2,7 @@
  * smtpcheck.h - the tar pit's reply contract, checked on a transcript.
  *
  * Shared by fuzz/fuzz_smtp and tests/test_smtp: one statement of what a
- * session may send (smtp.h, design.md "tarpitd behaviour").
+ * session may send (smtp.h; tarpitd(8), "The session").
  */
 #ifndef SLOWSPAM_SMTPCHECK_H
 #define SLOWSPAM_SMTPCHECK_H
