@@ -1,0 +1,2 @@
+#!/bin/sh
+# lib_mta.sh - being written (issue 13).
