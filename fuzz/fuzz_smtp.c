@@ -1,8 +1,9 @@
 /*
  * fuzz_smtp.c - the tar pit's SMTP session on any transcript with any
  * timing: what it sends keeps the contract (smtpcheck.c), every session
- * a client stays in ends with a final 421 between max_hold and max_hold
- * plus one drip interval, and a session's memory stays bounded.
+ * a client stays in ends with a final 421 within one drip interval of
+ * max_hold, a client is impatient only if it left sooner than
+ * impatient_before, and a session's memory stays bounded.
  *
  * Input: 3 bytes of timings, then operations, each one byte and its
  * operands:
@@ -27,6 +28,7 @@
 
 #include "fuzz.h"
 #include "helo.h"
+#include "record.h"
 #include "smtp.h"
 #include "smtpcheck.h"
 
@@ -72,6 +74,21 @@ settle(struct run *r)
 	FUZZ_CHECK((r->s.helo == NULL) == !r->s.have_helo ||
 	    r->s.helo_len == 0);
 	FUZZ_CHECK(r->s.bytes_sent == r->out->len);
+}
+
+/*
+ * A client that just left, in state before, is impatient if and only if
+ * it left while a reply was due and sooner than impatient_before.
+ */
+static void
+check_impatient(const struct run *r, uint32_t was, uint8_t before)
+{
+	bool due = before == SMTP_GREET || before == SMTP_DRIP;
+	bool soon = r->now - r->s.start < r->p.impatient_before;
+
+	if (!was)
+		FUZZ_CHECK(((r->s.evidence & EVIDENCE_IMPATIENT) != 0) ==
+		    (due && soon));
 }
 
 /* Time passes by dt: every deadline on the way fires, in order. */
@@ -123,6 +140,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct run r;
 	const char *why;
 	bool hung_up = false, half_closed = false;
+	uint32_t was;
+	uint8_t before;
 
 	if (script.bye[0] == '\0')
 		smtp_script_init(&script, "tarpit.example.org");
@@ -134,6 +153,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.p.drip_interval = 500 + (p[1] % 20) * 500;
 	r.p.max_hold = MAX(r.p.greet_wait + 1, r.p.drip_interval) +
 	    (p[2] % 64) * 1000;
+	r.p.impatient_before = (p[0] / 8) * 1000;
 	p += 3;
 	r.out = g_string_new(NULL);
 	r.now = 1000000;
@@ -173,14 +193,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				settle(&r);
 				break;
 			default:
+				was = r.s.evidence & EVIDENCE_IMPATIENT;
+				before = r.s.state;
 				if (op / 16 % 2) {
-					smtp_eof(&r.s);
+					smtp_eof(&r.s, &r.p, r.now);
+					check_impatient(&r, was, before);
 					half_closed = r.s.end ==
 					    SMTP_END_CLIENT_CLOSED;
 					settle(&r);
 					break;
 				}
-				smtp_closed(&r.s, SMTP_END_CLIENT_CLOSED);
+				smtp_closed(&r.s, &r.p, r.now,
+				    SMTP_END_CLIENT_CLOSED);
+				check_impatient(&r, was, before);
 				hung_up = true;
 				break;
 			}
@@ -201,7 +226,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		settle(&r);
 		FUZZ_CHECK(r.s.state == SMTP_CLOSED);
 		if (r.s.end == SMTP_END_MAX_HOLD) {
-			FUZZ_CHECK(r.bye_at - r.s.start >= r.p.max_hold);
+			/* The EHLO reply ends at the last tick before
+			 * max_hold; the 421 answers the next command. */
+			FUZZ_CHECK(r.bye_at - r.s.start > r.p.max_hold -
+			    r.p.drip_interval);
 			FUZZ_CHECK(r.bye_at - r.s.start <= r.p.max_hold +
 			    r.p.drip_interval);
 		} else {

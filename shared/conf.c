@@ -630,6 +630,8 @@ static const struct key keys[] = {
 	    "10s", 10, 5 * MINUTE },
 	{ "tarpitd", "max_hold", parse_duration, F(tarpitd, max_hold), "10m",
 	    SECOND, DAY },
+	{ "tarpitd", "impatient_before", parse_duration,
+	    F(tarpitd, impatient_before), "290s", 0, DAY },
 	{ "tarpitd", "max_clients", parse_uint, F(tarpitd, max_clients), "16000",
 	    1, 1000000 },
 	{ "tarpitd", "max_clients_per_net", parse_uint,

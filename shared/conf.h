@@ -58,6 +58,7 @@ struct conf {
 		int64_t		greet_wait;
 		int64_t		drip_interval;
 		int64_t		max_hold;
+		int64_t		impatient_before;
 		unsigned	max_clients;
 		unsigned	max_clients_per_net;
 		unsigned	workers;

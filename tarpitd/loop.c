@@ -198,6 +198,7 @@ set_params(struct tarpit *t)
 	t->params.greet_wait = t->conf->tarpitd.greet_wait;
 	t->params.drip_interval = t->conf->tarpitd.drip_interval;
 	t->params.max_hold = t->conf->tarpitd.max_hold;
+	t->params.impatient_before = t->conf->tarpitd.impatient_before;
 	smtp_script_init(&t->script, t->conf->tarpitd.hostname);
 }
 
@@ -245,7 +246,8 @@ requeue(struct tarpit *t, int fd)
 {
 	static const int8_t by_state[] = {
 		[SMTP_GREET] = Q_GREET, [SMTP_WAIT] = Q_WAIT,
-		[SMTP_DRIP] = Q_DRIP, [SMTP_CLOSING] = Q_NONE,
+		[SMTP_DRIP] = Q_DRIP, [SMTP_ANSWER] = Q_DRIP,
+		[SMTP_CLOSING] = Q_NONE,
 		[SMTP_CLOSED] = Q_NONE,
 	};
 	struct client *c = &t->clients[fd];
@@ -457,7 +459,8 @@ flush(struct tarpit *t, int fd)
 				c->s.state = SMTP_CLOSED;
 			return;
 		}
-		smtp_closed(&c->s, SMTP_END_CLIENT_CLOSED);
+		smtp_closed(&c->s, &t->params, mono_ms(),
+		    SMTP_END_CLIENT_CLOSED);
 		return;
 	}
 }
@@ -552,11 +555,12 @@ client_readable(struct tarpit *t, int fd)
 			break;
 		if (n == 0) {
 			/* A half-close too: it may still read our 421. */
-			smtp_eof(&c->s);
+			smtp_eof(&c->s, &t->params, mono_ms());
 			break;
 		}
 		if (n < 0) {
-			smtp_closed(&c->s, SMTP_END_CLIENT_CLOSED);
+			smtp_closed(&c->s, &t->params, mono_ms(),
+			    SMTP_END_CLIENT_CLOSED);
 			break;
 		}
 		smtp_input(&c->s, &t->params, mono_ms(), buf, (size_t)n, &cmd);
@@ -629,7 +633,7 @@ client_new(struct tarpit *t, int fd, const struct sockaddr_storage *ss,
 	}
 	t->nclients++;
 	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		smtp_closed(&c->s, SMTP_END_ERROR);
+		smtp_closed(&c->s, &t->params, mono_ms(), SMTP_END_ERROR);
 		settle(t, fd);
 		return;
 	}

@@ -18,11 +18,22 @@
  * (pipelining); a first line over 512 bytes (long_line); a first
  * command that is not SMTP at all, such as GET or binary (non_smtp);
  * an SMTP command other than HELO/EHLO first (no_helo); hanging up
- * while the greeting or the reply was still coming (impatient).
+ * while the greeting or the reply was still coming, sooner than
+ * impatient_before after connecting (impatient). RFC 5321 4.5.3.2 has
+ * clients wait 5 minutes for the greeting and for each reply; Exim waits
+ * 5 minutes for a whole reply, so an MTA that gives up then is not
+ * impatient, however long max_hold is.
+ *
+ * Every reply has one code (RFC 5321 4.2.1): the EHLO reply ends with its
+ * "250 " line at max_hold and the 421 answers the next command, so each
+ * client reads the 421 as the server's reply. A session that ends while
+ * a "220-" or "250-" reply is open closes that reply with its last line
+ * first (see closing_line()).
  *
  * Only the HELO/EHLO argument is kept; no other client text is stored.
  * The reply to any other first command drips "421-" lines, so no MAIL,
- * RCPT or DATA ever sees the start of a 2xx reply.
+ * RCPT or DATA ever sees the start of a 2xx reply; after the EHLO reply,
+ * the next command is not read at all, only answered with the 421.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -36,11 +47,18 @@
 #include "record.h"
 #include "smtp.h"
 
-/* EHLO keywords a client expects; dripped in turn, never a last line. */
+/*
+ * EHLO keywords, dripped in turn; the reply ends with "250 HELP". Once
+ * the reply is complete a client acts on them, so none may make it give
+ * up on the message or send more than a command: no SIZE (Postfix and
+ * Sendmail bounce a larger message), no AUTH (it would send a password),
+ * no STARTTLS, CHUNKING or BINARYMIME; SMTPUTF8, 8BITMIME and DELIVERBY
+ * are offered because some clients bounce a message that needs them.
+ */
 static const char *const helo_drip_words[SMTP_DRIP_LINES - 1] = {
-	"PIPELINING", "SIZE 10240000", "VRFY", "ETRN",
-	"ENHANCEDSTATUSCODES", "8BITMIME", "DSN", "SMTPUTF8", "CHUNKING",
-	"DELIVERBY", "AUTH PLAIN LOGIN", "HELP", "EXPN", "ONEX", "XUSR",
+	"PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES", "SMTPUTF8", "DSN",
+	"DELIVERBY", "VRFY", "ETRN", "EXPN", "HELP", "ONEX", "XUSR", "VERB",
+	"NO-SOLICITING", "MTRK",
 };
 
 /* SMTP verbs (RFC 5321 and extensions) other than HELO and EHLO. */
@@ -71,6 +89,7 @@ smtp_script_init(struct smtp_script *sc, const char *hostname)
 	for (int i = 0; i < SMTP_DRIP_LINES; i++)
 		g_snprintf(sc->drip_other[i], SMTP_SCRIPT_LINE_MAX,
 		    "421-4.7.0 %.64s busy, please wait (%d)\r\n", hostname, i);
+	g_strlcpy(sc->helo_end, "250 HELP\r\n", sizeof(sc->helo_end));
 	g_snprintf(sc->bye, sizeof(sc->bye), "421 4.7.0 %.64s Service not "
 	    "available, try again later\r\n", hostname);
 	g_snprintf(sc->shutdown, sizeof(sc->shutdown), "421 4.3.2 %.64s "
@@ -101,6 +120,68 @@ queue_line(struct smtp_session *s, enum smtp_line out)
 		send_line(s, out);
 }
 
+/* The 421 that ends a session for why. */
+static enum smtp_line
+bye_line(enum smtp_end why)
+{
+	switch (why) {
+	case SMTP_END_LIMIT:
+		return SMTP_OUT_BUSY;
+	case SMTP_END_SHUTDOWN:
+		return SMTP_OUT_SHUTDOWN;
+	default:
+		return SMTP_OUT_BYE;
+	}
+}
+
+/*
+ * The next line of a closing session: a reply left open by the last
+ * line sent whole gets its last line first ("220 " after the teaser,
+ * "250 HELP" after "250-" lines), so the 421 is a reply of its own.
+ */
+static enum smtp_line
+closing_line(const struct smtp_session *s)
+{
+	switch (s->last) {
+	case SMTP_OUT_TEASER:
+		return SMTP_OUT_GREETING;
+	case SMTP_OUT_DRIP:
+		/* "421-" lines (a first command other than HELO) need none. */
+		return s->have_helo ? SMTP_OUT_HELO_END : bye_line(s->end);
+	case SMTP_OUT_BYE:
+	case SMTP_OUT_SHUTDOWN:
+	case SMTP_OUT_BUSY:
+		return SMTP_OUT_NONE;
+	default:
+		return bye_line(s->end);
+	}
+}
+
+/*
+ * End the session for why: a line already partly written goes out
+ * whole, one not started is dropped, then what closing_line() says.
+ */
+static void
+finish(struct smtp_session *s, enum smtp_end why)
+{
+	s->state = SMTP_CLOSING;
+	s->end = (uint8_t)why;
+	s->next = SMTP_OUT_NONE;
+	if (s->out != SMTP_OUT_NONE && s->out_off == 0)
+		s->out = SMTP_OUT_NONE;
+	if (s->out == SMTP_OUT_NONE)
+		send_line(s, closing_line(s));
+}
+
+/* Did the client give up sooner than an MTA may (see the top)? */
+static bool
+impatient(const struct smtp_session *s, const struct smtp_params *p,
+    int64_t now)
+{
+	return (s->state == SMTP_GREET || s->state == SMTP_DRIP) &&
+	    now - s->start < p->impatient_before;
+}
+
 void
 smtp_start(struct smtp_session *s, const struct smtp_params *p, int64_t now)
 {
@@ -118,6 +199,27 @@ smtp_start(struct smtp_session *s, const struct smtp_params *p, int64_t now)
 }
 
 /*
+ * Is now the last tick of an EHLO reply: would the next one come after
+ * max_hold? Ending the reply then keeps the 421 within one drip
+ * interval of max_hold, however long the client takes to answer.
+ */
+static bool
+last_tick(const struct smtp_session *s, const struct smtp_params *p,
+    int64_t now)
+{
+	return s->have_helo && now + p->drip_interval > s->start + p->max_hold;
+}
+
+/* End the EHLO reply; the next command, or the deadline, gets the 421. */
+static void
+end_reply(struct smtp_session *s, const struct smtp_params *p, int64_t now)
+{
+	s->state = SMTP_ANSWER;
+	s->deadline = now + p->drip_interval;
+	queue_line(s, SMTP_OUT_HELO_END);
+}
+
+/*
  * Start dripping the reply: the first line goes out at once, or, while
  * the greeting is still going out, at the next tick (never instead of it).
  */
@@ -128,6 +230,10 @@ start_drip(struct smtp_session *s, const struct smtp_params *p, int64_t now)
 	s->deadline = now + p->drip_interval;
 	if (s->out != SMTP_OUT_NONE)
 		return;
+	if (last_tick(s, p, now)) {
+		end_reply(s, p, now);
+		return;
+	}
 	s->drip_next = 1;
 	send_line(s, SMTP_OUT_DRIP);
 }
@@ -232,6 +338,13 @@ smtp_input(struct smtp_session *s, const struct smtp_params *p, int64_t now,
 	if (len == 0 || s->state >= SMTP_CLOSING)
 		return;
 	s->heard = true;
+	if (s->state == SMTP_ANSWER) {
+		/* The next command, unread: the 421 is its answer. */
+		if (s->out != SMTP_OUT_NONE)
+			s->evidence |= EVIDENCE_PIPELINING; /* before "250 " */
+		finish(s, SMTP_END_MAX_HOLD);
+		return;
+	}
 	if (s->state == SMTP_GREET)
 		s->evidence |= EVIDENCE_PREGREET;
 	if (s->skip_line) {
@@ -256,15 +369,6 @@ smtp_input(struct smtp_session *s, const struct smtp_params *p, int64_t now,
 		s->evidence |= EVIDENCE_PIPELINING;
 }
 
-/* Say goodbye with line out, for reason why. */
-static void
-finish(struct smtp_session *s, enum smtp_line out, enum smtp_end why)
-{
-	s->state = SMTP_CLOSING;
-	s->end = (uint8_t)why;
-	queue_line(s, out);
-}
-
 void
 smtp_timeout(struct smtp_session *s, const struct smtp_params *p, int64_t now)
 {
@@ -281,11 +385,18 @@ smtp_timeout(struct smtp_session *s, const struct smtp_params *p, int64_t now)
 		}
 		break;
 	case SMTP_WAIT:
-		finish(s, SMTP_OUT_BYE, SMTP_END_MAX_HOLD);
+	case SMTP_ANSWER:
+		finish(s, SMTP_END_MAX_HOLD);
 		break;
 	case SMTP_DRIP:
 		if (now - s->start >= p->max_hold) {
-			finish(s, SMTP_OUT_BYE, SMTP_END_MAX_HOLD);
+			/* Late (a reply that started past its time): the
+			 * reply's last line, then the 421 at once. */
+			finish(s, SMTP_END_MAX_HOLD);
+			break;
+		}
+		if (last_tick(s, p, now)) {
+			end_reply(s, p, now);
 			break;
 		}
 		s->deadline = now + p->drip_interval;
@@ -302,37 +413,40 @@ smtp_timeout(struct smtp_session *s, const struct smtp_params *p, int64_t now)
 }
 
 void
-smtp_closed(struct smtp_session *s, enum smtp_end why)
+smtp_closed(struct smtp_session *s, const struct smtp_params *p,
+    int64_t now, enum smtp_end why)
 {
 	if (s->state >= SMTP_CLOSING && s->end != SMTP_END_NONE &&
 	    why == SMTP_END_CLIENT_CLOSED) {
 		s->state = SMTP_CLOSED;		/* it left while we said bye */
 		return;
 	}
-	if (why == SMTP_END_CLIENT_CLOSED &&
-	    (s->state == SMTP_GREET || s->state == SMTP_DRIP))
+	if (why == SMTP_END_CLIENT_CLOSED && impatient(s, p, now))
 		s->evidence |= EVIDENCE_IMPATIENT;
+	/* Gone after the reply that ended its hold: held to max_hold. */
+	if (why == SMTP_END_CLIENT_CLOSED && s->state == SMTP_ANSWER)
+		why = SMTP_END_MAX_HOLD;
 	s->state = SMTP_CLOSED;
 	s->end = (uint8_t)why;
 	s->out = s->next = SMTP_OUT_NONE;
 }
 
 void
-smtp_eof(struct smtp_session *s)
+smtp_eof(struct smtp_session *s, const struct smtp_params *p, int64_t now)
 {
 	if (s->state >= SMTP_CLOSING)
 		return;			/* already saying goodbye */
-	if (s->state == SMTP_GREET || s->state == SMTP_DRIP)
+	if (impatient(s, p, now))
 		s->evidence |= EVIDENCE_IMPATIENT;
 	/* It may still read: the 421 goes out first, as for every end. */
-	finish(s, SMTP_OUT_BYE, SMTP_END_CLIENT_CLOSED);
+	finish(s, s->state == SMTP_ANSWER ? SMTP_END_MAX_HOLD :
+	    SMTP_END_CLIENT_CLOSED);
 }
 
 void
 smtp_abort(struct smtp_session *s, enum smtp_end why)
 {
-	finish(s, why == SMTP_END_LIMIT ? SMTP_OUT_BUSY : SMTP_OUT_SHUTDOWN,
-	    why);
+	finish(s, why);
 }
 
 /* The script line for out, of a session that had a HELO or not. */
@@ -349,6 +463,8 @@ script_line(const struct smtp_session *s, const struct smtp_script *sc)
 		return sc->greeting;
 	case SMTP_OUT_DRIP:
 		return s->have_helo ? sc->drip_helo[drip] : sc->drip_other[drip];
+	case SMTP_OUT_HELO_END:
+		return sc->helo_end;
 	case SMTP_OUT_BYE:
 		return sc->bye;
 	case SMTP_OUT_SHUTDOWN:
@@ -382,8 +498,9 @@ smtp_sent(struct smtp_session *s, const struct smtp_script *sc, size_t n)
 		return;
 	if (s->out == SMTP_OUT_GREETING)
 		s->greeted = true;
+	s->last = s->out;
 	/* The line a partly written one held back, if any, is next. */
-	s->out = s->next;
+	s->out = s->state == SMTP_CLOSING ? closing_line(s) : s->next;
 	s->out_off = 0;
 	s->next = SMTP_OUT_NONE;
 	if (s->out == SMTP_OUT_NONE && s->state == SMTP_CLOSING)

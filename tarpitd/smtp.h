@@ -8,9 +8,12 @@
  *
  * The contract (tarpitd(8), "The session"): a "220-" teaser, the
  * final "220 " after greet_wait, one command line read, then a "250-"
- * line per drip_interval that never completes, and at max_hold one
- * "421 4.7.0" line and close. Never 2xx to MAIL/RCPT/DATA, never 354,
- * never 5xx.
+ * line per drip_interval; at max_hold the reply ends with its "250 "
+ * line, and the next command (or, from a silent client, one drip
+ * interval later) gets "421 4.7.0" and the close. Every reply has one
+ * code (RFC 5321 4.2.1), so a client reads the 421 as the server's
+ * answer. Any other first command gets "421-" lines and a final "421 "
+ * at max_hold. Never 2xx to MAIL/RCPT/DATA, never 354, never 5xx.
  */
 #ifndef SLOWSPAM_SMTP_H
 #define SLOWSPAM_SMTP_H
@@ -32,6 +35,9 @@ struct smtp_params {
 	int64_t	greet_wait;
 	int64_t	drip_interval;
 	int64_t	max_hold;
+	/* Hanging up sooner after connecting, while a reply is due, is
+	 * bot evidence (impatient). */
+	int64_t	impatient_before;
 };
 
 /* Every line a session can send; built once per configuration. */
@@ -41,6 +47,7 @@ struct smtp_script {
 	/* After HELO/EHLO: "250-" lines; after anything else: "421-". */
 	char	drip_helo[SMTP_DRIP_LINES][SMTP_SCRIPT_LINE_MAX];
 	char	drip_other[SMTP_DRIP_LINES][SMTP_SCRIPT_LINE_MAX];
+	char	helo_end[SMTP_SCRIPT_LINE_MAX];	/* "250 " at max_hold */
 	char	bye[SMTP_SCRIPT_LINE_MAX];		/* 421 at max_hold */
 	char	shutdown[SMTP_SCRIPT_LINE_MAX];	/* 421 on SIGTERM */
 	char	busy[SMTP_SCRIPT_LINE_MAX];		/* 421 over a limit */
@@ -50,6 +57,8 @@ enum smtp_state {
 	SMTP_GREET,	/* teaser sent; the final 220 is due at the deadline */
 	SMTP_WAIT,	/* 220 sent; waiting for a command until max_hold */
 	SMTP_DRIP,	/* a reply is dripping; next line at the deadline */
+	SMTP_ANSWER,	/* the EHLO reply ended at max_hold: the next
+			   command, or the deadline, gets the 421 */
 	SMTP_CLOSING,	/* the last line is going out; then close */
 	SMTP_CLOSED,	/* done: see end */
 };
@@ -70,6 +79,7 @@ enum smtp_line {
 	SMTP_OUT_TEASER,
 	SMTP_OUT_GREETING,
 	SMTP_OUT_DRIP,
+	SMTP_OUT_HELO_END,
 	SMTP_OUT_BYE,
 	SMTP_OUT_SHUTDOWN,
 	SMTP_OUT_BUSY,
@@ -89,6 +99,7 @@ struct smtp_session {
 	uint8_t		out;		/* enum smtp_line going out */
 	uint8_t		out_off;	/* bytes of it already sent */
 	uint8_t		next;		/* enum smtp_line due after out */
+	uint8_t		last;		/* enum smtp_line last sent whole */
 	uint8_t		drip_next;	/* next drip line */
 	uint8_t		helo_len;
 	uint8_t		helo_class;	/* enum helo_class */
@@ -128,13 +139,16 @@ void	smtp_timeout(struct smtp_session *s, const struct smtp_params *p,
 	    int64_t now);
 
 /*
- * The client shut down its sending side (a half-close, or the first sign
- * of a close): end with the 421 all the same, in case it still reads.
+ * The client shut down its sending side at time now (a half-close, or
+ * the first sign of a close): end with the 421 all the same, in case it
+ * still reads.
  */
-void	smtp_eof(struct smtp_session *s);
+void	smtp_eof(struct smtp_session *s, const struct smtp_params *p,
+	    int64_t now);
 
-/* The connection failed: nothing more can be sent. */
-void	smtp_closed(struct smtp_session *s, enum smtp_end why);
+/* The connection failed at time now: nothing more can be sent. */
+void	smtp_closed(struct smtp_session *s, const struct smtp_params *p,
+	    int64_t now, enum smtp_end why);
 
 /* End now with the 421 line for why (SHUTDOWN or LIMIT). */
 void	smtp_abort(struct smtp_session *s, enum smtp_end why);

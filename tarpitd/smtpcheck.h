@@ -14,7 +14,7 @@
  * Check everything a session sent, out[0..len): NULL if it keeps the
  * contract, else what it broke. had_helo: the first command was HELO or
  * EHLO. ended: the session said goodbye, so the output must end with a
- * whole final 421 line.
+ * whole 421 reply.
  */
 const char *smtpcheck_transcript(const char *out, size_t len, bool had_helo,
 	    bool ended);

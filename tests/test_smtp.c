@@ -17,6 +17,7 @@
 
 static const struct smtp_params P = {
 	.greet_wait = 6000, .drip_interval = 10000, .max_hold = 600000,
+	.impatient_before = 290000,
 };
 static struct smtp_script script;
 
@@ -96,8 +97,8 @@ run_out(struct run *r, const struct smtp_params *p)
 
 /*
  * The contract on everything a session sent (smtpcheck.c, shared with
- * fuzz_smtp): only 220, 250 and 421 lines, no 2xx after a non-HELO
- * command, no 354, no 5xx; CRLF lines; and the last line a complete 421.
+ * fuzz_smtp): one code per reply, only 220, 250 and 421, no 2xx after a
+ * non-HELO command, no 354, no 5xx; CRLF lines; the last reply a 421.
  */
 static void
 check_invariants(const struct run *r, bool had_helo)
@@ -106,6 +107,15 @@ check_invariants(const struct run *r, bool had_helo)
 	    had_helo, true), ==, NULL);
 	if (r->s.end == SMTP_END_MAX_HOLD)
 		g_assert_nonnull(strstr(r->out->str, "\r\n421 4.7.0 "));
+}
+
+/* Does the transcript end with a then b? */
+static bool
+ends_with(const struct run *r, const char *a, const char *b)
+{
+	g_autofree char *tail = g_strconcat(a, b, NULL);
+
+	return g_str_has_suffix(r->out->str, tail);
 }
 
 static void
@@ -148,6 +158,72 @@ test_polite(void)
 	g_assert_cmpuint(ticks, ==, (P.max_hold - 6500) / P.drip_interval + 1);
 	g_assert_cmpuint(r.s.bytes_sent, ==, r.out->len);
 	g_assert_cmpmem(r.s.helo, r.s.helo_len, "mail.example.org", 16);
+	/* It said nothing after the reply: the 421 one drip later. */
+	g_assert_true(ends_with(&r, script.helo_end, script.bye));
+	check_invariants(&r, true);
+	finish(&r);
+}
+
+/*
+ * An MTA: the EHLO reply ends with "250 " at the last drip before
+ * max_hold, it sends MAIL at once, and the 421 answers it. Nothing of
+ * the command is kept.
+ */
+static void
+test_answer(void)
+{
+	struct run r;
+	size_t before;
+
+	start(&r, &P);
+	tick(&r, &P);
+	say(&r, &P, "EHLO mail.example.org\r\n");
+	while (r.s.state == SMTP_DRIP)
+		tick(&r, &P);
+	g_assert_cmpint(r.s.state, ==, SMTP_ANSWER);
+	g_assert_true(g_str_has_suffix(r.out->str, script.helo_end));
+	g_assert_cmpint(r.now - r.s.start, >, P.max_hold - P.drip_interval);
+	g_assert_cmpint(r.now - r.s.start, <=, P.max_hold);
+	g_assert_cmpint(r.s.deadline, ==, r.now + P.drip_interval);
+	before = r.out->len;
+	r.now += 2;
+	say(&r, &P, "MAIL FROM:<someone@example.org> SIZE=100\r\n");
+	g_assert_cmpuint(r.commands, ==, 1);	/* only the EHLO */
+	g_assert_cmpint(r.s.state, ==, SMTP_CLOSED);
+	g_assert_cmpint(r.s.end, ==, SMTP_END_MAX_HOLD);
+	g_assert_cmpstr(r.out->str + before, ==, script.bye);
+	g_assert_cmpuint(r.s.evidence, ==, 0);
+	g_assert_null(r.s.line);
+	g_assert_cmpmem(r.s.helo, r.s.helo_len, "mail.example.org", 16);
+	check_invariants(&r, true);
+	finish(&r);
+
+	/* One that sent it before "250 " went out whole: pipelining. */
+	start(&r, &P);
+	tick(&r, &P);
+	say(&r, &P, "EHLO mail.example.org\r\n");
+	while (r.s.state == SMTP_DRIP) {
+		r.now = r.s.deadline;
+		smtp_timeout(&r.s, &P, r.now);
+		if (r.s.state == SMTP_DRIP)
+			drain(&r);
+	}
+	say(&r, &P, "MAIL FROM:<a@example.org>\r\n");
+	g_assert_cmpint(r.s.state, ==, SMTP_CLOSED);
+	g_assert_cmpuint(r.s.evidence, ==, EVIDENCE_PIPELINING);
+	g_assert_true(ends_with(&r, script.helo_end, script.bye));
+	check_invariants(&r, true);
+	finish(&r);
+
+	/* An EHLO so late that no drip fits: "250 " at once. */
+	start(&r, &P);
+	tick(&r, &P);
+	r.now = r.s.start + P.max_hold - P.drip_interval / 2;
+	say(&r, &P, "EHLO late.example.org\r\n");
+	g_assert_cmpint(r.s.state, ==, SMTP_ANSWER);
+	g_assert_true(ends_with(&r, script.greeting, script.helo_end));
+	run_out(&r, &P);
+	g_assert_cmpint(r.now - r.s.start, <=, P.max_hold + P.drip_interval);
 	check_invariants(&r, true);
 	finish(&r);
 }
@@ -321,7 +397,7 @@ test_client_closed(void)
 	struct run r;
 
 	start(&r, &P);			/* during the greeting */
-	smtp_closed(&r.s, SMTP_END_CLIENT_CLOSED);
+	smtp_closed(&r.s, &P, r.now, SMTP_END_CLIENT_CLOSED);
 	g_assert_cmpint(r.s.end, ==, SMTP_END_CLIENT_CLOSED);
 	g_assert_cmpint(r.s.state, ==, SMTP_CLOSED);
 	g_assert_true(r.s.evidence & EVIDENCE_IMPATIENT);
@@ -329,7 +405,7 @@ test_client_closed(void)
 
 	start(&r, &P);			/* waiting for its command */
 	tick(&r, &P);
-	smtp_closed(&r.s, SMTP_END_CLIENT_CLOSED);
+	smtp_closed(&r.s, &P, r.now, SMTP_END_CLIENT_CLOSED);
 	g_assert_false(r.s.evidence & EVIDENCE_IMPATIENT);
 	finish(&r);
 
@@ -337,24 +413,74 @@ test_client_closed(void)
 	tick(&r, &P);
 	say(&r, &P, "EHLO x.example\r\n");
 	tick(&r, &P);
-	smtp_closed(&r.s, SMTP_END_CLIENT_CLOSED);
+	smtp_closed(&r.s, &P, r.now, SMTP_END_CLIENT_CLOSED);
 	g_assert_true(r.s.evidence & EVIDENCE_IMPATIENT);
 	finish(&r);
 
+	/* Exim gives up 5 minutes after its EHLO: not impatient. */
+	start(&r, &P);
+	tick(&r, &P);
+	say(&r, &P, "EHLO x.example\r\n");
+	r.now += 300000;
+	smtp_timeout(&r.s, &P, r.now);
+	drain(&r);
+	g_assert_cmpint(r.s.state, ==, SMTP_DRIP);
+	smtp_closed(&r.s, &P, r.now, SMTP_END_CLIENT_CLOSED);
+	g_assert_cmpint(r.s.end, ==, SMTP_END_CLIENT_CLOSED);
+	g_assert_cmpuint(r.s.evidence, ==, 0);
+	finish(&r);
+
+	/* The threshold, from the connection, both sides of it. */
+	for (int late = 0; late < 2; late++) {
+		start(&r, &P);
+		tick(&r, &P);
+		say(&r, &P, "EHLO x.example\r\n");
+		r.now = r.s.start + P.impatient_before - 1 + late;
+		if (late)
+			smtp_eof(&r.s, &P, r.now);
+		else
+			smtp_closed(&r.s, &P, r.now, SMTP_END_CLIENT_CLOSED);
+		g_assert_cmpint((r.s.evidence & EVIDENCE_IMPATIENT) != 0, ==,
+		    !late);
+		drain(&r);
+		g_assert_cmpint(r.s.state, ==, SMTP_CLOSED);
+		finish(&r);
+	}
+
+	/* Gone after the reply ended: held to max_hold, not impatient. */
+	for (int half = 0; half < 2; half++) {
+		start(&r, &P);
+		tick(&r, &P);
+		say(&r, &P, "EHLO x.example\r\n");
+		while (r.s.state == SMTP_DRIP)
+			tick(&r, &P);
+		if (half)
+			smtp_eof(&r.s, &P, r.now);
+		else
+			smtp_closed(&r.s, &P, r.now, SMTP_END_CLIENT_CLOSED);
+		drain(&r);
+		g_assert_cmpint(r.s.end, ==, SMTP_END_MAX_HOLD);
+		g_assert_cmpuint(r.s.evidence, ==, 0);
+		finish(&r);
+	}
+
 	start(&r, &P);			/* while we say goodbye */
 	run_out(&r, &P);
-	smtp_closed(&r.s, SMTP_END_CLIENT_CLOSED);
+	smtp_closed(&r.s, &P, r.now, SMTP_END_CLIENT_CLOSED);
 	g_assert_cmpint(r.s.end, ==, SMTP_END_MAX_HOLD);
 	finish(&r);
 
 	start(&r, &P);			/* an error of ours */
-	smtp_closed(&r.s, SMTP_END_ERROR);
+	smtp_closed(&r.s, &P, r.now, SMTP_END_ERROR);
 	g_assert_cmpint(r.s.end, ==, SMTP_END_ERROR);
 	g_assert_cmpstr(smtp_end_name(r.s.end), ==, "error");
 	finish(&r);
 }
 
-/* Shutdown and limits: one full 421 at once, in any state. */
+/*
+ * Shutdown and limits: a 421 at once in any state, after the last line
+ * of a reply left open (one code per reply).
+ */
 static void
 test_abort(void)
 {
@@ -375,16 +501,22 @@ test_abort(void)
 				say(&r, &P, "EHLO x.example\r\n");
 			for (int t = 0; t < ticks; t++)
 				tick(&r, &P);
-			g_string_truncate(r.out, 0);
+			g_autofree char *want = NULL;
+			size_t before = r.out->len;
+			/* The teaser, the greeting, a "250-" line. */
+			const char *closer = (const char *[]){
+			    script.greeting, "", script.helo_end }[ticks];
+
 			smtp_abort(&r.s, rows[i].why);
 			drain(&r);
 			g_assert_cmpint(r.s.state, ==, SMTP_CLOSED);
 			g_assert_cmpint(r.s.end, ==, rows[i].why);
-			g_assert_true(g_str_has_prefix(r.out->str, rows[i].code));
-			g_assert_true(g_str_has_suffix(r.out->str, "\r\n"));
-			g_assert_cmpuint(r.out->len, ==,
-			    strlen(rows[i].why == SMTP_END_LIMIT ? script.busy :
-			    script.shutdown));
+			want = g_strconcat(closer, rows[i].why == SMTP_END_LIMIT ?
+			    script.busy : script.shutdown, NULL);
+			g_assert_cmpstr(r.out->str + before, ==, want);
+			g_assert_true(g_str_has_prefix(r.out->str + before +
+			    strlen(closer), rows[i].code));
+			check_invariants(&r, ticks > 0);
 			finish(&r);
 		}
 	}
@@ -460,6 +592,38 @@ test_pregreet_then_drip(void)
 	finish(&r);
 }
 
+/* The contract's checker refuses what it must. */
+static void
+test_check(void)
+{
+	static const struct {
+		const char *text;
+		bool helo;
+		const char *why;
+	} rows[] = {
+		{ "220 x\r\n250-x\r\n421 x\r\n", true,
+		    "two codes in one reply" },
+		{ "220-x\r\n421 x\r\n", true, "two codes in one reply" },
+		{ "220 x\r\n250 x\r\n", true, "ended without a final 421" },
+		{ "220 x\r\n250 x\r\n250 x\r\n421 x\r\n", true,
+		    "a second 250 reply" },
+		{ "220 x\r\n250 x\r\n421 x\r\n", false,
+		    "250 to a command that was not HELO/EHLO" },
+		{ "220 x\r\n421 x\r\n250 x\r\n", true,
+		    "a line after the final 421" },
+		{ "421-x\r\n421 x\r\n", false, "421- before the final 220" },
+		{ "220 x\r\n354 x\r\n", false, "354" },
+		{ "220 x\r\n550 x\r\n", false, "5xx" },
+		{ "220 x\r\n250-x\r\n250 x\r\n421 x\r\n", true, NULL },
+		{ "220-x\r\n220 x\r\n421-x\r\n421 x\r\n", false, NULL },
+		{ "421 x\r\n", false, NULL },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(rows); i++)
+		g_assert_cmpstr(smtpcheck_transcript(rows[i].text,
+		    strlen(rows[i].text), rows[i].helo, true), ==, rows[i].why);
+}
+
 /* Long host names are cut, so every script line stays short. */
 static void
 test_script(void)
@@ -474,6 +638,7 @@ test_script(void)
 	g_assert_true(g_str_has_suffix(sc.bye, "\r\n"));
 	g_assert_true(g_str_has_prefix(sc.teaser, "220-"));
 	g_assert_true(g_str_has_prefix(sc.greeting, "220 "));
+	g_assert_true(g_str_has_prefix(sc.helo_end, "250 "));
 	for (int i = 0; i < SMTP_DRIP_LINES; i++) {
 		g_assert_true(g_str_has_prefix(sc.drip_helo[i], "250-"));
 		g_assert_true(g_str_has_prefix(sc.drip_other[i], "421-"));
@@ -488,6 +653,8 @@ main(int argc, char **argv)
 	smtp_script_init(&script, "tarpit.example.org");
 	g_test_add_func("/smtp/polite", test_polite);
 	g_test_add_func("/smtp/silent", test_silent);
+	g_test_add_func("/smtp/answer", test_answer);
+	g_test_add_func("/smtp/check", test_check);
 	g_test_add_func("/smtp/evidence", test_evidence);
 	g_test_add_func("/smtp/no-2xx-to-mail", test_no_2xx_to_mail);
 	g_test_add_func("/smtp/split-line", test_split_line);
