@@ -1,2 +1,317 @@
-#!/bin/sh
-# lib_mta.sh - being written (issue 13).
+# shellcheck shell=sh
+# tests/lib_mta.sh - what the tests with a real MTA from Debian's packages
+# share. POSIX sh (run by dash). Sourced after tests/lib.sh and make_dir:
+#     . "$top_srcdir/tests/lib.sh"; make_dir NAME; . "$top_srcdir/tests/lib_mta.sh"
+#
+#   packages    mta_fetch NAME PKG... (sets mta_prefix, mta_libpath),
+#               mta_missing BIN (the libraries BIN lacks)
+#   primary     mta_primary ADDR (a Postfix primary: primary_port,
+#               primary_maildir)
+#   namespaces  mta_etc ETC HOSTNAME ADDR [USER:UID:GID...],
+#               mta_start NAME HOSTNAME ETC [OPTION...] -- CMD...,
+#               mta_ns_pids NAME, mta_ns_kill NAME
+#   tar pit     tarpit_record CONF ADDR, tarpit_evidence CONF ADDR
+#
+# Exim, OpenSMTPD and Sendmail conflict with Postfix (all are
+# mail-transport-agent), so they are never installed: their packages are
+# unpacked into a private prefix and run in their own UTS and mount
+# namespaces, with private /etc files bind-mounted over the machine's.
+# This file sets on_cleanup to mta_cleanup; a script that redefines
+# on_cleanup calls mta_cleanup from it.
+
+# $dir and $top_builddir come from the script and lib.sh; the variables
+# set here are for the script.
+# shellcheck disable=SC2154,SC2034
+
+mta_fetching=	# a half-made prefix, removed when cleaning up
+mta_names=	# mta_start NAMEs, whose namespaces are emptied when cleaning up
+
+# mta_cleanup: kill what is left in every namespace mta_start made, and
+# remove a half-made prefix.
+mta_cleanup() {
+	for _mn in $mta_names; do
+		mta_ns_kill "$_mn"
+	done
+	[ -z "$mta_fetching" ] || rm -rf "$mta_fetching"
+}
+
+on_cleanup() {
+	mta_cleanup
+}
+
+# --- packages
+
+# mta_fetch NAME PKG...: make sure Debian's packages PKG... (their
+# current versions: "apt-get download", so never installed) are unpacked
+# into a private prefix, and set mta_prefix to it and mta_libpath to the
+# folders in it that hold shared libraries (for LD_LIBRARY_PATH). Skips
+# the script if they cannot be fetched.
+# The prefix is cached in ${TMPDIR:-/tmp}/slowspam-NAME-cache-UID, used
+# only if it is ours and nobody else can write to it (root runs what is
+# in there); otherwise the prefix is made in $dir. Its name is a checksum
+# of the package list, so a changed list makes a new one; prefixes not
+# used for a day are removed (not at once: another test may share NAME
+# with another list and run now).
+# Everything set-uid or set-gid loses that bit: the loader would ignore
+# LD_LIBRARY_PATH, and these copies run as root in tests only.
+mta_fetch() {
+	_name=$1
+	shift
+	_cache=${TMPDIR:-/tmp}/slowspam-$_name-cache-$(id -u)
+	[ -e "$_cache" ] || mkdir -m 700 "$_cache" 2>/dev/null
+	if [ ! -d "$_cache" ] || [ -L "$_cache" ] ||
+		[ "$(stat -c %u "$_cache")" != "$(id -u)" ] ||
+		[ "$(stat -c %a "$_cache")" != 700 ]; then
+		_cache=$dir/cache-$_name
+		mkdir -m 700 "$_cache" || exit 1
+	fi
+	# "1": how the prefix is made; bump it when that changes.
+	_sum=$(echo "1 $*" | cksum | cut -d' ' -f1)
+	mta_prefix=$_cache/prefix-$_sum
+	if [ ! -f "$mta_prefix/.complete" ]; then
+		mta_fetching=$(mktemp -d "$_cache/fetch-XXXXXX") || exit 1
+		if ! (cd "$mta_fetching" && apt-get download "$@") \
+			> "$dir/apt-$_name.out" 2>&1; then
+			# A fresh machine may have no package lists yet.
+			apt-get update > "$dir/apt-update.out" 2>&1
+			if ! (cd "$mta_fetching" && apt-get download "$@") \
+				> "$dir/apt-$_name.out" 2>&1; then
+				tap_skip "cannot fetch $* ($(tail -n 1 "$dir/apt-$_name.out"))"
+			fi
+		fi
+		mkdir "$mta_fetching/prefix"
+		for _deb in "$mta_fetching"/*.deb; do
+			dpkg-deb -x "$_deb" "$mta_fetching/prefix" ||
+				bail "dpkg-deb -x $_deb failed"
+		done
+		find "$mta_fetching/prefix" -type f -perm /6000 \
+			-exec chmod u-s,g-s {} + || bail "chmod u-s,g-s failed"
+		touch "$mta_fetching/prefix/.complete" "$mta_fetching/prefix/.used"
+		# Another run may have won the race: then its prefix is as good.
+		mv -T "$mta_fetching/prefix" "$mta_prefix" 2>/dev/null
+		rm -rf "$mta_fetching"
+		mta_fetching=
+		[ -f "$mta_prefix/.complete" ] ||
+			bail "could not unpack $* into $mta_prefix"
+	fi
+	touch "$mta_prefix/.used"
+	for _old in "$_cache"/prefix*; do
+		[ "$_old" != "$mta_prefix" ] || continue
+		# Older ones have no .used: gone at once.
+		[ -n "$(find "$_old/.used" -mmin -1440 2>/dev/null)" ] || rm -rf "$_old"
+	done
+	mta_libpath=$(find "$mta_prefix" -name '*.so*' \( -type f -o -type l \) |
+		sed 's,/[^/]*$,,' | sort -u | paste -sd: -)
+}
+
+# mta_missing BIN: print the shared libraries BIN cannot find with
+# mta_libpath (space-separated; nothing if none is missing).
+mta_missing() {
+	LD_LIBRARY_PATH=$mta_libpath"${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" \
+		ldd "$1" 2>&1 | awk '/not found/ { printf "%s ", $1 }'
+}
+
+# --- the primary
+
+# mta_primary ADDR: configure and start a real Postfix primary (lib.sh's
+# postfix_instance, in $dir/primary) that listens on ADDR and delivers
+# mail for rcpt@primary.example to a Maildir as 65534 (virtual(8)
+# refuses root); bail unless it listens within 10 s. Sets primary_port
+# and primary_maildir (look into it with maildir_find).
+mta_primary() {
+	primary_port=$(free_port "$1") || bail "no free port on $1"
+	mkdir -p "$dir/primary/mail"
+	chown 65534:65534 "$dir/primary/mail"
+	printf 'rcpt@primary.example primary/\n' > "$dir/primary/vmailbox"
+	_etc=$(postfix_instance primary "$dir/primary" "$1" "$primary_port")
+	cat >> "$_etc/main.cf" <<EOF
+virtual_mailbox_domains = primary.example
+virtual_mailbox_base = $dir/primary/mail
+virtual_mailbox_maps = texthash:$dir/primary/vmailbox
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+EOF
+	postfix_start "$_etc"
+	wait_listen "$1" "$primary_port" 10 ||
+		bail "the primary Postfix does not listen on $1:$primary_port"
+	primary_maildir=$dir/primary/mail/primary
+}
+
+# --- namespaces
+
+# mta_etc ETC HOSTNAME ADDR [USER:UID:GID...]: write private /etc files
+# into the folder ETC for mta_start: hosts (localhost, and HOSTNAME and
+# its first label at ADDR), nsswitch.conf (files only: no DNS, no LDAP),
+# resolv.conf (127.0.0.1, where nothing answers: any DNS query fails
+# within a second), passwd and group (root, daemon, mail, nobody, and
+# each USER with a group of its name unless GID is there already). Add
+# to them (other groups, more files) before mta_start.
+mta_etc() {
+	_etc=$1
+	mkdir -p "$_etc"
+	printf '127.0.0.1\tlocalhost\n%s\t%s %s\n' "$3" "$2" "${2%%.*}" > "$_etc/hosts"
+	cat > "$_etc/nsswitch.conf" <<EOF
+passwd: files
+group: files
+shadow: files
+hosts: files
+networks: files
+services: files
+protocols: files
+EOF
+	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$_etc/resolv.conf"
+	cat > "$_etc/passwd" <<EOF
+root:x:0:0:root:/root:/bin/sh
+daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
+mail:x:8:8:mail:/var/mail:/usr/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+EOF
+	cat > "$_etc/group" <<EOF
+root:x:0:
+daemon:x:1:
+mail:x:8:
+nogroup:x:65534:
+EOF
+	shift 3
+	for _u in "$@"; do
+		_uname=${_u%%:*}
+		_ugid=${_u##*:}
+		_uuid=${_u#*:}
+		_uuid=${_uuid%:*}
+		echo "$_uname:x:$_uuid:$_ugid:$_uname:/nonexistent:/usr/sbin/nologin" >> "$_etc/passwd"
+		cut -d: -f3 "$_etc/group" | grep -qx "$_ugid" ||
+			echo "$_uname:x:$_ugid:" >> "$_etc/group"
+	done
+}
+
+# mta_start NAME HOSTNAME ETC [OPTION...] -- CMD...: start CMD in the
+# background in new UTS and mount namespaces, with HOSTNAME (dotted:
+# Sendmail sleeps a minute at start for a bare one) and every file of
+# the folder ETC bind-mounted over /etc's; stdout and stderr to
+# $dir/NAME.out. Sets mta_pid (tracked). Everything left in the mount
+# namespace is killed when cleaning up (mta_ns_kill NAME). OPTIONs:
+#   -e VAR=VALUE  in CMD's environment (e.g. LD_LIBRARY_PATH=$mta_libpath)
+#   -b SRC DST    bind-mount SRC over DST as well
+#   -i FILE       CMD's standard input (else /dev/null)
+#   -d            a private /dev (null, zero, random, urandom) whose "log"
+#                 is a datagram socket read into $dir/NAME.syslog: there
+#                 is no syslog daemon here
+# No spaces in ETC, SRC, DST or VALUE (they are split on spaces). Bails
+# if the namespace does not come up within 10 s.
+mta_start() {
+	_name=$1 _host=$2 _etc=$3
+	shift 3
+	_env='' _binds='' _in=/dev/null _dev=''
+	while [ $# -gt 0 ]; do
+		case $1 in
+		-e) _env="$_env $2"; shift 2 ;;
+		-b) _binds="$_binds $2 $3"; shift 3 ;;
+		-i) _in=$2; shift 2 ;;
+		-d) _dev=$dir/$_name-dev; shift ;;
+		--) shift; break ;;
+		*) bail "mta_start: unknown option $1" ;;
+		esac
+	done
+	if [ -n "$_dev" ]; then
+		mkdir -m 755 "$_dev"
+		: > "$dir/$_name.syslog"
+		python3 - "$_dev/log" "$dir/$_name.syslog" \
+			> "$dir/$_name-logreader.out" 2>&1 <<'EOF' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o666)
+with open(sys.argv[2], "ab", 0) as out:
+    while True:
+        out.write(s.recv(65536).rstrip(b"\0\n") + b"\n")
+EOF
+		track_pid $!
+		wait_for 10 test -S "$_dev/log" || bail "the log socket $_dev/log did not appear"
+	fi
+	rm -f "$dir/$_name.ns"
+	mta_names="$mta_names $_name"
+	# The inner script writes its namespace's name before it runs CMD:
+	# CMD may be gone by the time its children are to be found.
+	# shellcheck disable=SC2016,SC2086
+	unshare --uts --mount sh -c '
+		set -e
+		host=$1 etc=$2 dev=$3 binds=$4 ns=$5
+		shift 5
+		hostname "$host"
+		for f in "$etc"/*; do
+			mount --bind "$f" "/etc/${f##*/}"
+		done
+		set -- $binds "$@"
+		while [ "$1" != -- ]; do
+			mount --bind "$1" "$2"
+			shift 2
+		done
+		shift
+		if [ -n "$dev" ]; then
+			for n in null zero random urandom; do
+				: > "$dev/$n"
+				mount --bind "/dev/$n" "$dev/$n"
+			done
+			mount --bind "$dev" /dev
+		fi
+		readlink /proc/self/ns/mnt > "$ns.tmp"
+		mv "$ns.tmp" "$ns"
+		exec env "$@"
+	' sh "$_host" "$_etc" "$_dev" "$_binds --" "$dir/$_name.ns" $_env "$@" \
+		< "$_in" > "$dir/$_name.out" 2>&1 &
+	mta_pid=$!
+	track_pid "$mta_pid"
+	wait_for 10 test -s "$dir/$_name.ns" ||
+		bail "$_name: no namespace (see $dir/$_name.out)"
+}
+
+# mta_ns_pids NAME: print the PIDs of the processes in the mount
+# namespace of mta_start NAME (none once it is empty; zombies have
+# none).
+mta_ns_pids() {
+	[ -s "$dir/$1.ns" ] || return 0
+	_ns=$(cat "$dir/$1.ns")
+	for _p in /proc/[0-9]*; do
+		[ "$(readlink "$_p/ns/mnt" 2>/dev/null)" = "$_ns" ] && echo "${_p#/proc/}"
+	done
+	return 0
+}
+
+# mta_ns_kill NAME: stop every process in the mount namespace of
+# mta_start NAME (SIGTERM, then SIGKILL after 3 s): MTAs' delivery
+# children outlive their parent's SIGTERM.
+mta_ns_kill() {
+	_pids=$(mta_ns_pids "$1")
+	[ -n "$_pids" ] || return 0
+	# shellcheck disable=SC2086
+	kill $_pids 2>/dev/null
+	_t=0
+	while [ -n "$(mta_ns_pids "$1")" ] && [ $_t -lt 30 ]; do
+		sleep 0.1
+		_t=$((_t + 1))
+	done
+	_pids=$(mta_ns_pids "$1")
+	# shellcheck disable=SC2086
+	[ -z "$_pids" ] || kill -9 $_pids 2>/dev/null
+	return 0
+}
+
+# --- the tar pit's records
+
+# tarpit_record CONF ADDR: print the tar pit's record of ADDR's network
+# as JSON (slowspamctl lookup --json, $ctl or the build tree's); fail if
+# there is none (the store is written shortly after a session ends: use
+# wait_for).
+tarpit_record() {
+	"${ctl:-$top_builddir/slowspamctl/slowspamctl}" -c "$1" lookup --json "$2" 2>/dev/null
+}
+
+# tarpit_evidence CONF ADDR: print the evidence flags of the tar pit's
+# record of ADDR's network, comma-separated, or "-" for none; fail if
+# there is no record.
+tarpit_evidence() {
+	_rec=$(tarpit_record "$1" "$2") || return 1
+	printf '%s\n' "$_rec" | python3 -c '
+import json, sys
+print(json.load(sys.stdin).get("evidence") or "-")'
+}

@@ -4,7 +4,8 @@
 #
 # Sendmail cannot be installed beside Postfix, so its Debian packages are
 # fetched with "apt-get download" and unpacked into a private prefix,
-# cached in ${TMPDIR:-/tmp}/slowspam-sendmail-cache-UID between runs.
+# cached in ${TMPDIR:-/tmp}/slowspam-sendmail-cache-UID between runs
+# (tests/lib_mta.sh's mta_fetch).
 # Sendmail runs in its own UTS and mount namespaces (unshare) with a
 # dotted hostname, private hosts, nsswitch.conf and resolv.conf, and a
 # private /dev whose "log" is a datagram socket read into a file. It
@@ -51,60 +52,17 @@ done
 # them in.
 make_dir sendmail
 bail_logs="$dir/maillog $dir/milter.log $dir/tarpitd.log $dir/sink.log $dir/*.out"
-fetch=
-on_cleanup() {
-	[ -z "$fetch" ] || rm -rf "$fetch"
-}
+# shellcheck source=tests/lib_mta.sh
+. "$top_srcdir/tests/lib_mta.sh"
 
-# --- Sendmail's packages, unpacked into a cached private prefix.
-# The cache is used only if it is ours and nobody else can write to it
-# (root runs what is in there); otherwise a prefix in $dir is used.
-cache=${TMPDIR:-/tmp}/slowspam-sendmail-cache-$(id -u)
-[ -e "$cache" ] || mkdir -m 700 "$cache" 2>/dev/null
-if [ ! -d "$cache" ] || [ -L "$cache" ] ||
-	[ "$(stat -c %u "$cache")" != "$(id -u)" ] ||
-	[ "$(stat -c %a "$cache")" != 700 ]; then
-	cache=$dir/cache
-	mkdir -m 700 "$cache"
-fi
-# The name changes with the package list, so an older cache is not used.
-prefix=$cache/prefix-3
-if [ ! -f "$prefix/.complete" ]; then
-	fetch=$(mktemp -d "$cache/fetch-XXXXXX") || exit 1
-	pkgs="sendmail-bin sendmail-base sendmail-cf libwrap0 liblockfile1"
-	# shellcheck disable=SC2086
-	if ! (cd "$fetch" && apt-get download $pkgs) > "$dir/apt.out" 2>&1; then
-		# A fresh machine may have no package lists yet.
-		apt-get update > "$dir/apt-update.out" 2>&1
-		# shellcheck disable=SC2086
-		if ! (cd "$fetch" && apt-get download $pkgs) > "$dir/apt.out" 2>&1; then
-			tap_skip "cannot fetch sendmail packages"
-		fi
-	fi
-	mkdir "$fetch/prefix"
-	for deb in "$fetch"/*.deb; do
-		dpkg-deb -x "$deb" "$fetch/prefix" || bail "dpkg-deb -x $deb failed"
-	done
-	# The binary is setgid mail: the loader would ignore LD_LIBRARY_PATH.
-	chmod g-s "$fetch"/prefix/usr/libexec/sendmail/*
-	touch "$fetch/prefix/.complete"
-	# Another run may have won the race: then its prefix is as good.
-	mv -T "$fetch/prefix" "$prefix" 2>/dev/null
-	rm -rf "$fetch"
-	fetch=
-	# Prefixes of older package lists are no longer used.
-	for old in "$cache"/prefix*; do
-		[ "$old" = "$prefix" ] || rm -rf "$old"
-	done
-	[ -f "$prefix/.complete" ] || bail "could not unpack Sendmail into $prefix"
-fi
+# --- Sendmail's packages, unpacked into a cached private prefix
+mta_fetch sendmail sendmail-bin sendmail-base sendmail-cf libwrap0 liblockfile1
+prefix=$mta_prefix
+libdir=$mta_libpath
 sendmail=$prefix/usr/libexec/sendmail/sendmail
 cfdir=$prefix/usr/share/sendmail/cf
-libdir=$(dirname "$(find "$prefix/usr/lib" -name 'libwrap.so.0' | head -n 1)")
-if LD_LIBRARY_PATH=$libdir ldd "$sendmail" 2>&1 | grep -q 'not found'; then
-	tap_skip "Sendmail's libraries are missing: $(LD_LIBRARY_PATH=$libdir ldd "$sendmail" |
-		awk '/not found/ { printf "%s ", $1 }')"
-fi
+missing=$(mta_missing "$sendmail")
+[ -z "$missing" ] || tap_skip "Sendmail's libraries are missing: $missing"
 
 tarpit_port=$(free_port $TARPIT_ADDR) || bail "no free port on $TARPIT_ADDR"
 mta_port=$(free_port $MTA_ADDR) || bail "no free port on $MTA_ADDR"
