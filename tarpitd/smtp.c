@@ -201,13 +201,16 @@ smtp_start(struct smtp_session *s, const struct smtp_params *p, int64_t now)
 /*
  * Is now the last tick of an EHLO reply: would the next one come after
  * max_hold? Ending the reply then keeps the 421 within one drip
- * interval of max_hold, however long the client takes to answer.
+ * interval of max_hold, however long the client takes to answer. Not
+ * before the greeting went out whole (a client that does not read):
+ * then the next tick, past max_hold, ends the session (finish()).
  */
 static bool
 last_tick(const struct smtp_session *s, const struct smtp_params *p,
     int64_t now)
 {
-	return s->have_helo && now + p->drip_interval > s->start + p->max_hold;
+	return s->have_helo && s->greeted &&
+	    now + p->drip_interval > s->start + p->max_hold;
 }
 
 /* End the EHLO reply; the next command, or the deadline, gets the 421. */
