@@ -107,9 +107,10 @@ send_line(struct smtp_session *s, enum smtp_line out)
 }
 
 /*
- * Queue out in place of the pending line, unless that is partly written:
- * then it goes out whole first, so no client sees two lines spliced
- * ("250-tarpit421 4.7.0 ...") and misses the 421.
+ * Queue out in place of a pending line not started yet (a teaser or a
+ * drip line the client did not read), or after one partly written, which
+ * goes out whole first: no client sees two lines spliced ("250-tar250 ").
+ * Callers never queue over an unsent greeting (see last_tick()).
  */
 static void
 queue_line(struct smtp_session *s, enum smtp_line out)
