@@ -46,25 +46,30 @@ on_cleanup() {
 # into a private prefix, and set mta_prefix to it and mta_libpath to the
 # folders in it that hold shared libraries (for LD_LIBRARY_PATH). Skips
 # the script if they cannot be fetched.
-# The prefix is cached in ${TMPDIR:-/tmp}/slowspam-NAME-cache-UID, used
-# only if it is ours and nobody else can write to it (root runs what is
-# in there); otherwise the prefix is made in $dir. Its name is a checksum
-# of the package list, so a changed list makes a new one; prefixes not
-# used for a day are removed (not at once: another test may share NAME
-# with another list and run now).
+# The prefix is cached in ${TMPDIR:-/tmp}/slowspam-NAME-cache-UID (mode
+# 711), used only if it is ours and nobody else can write to it (root
+# runs what is in there); otherwise the prefix is made in $dir. Its name
+# is a checksum of the package list, so a changed list makes a new one;
+# prefixes not used for a day are removed (not at once: another test may
+# share NAME with another list and run now).
 # Everything set-uid or set-gid loses that bit: the loader would ignore
 # LD_LIBRARY_PATH, and these copies run as root in tests only.
 mta_fetch() {
 	_name=$1
 	shift
 	_cache=${TMPDIR:-/tmp}/slowspam-$_name-cache-$(id -u)
-	[ -e "$_cache" ] || mkdir -m 700 "$_cache" 2>/dev/null
+	[ -e "$_cache" ] || mkdir -m 711 "$_cache" 2>/dev/null
 	if [ ! -d "$_cache" ] || [ -L "$_cache" ] ||
-		[ "$(stat -c %u "$_cache")" != "$(id -u)" ] ||
-		[ "$(stat -c %a "$_cache")" != 700 ]; then
+		[ "$(stat -c %u "$_cache")" != "$(id -u)" ]; then
 		_cache=$dir/cache-$_name
-		mkdir -m 700 "$_cache" || exit 1
+		mkdir -m 711 "$_cache" || exit 1
 	fi
+	case $(stat -c %a "$_cache") in
+	# 711: an MTA that drops to its own user re-executes itself from
+	# there (Exim as Debian-exim).
+	700 | 711) chmod 711 "$_cache" ;;
+	*) _cache=$dir/cache-$_name; mkdir -m 711 "$_cache" || exit 1 ;;
+	esac
 	# "1": how the prefix is made; bump it when that changes.
 	_sum=$(echo "1 $*" | cksum | cut -d' ' -f1)
 	mta_prefix=$_cache/prefix-$_sum
@@ -79,7 +84,7 @@ mta_fetch() {
 				tap_skip "cannot fetch $* ($(tail -n 1 "$dir/apt-$_name.out"))"
 			fi
 		fi
-		mkdir "$mta_fetching/prefix"
+		mkdir -m 755 "$mta_fetching/prefix"
 		for _deb in "$mta_fetching"/*.deb; do
 			dpkg-deb -x "$_deb" "$mta_fetching/prefix" ||
 				bail "dpkg-deb -x $_deb failed"
