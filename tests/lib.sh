@@ -221,23 +221,27 @@ wait_for() {
 
 # --- network
 
-# free_port ADDR: print a TCP port that nothing listens on at ADDR now
-# (tried by binding; outside the usual ephemeral range).
+# free_port ADDR...: print a TCP port that nothing listens on at any ADDR
+# now (tried by binding; outside the usual ephemeral range).
 free_port() {
-	python3 - "$1" <<'EOF'
+	python3 - "$@" <<'EOF'
 import random, socket, sys
-addr = sys.argv[1]
-for _ in range(200):
-    port = random.randint(20000, 32000)
+
+def free(addr, port):
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
         s.bind((addr, port))
+        return True
     except OSError:
-        continue
+        return False
     finally:
         s.close()
-    print(port)
-    sys.exit(0)
+
+for _ in range(200):
+    port = random.randint(20000, 32000)
+    if all(free(a, port) for a in sys.argv[1:]):
+        print(port)
+        sys.exit(0)
 sys.exit(1)
 EOF
 }

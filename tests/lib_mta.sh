@@ -118,13 +118,14 @@ mta_missing() {
 
 # --- the primary
 
-# mta_primary ADDR: configure and start a real Postfix primary (lib.sh's
-# postfix_instance, in $dir/primary) that listens on ADDR and delivers
-# mail for rcpt@primary.example to a Maildir as 65534 (virtual(8)
-# refuses root); bail unless it listens within 10 s. Sets primary_port
-# and primary_maildir (look into it with maildir_find).
+# mta_primary ADDR [ALSO]: configure and start a real Postfix primary
+# (lib.sh's postfix_instance, in $dir/primary) that listens on ADDR and
+# delivers mail for rcpt@primary.example to a Maildir as 65534 (virtual(8)
+# refuses root); bail unless it listens within 10 s. Sets primary_port,
+# free on ALSO too (for a sender that uses one port for every host), and
+# primary_maildir (look into it with maildir_find).
 mta_primary() {
-	primary_port=$(free_port "$1") || bail "no free port on $1"
+	primary_port=$(free_port "$@") || bail "no free port on $*"
 	mkdir -p "$dir/primary/mail"
 	chown 65534:65534 "$dir/primary/mail"
 	printf 'rcpt@primary.example primary/\n' > "$dir/primary/vmailbox"

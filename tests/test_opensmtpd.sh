@@ -73,22 +73,9 @@ smtpd=$mta_prefix/usr/sbin/smtpd
 missing=$(mta_missing "$smtpd")
 [ -z "$missing" ] || tap_skip "OpenSMTPD's libraries are missing: $missing"
 
-# port_free ADDR PORT: nothing listens on ADDR:PORT now (tried by binding)
-port_free() {
-	python3 - "$1" "$2" <<'EOF'
-import socket, sys
-s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-try:
-    s.bind((sys.argv[1], int(sys.argv[2])))
-except OSError:
-    sys.exit(1)
-EOF
-}
-
 # --- the primary, and the tar pit on the same port (one port per relay)
-mta_primary $PRIMARY_ADDR
+mta_primary $PRIMARY_ADDR $TARPIT_ADDR
 port=$primary_port
-port_free $TARPIT_ADDR "$port" || bail "port $port is taken on $TARPIT_ADDR"
 cat > "$dir/tarpitd.conf" <<EOF
 [tarpitd]
 listen = $TARPIT_ADDR:$port

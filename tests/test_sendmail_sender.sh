@@ -68,11 +68,8 @@ missing=$(mta_missing "$sendmail")
 
 t0=$(now)
 # --- the primary first: its port is the tar pit's too
-mta_primary $PRIMARY_ADDR
+mta_primary $PRIMARY_ADDR $TARPIT_ADDR
 port=$primary_port
-python3 -c 'import socket, sys
-socket.socket().bind((sys.argv[1], int(sys.argv[2])))' $TARPIT_ADDR "$port" \
-	2>/dev/null || bail "port $port is taken on $TARPIT_ADDR"
 
 # --- the tar pit (it makes the store folder itself, as nobody's)
 cat > "$dir/tarpitd.conf" <<EOF
