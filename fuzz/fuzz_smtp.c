@@ -38,6 +38,7 @@ struct run {
 	GString		*out;		/* all the client read */
 	int64_t		now;
 	int64_t		bye_at;		/* when max_hold's 421 was queued */
+	bool		answered;	/* it was in SMTP_ANSWER once */
 	bool		reading;	/* the client reads after each event */
 };
 
@@ -63,6 +64,8 @@ client_read(struct run *r, size_t max)
 static void
 settle(struct run *r)
 {
+	if (r->s.state == SMTP_ANSWER)
+		r->answered = true;
 	if (r->bye_at == 0 && r->s.state >= SMTP_CLOSING &&
 	    r->s.end == SMTP_END_MAX_HOLD)
 		r->bye_at = r->now;
@@ -228,8 +231,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r.s.end == SMTP_END_MAX_HOLD) {
 			/* The EHLO reply ends at the last tick before
 			 * max_hold; the 421 answers the next command. */
-			FUZZ_CHECK(r.bye_at - r.s.start > r.p.max_hold -
+			FUZZ_CHECK(r.bye_at - r.s.start >= r.p.max_hold -
 			    r.p.drip_interval);
+			/* After "250-" lines, the reply ended on its own and
+			 * the 421 waited for a command (or a drip). */
+			FUZZ_CHECK(!r.s.have_helo || r.answered ||
+			    strstr(r.out->str, "\r\n250-") == NULL);
 			FUZZ_CHECK(r.bye_at - r.s.start <= r.p.max_hold +
 			    r.p.drip_interval);
 		} else {

@@ -31,7 +31,8 @@
 #define EVIDENCE_PIPELINING	(1u << 2) /* sent more before our reply */
 #define EVIDENCE_NON_SMTP	(1u << 3) /* GET, CONNECT, binary junk ... */
 #define EVIDENCE_NO_HELO	(1u << 4) /* another command before HELO */
-#define EVIDENCE_IMPATIENT	(1u << 5) /* hung up before the reply ended */
+#define EVIDENCE_IMPATIENT	(1u << 5) /* hung up before the reply ended,
+					     sooner than impatient_before */
 #define EVIDENCE_LONG_LINE	(1u << 6) /* a line over the SMTP limit */
 #define EVIDENCE_ALL		((1u << 7) - 1)
 

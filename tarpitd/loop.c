@@ -80,7 +80,8 @@
 enum queue {
 	Q_GREET,	/* deadline = connect + greet_wait */
 	Q_WAIT,		/* deadline = connect + max_hold */
-	Q_DRIP,		/* deadline = last line + drip_interval */
+	Q_DRIP,		/* deadline = last line + drip_interval (also the
+			   wait for the command after the EHLO reply) */
 	Q_COUNT,
 	Q_NONE = Q_COUNT,
 };
@@ -271,15 +272,29 @@ compare_deadline(const void *a, const void *b, void *data)
 	return da < db ? -1 : da > db;
 }
 
-/* Sort every queue again, after a reload changed the delays. */
+/*
+ * After a reload changed the delays: no deadline stays later than now
+ * plus its queue's new delay (so a client queued from now on, at now
+ * plus that delay, never waits behind an old, longer one), then sort
+ * every queue again.
+ */
 static void
 resort_queues(struct tarpit *t)
 {
+	const int64_t now = mono_ms(), delay[Q_COUNT] = {
+		[Q_GREET] = t->params.greet_wait, [Q_WAIT] = t->params.max_hold,
+		[Q_DRIP] = t->params.drip_interval,
+	};
+
 	for (int q = 0; q < Q_COUNT; q++) {
 		g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
 
-		for (int fd = t->q[q].head; fd >= 0; fd = t->clients[fd].next)
+		for (int fd = t->q[q].head; fd >= 0; fd = t->clients[fd].next) {
+			struct smtp_session *s = &t->clients[fd].s;
+
+			s->deadline = MIN(s->deadline, now + delay[q]);
 			g_array_append_val(fds, fd);
+		}
 		g_array_sort_with_data(fds, compare_deadline, t);
 		t->q[q].head = t->q[q].tail = -1;
 		for (guint i = 0; i < fds->len; i++)
@@ -909,7 +924,7 @@ reload(struct tarpit *t)
 	else
 		log_eventlog_close();
 	if (delays) {
-		/* Deadlines already set stay; the order must still hold. */
+		/* Deadlines set come no later than the new delays allow. */
 		resort_queues(t);
 	}
 	log_msg(LOG_NOTICE, "reloaded %s", c->path);

@@ -211,7 +211,7 @@ last_tick(const struct smtp_session *s, const struct smtp_params *p,
     int64_t now)
 {
 	return s->have_helo && s->greeted &&
-	    now + p->drip_interval > s->start + p->max_hold;
+	    now + p->drip_interval >= s->start + p->max_hold;
 }
 
 /* End the EHLO reply; the next command, or the deadline, gets the 421. */
@@ -394,9 +394,13 @@ smtp_timeout(struct smtp_session *s, const struct smtp_params *p, int64_t now)
 		break;
 	case SMTP_DRIP:
 		if (now - s->start >= p->max_hold) {
-			/* Late (a reply that started past its time): the
-			 * reply's last line, then the 421 at once. */
-			finish(s, SMTP_END_MAX_HOLD);
+			/* A late timer: still end the reply and wait for the
+			 * command. A reply not started yet (its first tick
+			 * already past max_hold) gets the 421 at once. */
+			if (s->have_helo && s->last == SMTP_OUT_DRIP)
+				end_reply(s, p, now);
+			else
+				finish(s, SMTP_END_MAX_HOLD);
 			break;
 		}
 		if (last_tick(s, p, now)) {
@@ -500,7 +504,8 @@ smtp_sent(struct smtp_session *s, const struct smtp_script *sc, size_t n)
 	s->out_off = (uint8_t)MIN(s->out_off + n, len);
 	if (s->out_off < len)
 		return;
-	if (s->out == SMTP_OUT_GREETING)
+	/* A greeting sent only to close the session did not greet. */
+	if (s->out == SMTP_OUT_GREETING && s->state != SMTP_CLOSING)
 		s->greeted = true;
 	s->last = s->out;
 	/* The line a partly written one held back, if any, is next. */

@@ -106,7 +106,8 @@ struct smtp_session {
 	bool		have_command;	/* the first line is complete */
 	bool		have_helo;	/* ... and it was HELO or EHLO */
 	bool		skip_line;	/* discarding the rest of a long line */
-	bool		greeted;	/* the final 220 went out whole */
+	bool		greeted;	/* the final 220 went out whole,
+					   before any goodbye */
 	bool		heard;		/* the client sent at least a byte */
 };
 

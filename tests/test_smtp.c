@@ -182,7 +182,7 @@ test_answer(void)
 		tick(&r, &P);
 	g_assert_cmpint(r.s.state, ==, SMTP_ANSWER);
 	g_assert_true(g_str_has_suffix(r.out->str, script.helo_end));
-	g_assert_cmpint(r.now - r.s.start, >, P.max_hold - P.drip_interval);
+	g_assert_cmpint(r.now - r.s.start, >=, P.max_hold - P.drip_interval);
 	g_assert_cmpint(r.now - r.s.start, <=, P.max_hold);
 	g_assert_cmpint(r.s.deadline, ==, r.now + P.drip_interval);
 	before = r.out->len;
@@ -212,6 +212,23 @@ test_answer(void)
 	g_assert_cmpint(r.s.state, ==, SMTP_CLOSED);
 	g_assert_cmpuint(r.s.evidence, ==, EVIDENCE_PIPELINING);
 	g_assert_true(ends_with(&r, script.helo_end, script.bye));
+	check_invariants(&r, true);
+	finish(&r);
+
+	/* A late timer, its last tick past max_hold: still the wait. */
+	start(&r, &P);
+	tick(&r, &P);
+	say(&r, &P, "EHLO mail.example.org\r\n");
+	while (r.s.deadline + P.drip_interval < r.s.start + P.max_hold)
+		tick(&r, &P);
+	r.now = r.s.start + P.max_hold + 300;
+	smtp_timeout(&r.s, &P, r.now);
+	drain(&r);
+	g_assert_cmpint(r.s.state, ==, SMTP_ANSWER);
+	g_assert_true(g_str_has_suffix(r.out->str, script.helo_end));
+	say(&r, &P, "MAIL FROM:<a@example.org>\r\n");
+	g_assert_cmpint(r.s.end, ==, SMTP_END_MAX_HOLD);
+	g_assert_cmpuint(r.s.evidence, ==, 0);
 	check_invariants(&r, true);
 	finish(&r);
 
@@ -430,13 +447,16 @@ test_client_closed(void)
 	g_assert_cmpuint(r.s.evidence, ==, 0);
 	finish(&r);
 
-	/* The threshold, from the connection, both sides of it. */
-	for (int late = 0; late < 2; late++) {
+	/* The threshold, from the connection, both sides of it, for a
+	 * close and a half-close alike. */
+	for (int i = 0; i < 4; i++) {
+		bool late = i & 1, half = i & 2;
+
 		start(&r, &P);
 		tick(&r, &P);
 		say(&r, &P, "EHLO x.example\r\n");
 		r.now = r.s.start + P.impatient_before - 1 + late;
-		if (late)
+		if (half)
 			smtp_eof(&r.s, &P, r.now);
 		else
 			smtp_closed(&r.s, &P, r.now, SMTP_END_CLIENT_CLOSED);
