@@ -66,9 +66,17 @@ bool	privs_prepare_store(const char *path, const char *user,
 /* If root: create the file path if missing; give it to user if root's. */
 bool	privs_prepare_file(const char *path, const char *user, GError **error);
 
-/* tarpitd.c */
+/* chroot.c */
 /* path inside chroot root ("/" if equal), or NULL if outside it. */
 const char *tarpit_inside_chroot(const char *root, const char *path);
+/*
+ * Open the folder of the configuration file path (NULL: the default),
+ * so it can be read again after chroot and daemon().
+ */
+bool	conf_source_open(struct conf_source *src, const char *path,
+	    const char *const *overrides, GError **error);
+/* Keep that folder open only if it lies inside chroot root ("": none). */
+void	conf_source_confine(struct conf_source *src, const char *root);
 /* The configuration read again for a reload, or NULL with error set. */
 struct conf *tarpit_reread(const struct conf_source *src, GError **error);
 
