@@ -116,6 +116,27 @@ mta_missing() {
 		ldd "$1" 2>&1 | awk '/not found/ { printf "%s ", $1 }'
 }
 
+# --- the tar pit
+
+# mta_tarpit DIR ADDR PORT MAX_HOLD [IMPATIENT_BEFORE]: start tarpitd on
+# ADDR:PORT as a sender's first hop (greet_wait and drip_interval 1s),
+# its configuration, log and store in DIR (DIR/tarpitd.conf, .log).
+mta_tarpit() {
+	cat > "$1/tarpitd.conf" <<EOF
+[tarpitd]
+listen = $2:$3
+hostname = tarpit.test
+greet_wait = 1s
+drip_interval = 1s
+max_hold = $4
+${5:+impatient_before = $5}
+user = nobody
+[store]
+path = $1/store/hits.lmdb
+EOF
+	tarpitd_start "$1/tarpitd.conf" "$1/tarpitd.log"
+}
+
 # --- the primary
 
 # mta_primary ADDR [ALSO]: configure and start a real Postfix primary

@@ -73,19 +73,7 @@ run_setup() {
 	mkdir -p "$_r/spool" "$_r/log"
 	chown $EXIM_UID:$EXIM_GID "$_r/spool" "$_r/log"
 	_port=$(free_port "$2") || bail "no free port on $2"
-	cat > "$_r/tarpitd.conf" <<EOF
-[tarpitd]
-listen = $2:$_port
-hostname = tarpit.test
-greet_wait = 1s
-drip_interval = 1s
-max_hold = $4
-${5:+impatient_before = $5}
-user = nobody
-[store]
-path = $_r/store/hits.lmdb
-EOF
-	tarpitd_start "$_r/tarpitd.conf" "$_r/tarpitd.log"
+	mta_tarpit "$_r" "$2" "$_port" "$4" "${5:-}"
 	cat > "$_r/exim.conf" <<EOF
 exim_path = $exim
 keep_environment = LD_LIBRARY_PATH

@@ -76,18 +76,7 @@ missing=$(mta_missing "$smtpd")
 # --- the primary, and the tar pit on the same port (one port per relay)
 mta_primary $PRIMARY_ADDR $TARPIT_ADDR
 port=$primary_port
-cat > "$dir/tarpitd.conf" <<EOF
-[tarpitd]
-listen = $TARPIT_ADDR:$port
-hostname = tarpit.test
-greet_wait = 1s
-drip_interval = 1s
-max_hold = ${MAX_HOLD}s
-user = nobody
-[store]
-path = $dir/store/hits.lmdb
-EOF
-tarpitd_start "$dir/tarpitd.conf" "$dir/tarpitd.log"
+mta_tarpit "$dir" $TARPIT_ADDR "$port" "${MAX_HOLD}s"
 
 # --- OpenSMTPD's private files
 mta_etc "$dir/etc" $OSMTPD_HOST $OSMTPD_ADDR \

@@ -72,18 +72,7 @@ mta_primary $PRIMARY_ADDR $TARPIT_ADDR
 port=$primary_port
 
 # --- the tar pit (it makes the store folder itself, as nobody's)
-cat > "$dir/tarpitd.conf" <<EOF
-[tarpitd]
-listen = $TARPIT_ADDR:$port
-hostname = tarpit.test
-greet_wait = 1s
-drip_interval = 1s
-max_hold = ${MAX_HOLD}s
-user = nobody
-[store]
-path = $dir/store/hits.lmdb
-EOF
-tarpitd_start "$dir/tarpitd.conf" "$dir/tarpitd.log"
+mta_tarpit "$dir" $TARPIT_ADDR "$port" "${MAX_HOLD}s"
 
 # --- Sendmail's configuration. Its own files stay out of $dir/etc:
 # every file there is mounted over /etc's.
