@@ -137,6 +137,27 @@ EOF
 	tarpitd_start "$1/tarpitd.conf" "$1/tarpitd.log"
 }
 
+# --- the log
+
+# mta_log_socket DEV FILE: make the folder DEV (a private /dev) with a
+# datagram socket "log" whose messages (syslog(3)'s) are appended to
+# FILE, one a line; bail unless it appears within 10 s.
+mta_log_socket() {
+	mkdir -m 755 "$1"
+	: > "$2"
+	python3 - "$1/log" "$2" > "$2.reader.out" 2>&1 <<'EOF' &
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+os.chmod(sys.argv[1], 0o666)
+with open(sys.argv[2], "ab", 0) as out:
+    while True:
+        out.write(s.recv(65536).rstrip(b"\0\n") + b"\n")
+EOF
+	track_pid $!
+	wait_for 10 test -S "$1/log" || bail "the log socket $1/log did not appear"
+}
+
 # --- the primary
 
 # mta_primary ADDR [ALSO]: configure and start a real Postfix primary
@@ -240,20 +261,7 @@ mta_start() {
 		esac
 	done
 	if [ -n "$_dev" ]; then
-		mkdir -m 755 "$_dev"
-		: > "$dir/$_name.syslog"
-		python3 - "$_dev/log" "$dir/$_name.syslog" \
-			> "$dir/$_name-logreader.out" 2>&1 <<'EOF' &
-import os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-os.chmod(sys.argv[1], 0o666)
-with open(sys.argv[2], "ab", 0) as out:
-    while True:
-        out.write(s.recv(65536).rstrip(b"\0\n") + b"\n")
-EOF
-		track_pid $!
-		wait_for 10 test -S "$_dev/log" || bail "the log socket $_dev/log did not appear"
+		mta_log_socket "$_dev" "$dir/$_name.syslog"
 	fi
 	rm -f "$dir/$_name.ns"
 	mta_names="$mta_names $_name"

@@ -26,10 +26,11 @@ command -v python3 >/dev/null 2>&1 || bail "python3 is needed to probe ports"
 [ -x "$tarpitd" ] || bail "no tarpitd at $tarpitd (build first)"
 
 make_dir postfix
+# shellcheck source=tests/lib_mta.sh
+. "$top_srcdir/tests/lib_mta.sh"
 bail_logs="$dir/tarpitd.log $dir/*/maillog $dir/*.out $dir/*/*.out"
 
 tarpit_port=$(free_port $TARPIT_ADDR) || bail "no free port on $TARPIT_ADDR"
-primary_port=$(free_port $PRIMARY_ADDR) || bail "no free port on $PRIMARY_ADDR"
 
 # --- the tar pit (it makes the store folder itself, as nobody's)
 cat > "$dir/tarpitd.conf" <<EOF
@@ -47,18 +48,7 @@ t0=$(now)
 tarpitd_start "$dir/tarpitd.conf" "$dir/tarpitd.log"
 
 # --- Postfix instances: the primary delivers to a Maildir as 65534
-mkdir -p "$dir/primary/mail"
-chown 65534:65534 "$dir/primary/mail"
-printf 'rcpt@primary.example primary/\n' > "$dir/primary/vmailbox"
-etc=$(postfix_instance primary "$dir/primary" $PRIMARY_ADDR "$primary_port")
-cat >> "$etc/main.cf" <<EOF
-virtual_mailbox_domains = primary.example
-virtual_mailbox_base = $dir/primary/mail
-virtual_mailbox_maps = texthash:$dir/primary/vmailbox
-virtual_uid_maps = static:65534
-virtual_gid_maps = static:65534
-EOF
-postfix_start "$etc"
+mta_primary $PRIMARY_ADDR
 
 etc=$(postfix_instance sender "$dir/sender" "" "")
 cat >> "$etc/main.cf" <<EOF
@@ -67,7 +57,6 @@ smtp_bind_address = $SENDER_ADDR
 EOF
 postfix_start "$etc"
 
-wait_listen $PRIMARY_ADDR "$primary_port" 10 || bail "the primary Postfix does not listen"
 
 # --- one message
 token=slowspam-nothing-lost-$$-$(date +%s)
@@ -84,7 +73,7 @@ sendmail -C "$dir/sender/etc" -f sender@test.example rcpt@primary.example \
 	< "$dir/msg" > "$dir/sendmail.out" 2>&1 || bail "sendmail failed"
 
 # --- wait for it in the primary's Maildir
-maildir=$dir/primary/mail/primary
+maildir=$primary_maildir
 wait_for $WAIT_LIMIT maildir_find "$maildir" "$token" > /dev/null
 found=$(maildir_find "$maildir" "$token")
 t2=$(now)

@@ -71,18 +71,7 @@ t0=$(now)
 
 # --- the log socket: Sendmail's syslog(3) goes to /dev/log, which is
 # this socket in Sendmail's private /dev.
-mkdir -m 755 "$dir/dev"
-python3 - "$dir/dev/log" "$dir/maillog" > "$dir/logreader.out" 2>&1 <<'EOF' &
-import os, socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-os.chmod(sys.argv[1], 0o666)
-with open(sys.argv[2], "ab", 0) as out:
-    while True:
-        out.write(s.recv(65536).rstrip(b"\0\n") + b"\n")
-EOF
-track_pid $!
-wait_for 10 test -S "$dir/dev/log" || bail "the log socket did not appear"
+mta_log_socket "$dir/dev" "$dir/maillog"
 
 # --- the sink: Sendmail's smart host, one file per message
 mkdir "$dir/sink"
