@@ -1,0 +1,156 @@
+/*
+ * verdict.h - the verdict on an SMTP session and the action for each of
+ * its messages: the one place that decides, whichever MTA asks. No MTA
+ * API here: slowspam-milter (libmilter) and slowspam-policyd (Postfix's
+ * policy protocol, Exim's ACLs) are adapters that tell an engine what
+ * the MTA told them, in SMTP's order, and carry out what it says.
+ *
+ *	verdict_connect	the client: exemptions (local, trusted_networks,
+ *			the allow-list by address or by a confirmed host
+ *			name), the store (look up, record this contact
+ *			with the primary), the primary marked alive, the
+ *			session's decision (decide.c)
+ *	verdict_helo	an allow-listed HELO name exempts when SPF for it
+ *			passes (never with spf off)
+ *	verdict_mail	MAIL FROM: authenticated? SPF for it, folded in
+ *			(fail or softfail makes backup-first a bot), and
+ *			the message's action; logged and counted once
+ *
+ * The verdict keys are read from [milter] (window, action, action_bot,
+ * divert_to, trusted_networks, spf, authserv_id, alive_margin, grace,
+ * allow_list, on_store_error): slowspam.conf files of 0.1.0 keep working
+ * and both daemons decide alike from one file.
+ *
+ * Never loses mail by its own failure: a store error gives no verdict
+ * (or a tempfail with on_store_error = tempfail), an SPF DNS failure is
+ * a temperror; both are logged (rate-limited) and counted.
+ *
+ * Thread-safe: an engine serves sessions on many threads at once; one
+ * session is used by one thread at a time.
+ */
+#ifndef SLOWSPAM_VERDICT_H
+#define SLOWSPAM_VERDICT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <glib.h>
+
+#include "addr.h"
+#include "allow.h"
+#include "conf.h"
+#include "decide.h"
+#include "record.h"
+#include "spf.h"
+#include "store.h"
+
+/* A configuration and what comes with it (atomic reference count). */
+struct verdict_setup {
+	struct conf	*conf;
+	struct allow	*allow;		/* NULL: no allow_list */
+};
+
+/* Load path (NULL: the default) with the --set overrides; errors name
+ * the file and line, or the allow-list's. */
+struct verdict_setup *verdict_setup_load(const char *path,
+	    const char *const *overrides, GError **error);
+struct verdict_setup *verdict_setup_ref(struct verdict_setup *s);
+void	verdict_setup_unref(struct verdict_setup *s);	/* NULL: no-op */
+
+struct verdict_engine;
+
+/*
+ * An engine over store and spf (neither taken over), for a daemon that
+ * started at started (ms, store_now()): contacts within [milter] grace
+ * of it prove nothing about the primary.
+ */
+struct verdict_engine *verdict_engine_new(struct store *store,
+	    struct spf *spf, int64_t started);
+void	verdict_engine_free(struct verdict_engine *e);
+
+/* What verdict_mail says to do with the message. */
+enum verdict_do {
+	VERDICT_DO_NOTHING,	/* exempt, no verdict, or no action */
+	VERDICT_DO_STORE_TEMPFAIL, /* store down, on_store_error = tempfail */
+	VERDICT_DO_ACT,		/* session.action says which */
+};
+
+/* One SMTP session, as the engine sees it. */
+struct verdict_session {
+	struct verdict_setup *setup;	/* pinned for the session */
+	struct addr	addr;
+	bool		have_addr;	/* false: local or unknown: exempt */
+	bool		exempt;
+	const char	*exempt_why;	/* static */
+	bool		helo_checked;	/* an allow-listed HELO was looked at */
+	bool		store_failed;	/* ...and on_store_error = tempfail */
+	char		netkey[ADDR_NETKEY_LEN];
+	struct hit_record rec;		/* before this session's contact */
+	struct decision	decision;	/* at connect, before SPF */
+	char		*helo;		/* as given; NULL before HELO */
+	/* The current message (verdict_mail): */
+	char		*mail_from;	/* bare address, "" for <> */
+	enum spf_result	spf;
+	bool		spf_done;	/* spf is a checked result */
+	struct decision	msg;		/* the decision with SPF folded in */
+	int		action;		/* enum conf_action, or -1: none */
+};
+
+/* A new session on setup (a reference is taken). */
+void	verdict_session_init(struct verdict_session *s,
+	    struct verdict_setup *setup);
+/* Free what it holds; the setup reference is dropped. */
+void	verdict_session_clear(struct verdict_session *s);
+
+/*
+ * The client connected: client NULL for one without an IP address (a
+ * unix socket, an unknown family: exempt, "local"). name: the MTA's
+ * host name for it (NULL: none); name_confirmed: the MTA says that name
+ * resolves back to the address (libmilter's {client_resolve} "OK",
+ * Postfix's client_name not "unknown"). now: store_now().
+ */
+void	verdict_connect(struct verdict_engine *e, struct verdict_session *s,
+	    const struct addr *client, const char *name, bool name_confirmed,
+	    int64_t now);
+
+/* The client said HELO/EHLO helo (kept; a repeated one costs nothing). */
+void	verdict_helo(struct verdict_engine *e, struct verdict_session *s,
+	    const char *helo);
+
+/*
+ * A message begins: mail_from is the bare MAIL FROM address ("" for the
+ * null sender), authenticated whether the MTA says the client
+ * authenticated (SMTP AUTH). Resets the previous message's state.
+ */
+enum verdict_do verdict_mail(struct verdict_engine *e,
+	    struct verdict_session *s, const char *mail_from,
+	    bool authenticated);
+
+/*
+ * The SMTP reply for VERDICT_DO_STORE_TEMPFAIL or for the actions
+ * tempfail and reject: code "451"/"550", enhanced code, text. False for
+ * any other action.
+ */
+bool	verdict_reply(const struct verdict_session *s, const char **code,
+	    const char **xcode, const char **text);
+
+/* The X-Slowspam header's value for the message (g_free). */
+char	*verdict_header(const struct verdict_session *s);
+/* Our Authentication-Results value, NULL if SPF was not checked. */
+char	*verdict_ar_header(const struct verdict_session *s);
+
+/* The names the header fields carry. */
+#define VERDICT_HEADER		"X-Slowspam"
+#define VERDICT_HEADER_RCPTS	"X-Slowspam-Original-Recipients"
+#define VERDICT_AR_HEADER	"Authentication-Results"
+
+/*
+ * The engine's counters as Prometheus samples named PREFIX_..._total
+ * (prefix "slowspam_milter"), and as "key=N" words for the SIGUSR1
+ * totals line, from one table.
+ */
+void	verdict_engine_metrics(struct verdict_engine *e, GString *out,
+	    const char *prefix);
+void	verdict_engine_totals(struct verdict_engine *e, GString *out);
+
+#endif /* SLOWSPAM_VERDICT_H */
