@@ -34,10 +34,25 @@ ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}handle_abort=1:log_path=$SLOWSPAM_R
 UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}abort_on_error=1:log_path=$SLOWSPAM_REPORTS/san"
 export ASAN_OPTIONS UBSAN_OPTIONS
 
-# In the foreground (so ^C works), its pid noted.
-sh -c 'echo $$ > "$0"; exec "$@"' "$SLOWSPAM_REPORTS/pid" "$@"
+# In the foreground (so ^C works), its pid noted, and bounded: a test
+# that hangs fails after SLOWSPAM_TEST_TIMEOUT seconds (TERM, so its
+# clean-up trap stops its daemons; KILL 10 s later) instead of holding
+# the whole suite. What was running then is shown, for the diagnosis.
+limit=${SLOWSPAM_TEST_TIMEOUT:-600}
+started=$(date +%s)
+timeout --foreground -k 10 "$limit" \
+    sh -c 'echo $$ > "$0"; exec "$@"' "$SLOWSPAM_REPORTS/pid" "$@"
 status=$?
 pid=$(cat "$SLOWSPAM_REPORTS/pid")
+echo "# run-test: $name took $(($(date +%s) - started)) s"
+if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
+	echo "# run-test: $name still running after $limit s; processes" \
+	    "started since:"
+	ps -eo pid,ppid,etimes,args 2>/dev/null |
+	    awk -v t="$((limit + 20))" '$3 <= t && $4 !~ /^\[/' |
+	    cut -c 1-160 | sed 's/^/#   /'
+	echo "Bail out! $name timed out after $limit s"
+fi
 
 bad=
 nvg=0
