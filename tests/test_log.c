@@ -36,8 +36,17 @@
 #include <glib/gstdio.h>
 
 #include "log.h"
+#include "testutil.h"
 
 static char *tmpdir;
+
+/* At exit, so that the g_test_trap_subprocess() runs, which end inside
+ * a test, remove theirs too. */
+static void
+remove_tmpdir(void)
+{
+	test_tmpdir_remove(tmpdir);
+}
 static int capture_saved = -1;
 static char *capture_path;
 
@@ -2048,12 +2057,11 @@ test_names(void)
 int
 main(int argc, char **argv)
 {
-	GError *err = NULL;
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
-	tmpdir = g_dir_make_tmp("slowspam-test-log-XXXXXX", &err);
-	g_assert_no_error(err);
+	tmpdir = test_tmpdir_new("test-log");
+	atexit(remove_tmpdir);
 	g_test_add_func("/log/escape", test_escape);
 	g_test_add_func("/log/escape_sweep", test_escape_sweep);
 	g_test_add_func("/log/event", test_event);
@@ -2078,7 +2086,5 @@ main(int argc, char **argv)
 	g_test_add_func("/log/writer_fork", test_writer_fork);
 	g_test_add_func("/log/writer_errno", test_writer_errno);
 	rc = g_test_run();
-	g_rmdir(tmpdir);
-	g_free(tmpdir);
 	return rc;
 }
