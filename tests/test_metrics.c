@@ -2,7 +2,9 @@
  * test_metrics.c - the Prometheus responder (shared/metrics.c) over real
  * loopback sockets: what a scrape gets, what any other request gets, that
  * a silent, slow or non-reading client never holds the caller and is
- * dropped at its deadline, that squatters and EMFILE cost no spinning; and the sample writers against the text format's rules.
+ * dropped at its deadline, that squatters and EMFILE cost no spinning;
+ * the sample writers against the text format's rules; and that a table
+ * of counters renders the same rows as samples and as totals fields.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -13,6 +15,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -822,6 +825,107 @@ test_histogram_edges(void)
 	g_assert_nonnull(strstr(out->str, "# TYPE t_b histogram\n"));
 }
 
+/* The snapshot of the test table: every value a uint64_t. */
+struct t_snap {
+	uint64_t	conns;
+	uint64_t	ends[4];	/* [0] unused: enum starts at 1 */
+	uint64_t	held_ms;
+	uint64_t	queue[2];
+	uint64_t	flags[4];	/* three names, then NULL */
+	uint64_t	now;
+};
+
+static const char *
+t_end_name(unsigned i)
+{
+	static const char *const names[] = { "none", "done", "lost", "cut" };
+
+	return i < G_N_ELEMENTS(names) ? names[i] : "unknown";
+}
+
+static const char *
+t_flag_name(unsigned i)
+{
+	static const char *const names[] = { "early", "bare_lf", "long" };
+
+	return i < G_N_ELEMENTS(names) ? names[i] : NULL;
+}
+
+static const char *const t_queues[] = { "log", "event_log" };
+
+static const struct metrics_row t_rows[] = {
+	{ .name = "t_conns_total", .help = "Connections.", .key = "conns",
+	  .offset = offsetof(struct t_snap, conns) },
+	{ .key = "ended", .offset = offsetof(struct t_snap, now) },
+	{ .name = "t_ended_total", .help = "Ended, by reason.", .key = "end_",
+	  .offset = offsetof(struct t_snap, ends), .label = "reason",
+	  .value_name = t_end_name, .first = 1, .count = 3 },
+	{ .name = "t_held_seconds_total", .help = "Time held.",
+	  .key = "hours_held", .offset = offsetof(struct t_snap, held_ms),
+	  .scale = 1.0 / 1000, .totals_scale = 1.0 / 3600000 },
+	{ .name = "t_queue_dropped", .help = "Dropped, by queue.",
+	  .kind = METRICS_GAUGE, .key = "", .key_suffix = "_dropped",
+	  .offset = offsetof(struct t_snap, queue), .label = "dest",
+	  .values = t_queues, .count = G_N_ELEMENTS(t_queues) },
+	{ .name = "t_flags_total", .help = "Flags.", .key = "",
+	  .offset = offsetof(struct t_snap, flags), .label = "flag",
+	  .value_name = t_flag_name, .count = 4 },
+	{ .name = "t_now", .help = "Now.", .kind = METRICS_GAUGE,
+	  .offset = offsetof(struct t_snap, now) },
+};
+
+static const struct t_snap t_snap = {
+	.conns = 42, .ends = { 99, 1, 2, 3 }, .held_ms = 9000000,
+	.queue = { 5, 6 }, .flags = { 7, 8, 9, 99 }, .now = 12,
+};
+
+/* One table, rendered as Prometheus text: every sample, HELP once. */
+static void
+test_table_render(void)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+
+	metrics_table_render(out, t_rows, G_N_ELEMENTS(t_rows), &t_snap);
+	g_assert_cmpstr(out->str, ==,
+	    "# HELP t_conns_total Connections.\n"
+	    "# TYPE t_conns_total counter\n"
+	    "t_conns_total 42\n"
+	    "# HELP t_ended_total Ended, by reason.\n"
+	    "# TYPE t_ended_total counter\n"
+	    "t_ended_total{reason=\"done\"} 1\n"
+	    "t_ended_total{reason=\"lost\"} 2\n"
+	    "t_ended_total{reason=\"cut\"} 3\n"
+	    "# HELP t_held_seconds_total Time held.\n"
+	    "# TYPE t_held_seconds_total counter\n"
+	    "t_held_seconds_total 9000\n"
+	    "# HELP t_queue_dropped Dropped, by queue.\n"
+	    "# TYPE t_queue_dropped gauge\n"
+	    "t_queue_dropped{dest=\"log\"} 5\n"
+	    "t_queue_dropped{dest=\"event_log\"} 6\n"
+	    "# HELP t_flags_total Flags.\n"
+	    "# TYPE t_flags_total counter\n"
+	    "t_flags_total{flag=\"early\"} 7\n"
+	    "t_flags_total{flag=\"bare_lf\"} 8\n"
+	    "t_flags_total{flag=\"long\"} 9\n"
+	    "# HELP t_now Now.\n"
+	    "# TYPE t_now gauge\n"
+	    "t_now 12\n");
+}
+
+/* The same table as the fields of a totals line. */
+static void
+test_table_totals(void)
+{
+	struct log_event ev;
+
+	log_event_begin(&ev, "totals");
+	metrics_table_totals(&ev, t_rows, G_N_ELEMENTS(t_rows), &t_snap);
+	g_assert_false(ev.truncated);
+	g_assert_cmpstr(ev.buf, ==, "totals conns=42 ended=12 end_done=1 "
+	    "end_lost=2 end_cut=3 hours_held=2.50 log_dropped=5 "
+	    "event_log_dropped=6 early=7 bare_lf=8 long=9");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -842,5 +946,7 @@ main(int argc, char **argv)
 	g_test_add_func("/metrics/counter-gauge", test_counter_gauge);
 	g_test_add_func("/metrics/histogram", test_histogram);
 	g_test_add_func("/metrics/histogram-edges", test_histogram_edges);
+	g_test_add_func("/metrics/table-render", test_table_render);
+	g_test_add_func("/metrics/table-totals", test_table_totals);
 	return g_test_run();
 }
