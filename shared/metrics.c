@@ -504,11 +504,11 @@ row_sample(GString *out, const struct metrics_row *r, const char *help,
     const char *labels, uint64_t v)
 {
 	if (r->kind == METRICS_GAUGE)
-		metrics_gauge(out, r->name, help, labels, r->scale != 0 ?
-		    (double)v * r->scale : (double)v);
-	else if (r->scale != 0)
+		metrics_gauge(out, r->name, help, labels, r->divisor != 0 ?
+		    (double)v / r->divisor : (double)v);
+	else if (r->divisor != 0)
 		metrics_counter_f(out, r->name, help, labels,
-		    (double)v * r->scale);
+		    (double)v / r->divisor);
 	else
 		metrics_counter(out, r->name, help, labels, v);
 }
@@ -546,8 +546,8 @@ static void
 row_field(struct log_event *ev, const struct metrics_row *r, const char *key,
     uint64_t v)
 {
-	if (r->totals_scale != 0)
-		log_event_fmt(ev, key, "%.2f", (double)v * r->totals_scale);
+	if (r->totals_divisor != 0)
+		log_event_fmt(ev, key, "%.2f", (double)v / r->totals_divisor);
 	else
 		log_event_int(ev, key, (long long)v);
 }

@@ -116,13 +116,13 @@ void	metrics_histogram(GString *out, const char *name, const char *help,
  * escaping is done, and none may come from the network.
  *
  * Prometheus: name, help once per family (HELP and TYPE lines with its
- * first sample), kind; the sample is the integer, or value * scale if
- * scale is not 0 (held_ms as seconds).
+ * first sample), kind; the sample is the integer, or value / divisor
+ * if divisor is not 0 (held_ms as seconds: 1000).
  *
  * Totals: key=N, or with a label key VALUE key_suffix=N for each label
  * value (key "end_", value "limit": end_limit=N; key "", key_suffix
- * "_dropped": log_dropped=N); if totals_scale is not 0, value *
- * totals_scale with two decimals. A row with name NULL is in the totals
+ * "_dropped": log_dropped=N); if totals_divisor is not 0, value /
+ * totals_divisor with two decimals. A row with name NULL is in the totals
  * only (a sum the line has always had); one with key NULL is left out
  * of the totals line.
  */
@@ -138,8 +138,8 @@ struct metrics_row {
 	const char	*key;		/* totals key; with a label, its start */
 	const char	*key_suffix;	/* with a label: after the value, or NULL */
 	size_t		 offset;	/* of the uint64_t in the snapshot */
-	double		 scale;		/* Prometheus: 0, or value * scale */
-	double		 totals_scale;	/* totals: 0, or value * scale, "%.2f" */
+	double		 divisor;	/* Prometheus: 0, or value / divisor */
+	double		 totals_divisor; /* totals: 0, or value / it, "%.2f" */
 	const char	*label;		/* label name; NULL: one sample */
 	const char	*(*value_name)(unsigned i);
 	const char *const *values;	/* if value_name is NULL */
