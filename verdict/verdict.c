@@ -490,6 +490,8 @@ verdict_helo(struct verdict_engine *e, struct verdict_session *s,
 	const struct conf_milter *mc = &s->setup->conf->milter;
 	enum spf_result r = SPF_NONE_;
 
+	if (helo == NULL)	/* an MTA that sent none: nothing to keep */
+		return;
 	g_free(s->helo);
 	s->helo = g_strdup(helo);
 	if (s->exempt || !s->have_addr || s->helo_checked ||
