@@ -95,7 +95,7 @@ spf_label(unsigned i)
  */
 static const struct metrics_row counter_rows[] = {
 	{ .name = "connections_total",
-	  .help = "SMTP connections the MTA passed to the milter.",
+	  .help = "SMTP connections the MTA passed on.",
 	  .key = "connections",
 	  .offset = offsetof(struct counts, connections) },
 	{ .name = "verdicts_total",
