@@ -73,27 +73,18 @@ judge_mail(struct judge *j, struct psession *p, const char *id,
 	const char *sender = policy_value(r, POLICY_SENDER);
 	const char *sasl = policy_value(r, POLICY_SASL_USERNAME);
 	enum verdict_do todo;
-	bool header, ar;
 
 	psession_message_clear(p);
 	todo = verdict_mail(j->engine, &p->vs, sender != NULL ? sender : "",
 	    sasl != NULL && sasl[0] != '\0');
-	/* As the milter: the header when there is a verdict, exempt not. */
-	header = todo != VERDICT_DO_STORE_TEMPFAIL && !p->vs.exempt &&
-	    p->vs.msg.verdict != VERDICT_NONE;
-	ar = todo != VERDICT_DO_STORE_TEMPFAIL && !p->vs.exempt &&
-	    p->vs.spf_done;
-	answer_plan_init(&p->plan, todo == VERDICT_DO_STORE_TEMPFAIL,
-	    todo == VERDICT_DO_ACT ? p->vs.action : -1, header, ar);
-	if (header)
+	/* As the milter adds them; a tempfail adds nothing. */
+	if (todo != VERDICT_DO_STORE_TEMPFAIL) {
 		p->header = verdict_header(&p->vs);
-	if (ar) {
-		g_autofree char *folded = verdict_ar_header(&p->vs);
-
-		p->ar = folded != NULL ? judge_unfold(folded) : NULL;
-		if (p->ar == NULL)
-			p->plan.pending &= ~(1u << ANSWER_PREPEND_AR);
+		p->ar = verdict_ar_header_line(&p->vs);
 	}
+	answer_plan_init(&p->plan, todo == VERDICT_DO_STORE_TEMPFAIL,
+	    todo == VERDICT_DO_ACT ? p->vs.action : -1, p->header != NULL,
+	    p->ar != NULL);
 	p->msg_id = g_strdup(id);
 	p->have_msg = true;
 }
@@ -212,24 +203,4 @@ judge_request(struct judge *j, struct verdict_setup *setup,
 	if (kind == ANSWER_DUNNO)
 		*len = policy_reply(reply, JUDGE_REPLY_MAX, "DUNNO", 5);
 	return kind;
-}
-
-char *
-judge_unfold(const char *value)
-{
-	GString *out = g_string_sized_new(strlen(value));
-	const char *s = value;
-
-	while (*s != '\0') {
-		if (*s != '\r' && *s != '\n') {
-			g_string_append_c(out, *s++);
-			continue;
-		}
-		/* A fold (the break and the blanks after it) is one blank. */
-		while (*s == '\r' || *s == '\n' || *s == ' ' || *s == '\t')
-			s++;
-		if (*s != '\0' && out->len > 0)
-			g_string_append_c(out, ' ');
-	}
-	return g_string_free(out, FALSE);
 }

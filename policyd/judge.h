@@ -31,11 +31,4 @@ struct judge {
 enum answer_kind judge_request(struct judge *j, struct verdict_setup *setup,
 	    const struct policy_request *req, char *reply, size_t *len);
 
-/*
- * value on one line: each line break (CR, LF) with the blanks and tabs
- * around its start of line becomes one blank, so an Authentication-
- * Results value folded for the milter can go in a PREPEND (g_free).
- */
-char	*judge_unfold(const char *value);
-
 #endif /* SLOWSPAM_POLICY_JUDGE_H */

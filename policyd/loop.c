@@ -355,6 +355,23 @@ conn_event(struct conn *c, uint32_t events)
 		on_readable(c);
 }
 
+/* "ADDR:PORT" of a TCP client, "unix" for a unix-socket one. */
+static void
+peer_name(int fd, char *buf, size_t size)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	struct addr a;
+	char text[ADDR_STRLEN];
+	uint16_t port;
+
+	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    addr_from_sockaddr((struct sockaddr *)&ss, len, &a, &port))
+		g_snprintf(buf, size, "%s:%u", addr_format(&a, text), port);
+	else
+		g_strlcpy(buf, "unix", size);
+}
+
 /* The longest idle connection goes, to make room; false if none can. */
 static bool
 evict_one(void)
@@ -420,23 +437,6 @@ on_accept(void)
 		L.open++;
 		L.accepted++;
 	}
-}
-
-/* "ADDR:PORT" of a TCP client, "unix" for a unix-socket one. */
-static void
-peer_name(int fd, char *buf, size_t size)
-{
-	struct sockaddr_storage ss;
-	socklen_t len = sizeof(ss);
-	struct addr a;
-	char text[ADDR_STRLEN];
-	uint16_t port;
-
-	if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0 &&
-	    addr_from_sockaddr((struct sockaddr *)&ss, len, &a, &port))
-		g_snprintf(buf, size, "%s:%u", addr_format(&a, text), port);
-	else
-		g_strlcpy(buf, "unix", size);
 }
 
 /* Close the connections idle for idle_timeout; the next deadline. */
@@ -516,7 +516,7 @@ log_totals(void)
 
 	sessions_get_stats(L.judge.sessions, &ss);
 	g_string_append_printf(s, "counters: requests=%" PRIu64
-	    " connections=%" PRIu64 " open=%u sessions=%u", L.requests,
+	    " policy_connections=%" PRIu64 " open=%u sessions=%u", L.requests,
 	    L.accepted, L.open, ss.count);
 	for (unsigned i = 0; i < ANSWER_NKINDS; i++)
 		g_string_append_printf(s, " %s=%" PRIu64,
