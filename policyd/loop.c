@@ -110,7 +110,8 @@ static struct {
 	double		latency_sum;
 } L;
 
-static struct complaint bad_input;
+/* One per reason: each kind of bad input gets its line. */
+static struct complaint bad_input[NPROTO], accept_failed;
 
 static int64_t
 now_ms(void)
@@ -176,7 +177,7 @@ conn_bad(struct conn *c, const char *why)
 	    i++)
 		;
 	L.proto[i]++;
-	complain(&bad_input, LOG_WARNING, "policy client %s: %s: closing "
+	complain(&bad_input[i], LOG_WARNING, "policy client %s: %s: closing "
 	    "the connection", c->peer, why);
 	conn_close(c);
 }
@@ -410,7 +411,7 @@ on_accept(void)
 		if (fd < 0) {
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
-				complain(&bad_input, LOG_ERR, "accept: %s",
+				complain(&accept_failed, LOG_ERR, "accept: %s",
 				    g_strerror(errno));
 			return;
 		}
@@ -467,18 +468,18 @@ render(GString *out, void *data)
 	sessions_get_stats(L.judge.sessions, &ss);
 	metrics_counter(out, "slowspam_policyd_requests_total",
 	    "Policy requests received whole.", NULL, L.requests);
-	metrics_counter(out, "slowspam_policyd_connections_total",
-	    "Connections accepted.", NULL, L.accepted);
-	metrics_gauge(out, "slowspam_policyd_connections",
-	    "Connections open.", NULL, L.open);
-	metrics_counter(out, "slowspam_policyd_connections_timed_out_total",
-	    "Connections closed after idle_timeout.", NULL, L.timed_out);
-	metrics_counter(out, "slowspam_policyd_connections_evicted_total",
-	    "Idle connections closed to make room (max_connections).", NULL,
-	    L.evicted);
-	metrics_counter(out, "slowspam_policyd_connections_refused_total",
-	    "Connections closed at once: max_connections, all busy.", NULL,
-	    L.refused);
+	/* Not "connections": the engine's count the SMTP sessions. */
+	metrics_counter(out, "slowspam_policyd_policy_connections_total",
+	    "Policy client connections accepted.", NULL, L.accepted);
+	metrics_gauge(out, "slowspam_policyd_policy_connections_open",
+	    "Policy client connections open.", NULL, L.open);
+	name = "slowspam_policyd_policy_connections_closed_total";
+	metrics_counter(out, name, "Policy client connections we closed "
+	    "other than for bad input: idle for idle_timeout, the longest "
+	    "idle to make room at max_connections, or a new one at once "
+	    "when every one was busy.", "reason=\"idle\"", L.timed_out);
+	metrics_counter(out, name, NULL, "reason=\"evicted\"", L.evicted);
+	metrics_counter(out, name, NULL, "reason=\"refused\"", L.refused);
 	name = "slowspam_policyd_protocol_errors_total";
 	for (size_t i = 0; i < NPROTO; i++) {
 		g_snprintf(labels, sizeof(labels), "why=\"%s\"",
