@@ -8,7 +8,8 @@
 # empty line before EOF) closing with one log line each; a request then
 # EOF answered; 50 idle connections not delaying a request; idle timeout
 # and max_connections; SIGUSR1 totals, the metrics, SIGHUP reload (good
-# and bad), -t naming file:line, SIGTERM exiting 0. Prints TAP.
+# and bad), -t naming file:line; as root, the socket's owner and the
+# drop to [policyd] user; SIGTERM exiting 0. Prints TAP.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 # shellcheck source=tests/lib.sh
@@ -18,7 +19,7 @@ storetool=$top_builddir/tests/storetool
 client="python3 $top_srcdir/tests/policy_client.py"
 need_cmds python3
 make_dir policyd
-tap_plan 26
+tap_plan 28
 
 mport=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
 cat > "$dir/a.conf" <<CONF
@@ -216,6 +217,33 @@ st=$?
 tap_ok "-t on a bad file fails, naming file:line" $? "$dir/t.out"
 "$policyd" -t -c "$dir/good.conf" > "$dir/t2.out" 2>&1
 tap_ok "-t on a good file: OK" $? "$dir/t2.out"
+
+# As root with [policyd] user: the socket is given away, then the drop.
+if [ "$(id -u)" -eq 0 ] && getent group nogroup >/dev/null; then
+	mkdir "$dir/cstore" && chown nobody "$dir/cstore"
+	"$policyd" -f -c "$dir/good.conf" --socket "unix:$dir/c.sock" \
+		--set policyd.user=nobody --set policyd.socket_group=nogroup \
+		--set policyd.socket_mode=0620 --set policyd.metrics_listen= \
+		--set "store.path=$dir/cstore/hits.lmdb" \
+		--spf-zone "$dir/zone" 2>"$dir/c.log" &
+	pid_c=$!
+	track_pid $pid_c
+	wait_for 5 grep -q "slowspam-policyd .* on unix:" "$dir/c.log"
+	owner=$(stat -c '%U:%G %a' "$dir/c.sock" 2>&1)
+	[ "$owner" = "nobody:nogroup 620" ]
+	tap_ok "[policyd] user, socket_group, socket_mode: $owner" $? "$dir/c.log"
+	# Its own store, empty: no verdict, but SPF.
+	# shellcheck disable=SC2046
+	$client "unix:$dir/c.sock" session $(attrs 192.0.2.10 1111 c1) -- \
+		RCPT:a@primary.test > "$dir/c.out" 2>&1
+	uid=$(awk '/^Uid:/ { print $2 $3 $4 $5 }' "/proc/$pid_c/status")
+	[ "$uid" = "$(id -u nobody)$(id -u nobody)$(id -u nobody)$(id -u nobody)" ] &&
+		grep -q "^PREPEND Authentication-Results:" "$dir/c.out"
+	tap_ok "then it runs as nobody, and answers" $? "$dir/c.out" "$dir/c.log"
+else
+	tap_ok "[policyd] user # SKIP not root" 0
+	tap_ok "the drop to [policyd] user # SKIP not root" 0
+fi
 
 kill $pid_a
 wait $pid_a
