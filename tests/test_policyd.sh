@@ -19,7 +19,7 @@ storetool=$top_builddir/tests/storetool
 client="python3 $top_srcdir/tests/policy_client.py"
 need_cmds python3
 make_dir policyd
-tap_plan 28
+tap_plan 31
 
 mport=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
 cat > "$dir/a.conf" <<CONF
@@ -243,6 +243,55 @@ if [ "$(id -u)" -eq 0 ] && getent group nogroup >/dev/null; then
 else
 	tap_ok "[policyd] user # SKIP not root" 0
 	tap_ok "the drop to [policyd] user # SKIP not root" 0
+fi
+
+# A verdict that waits (Redis busy for 2 s in DEBUG SLEEP): another
+# connection is answered meanwhile, and SIGTERM still gives the answer
+# in flight before the exit.
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+	rport=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
+	redis-server --port "$rport" --bind 127.0.0.1 --save '' \
+		--appendonly no --dir "$dir" --daemonize no \
+		--enable-debug-command local > "$dir/redis.log" 2>&1 &
+	track_pid $!
+	wait_for 10 sh -c "redis-cli -p $rport PING 2>/dev/null | grep -q PONG"
+	"$policyd" -f -c "$dir/good.conf" --socket "unix:$dir/d.sock" \
+		--set store.backend=redis --set "store.redis=127.0.0.1:$rport" \
+		--set store.redis_timeout=10s --set policyd.workers=2 \
+		--set policyd.metrics_listen= --spf-zone "$dir/zone" \
+		2>"$dir/d.log" &
+	pid_d=$!
+	track_pid $pid_d
+	wait_for 5 grep -q "slowspam-policyd .* on unix:" "$dir/d.log"
+	redis-cli -p "$rport" DEBUG SLEEP 2 >/dev/null 2>&1 &
+	sleep 0.2
+	# shellcheck disable=SC2046
+	$client "unix:$dir/d.sock" session $(attrs 192.0.2.30 1111 s1) -- \
+		RCPT:a@primary.test > "$dir/slow.out" 2>&1 &
+	slow=$!
+	sleep 0.3
+	t0=$(date +%s%N)
+	$client "unix:$dir/d.sock" session protocol_name=SMTP -- RCPT \
+		> "$dir/fast.out" 2>&1
+	t1=$(date +%s%N)
+	echo "# answered in $(((t1 - t0) / 1000000)) ms while a verdict waits on Redis"
+	[ "$(cat "$dir/fast.out")" = DUNNO ] && [ $((t1 - t0)) -lt 1000000000 ] &&
+		kill -0 $slow 2>/dev/null
+	tap_ok "a verdict waiting on the store delays no other connection" $? "$dir/fast.out"
+	kill $pid_d
+	wait $slow
+	grep -q "^PREPEND Authentication-Results:" "$dir/slow.out" &&
+		grep -q "stopping: 1 answers in flight" "$dir/d.log"
+	tap_ok "SIGTERM with a verdict in flight: its answer is given" $? "$dir/slow.out" "$dir/d.log"
+	wait $pid_d
+	st=$?
+	lib_pids=$(lib_without "$pid_d" $lib_pids)
+	[ $st -eq 0 ]
+	tap_ok "... then it exits 0" $? "$dir/d.log"
+else
+	tap_ok "slow verdict # SKIP no redis-server" 0
+	tap_ok "SIGTERM in flight # SKIP no redis-server" 0
+	tap_ok "exit 0 # SKIP no redis-server" 0
 fi
 
 kill $pid_a
