@@ -134,6 +134,25 @@ action_text(const struct psession *p, enum answer_kind kind)
 	return NULL;
 }
 
+/* At level debug: what each request was answered. */
+static void
+log_answer(const struct psession *p, const struct policy_request *r,
+    enum answer_stage stage, enum answer_kind kind)
+{
+	const char *instance = policy_value(r, POLICY_INSTANCE);
+	char addr[ADDR_STRLEN];
+	struct log_event e;
+
+	log_event_begin(&e, "answer");
+	log_event_str(&e, "client", p->vs.have_addr ?
+	    addr_format(&p->vs.addr, addr) : "none");
+	log_event_untrusted(&e, "instance", instance != NULL ? instance : "",
+	    instance != NULL ? strlen(instance) : 0, LOG_VALUE_MAX);
+	log_event_str(&e, "stage", answer_stage_name(stage));
+	log_event_str(&e, "answer", answer_kind_name(kind));
+	log_event_emit(&e, LOG_DEBUG);
+}
+
 /* The action for one request of a known client. */
 static enum answer_kind
 judge_session(struct judge *j, struct psession *p, const struct addr *client,
@@ -163,6 +182,8 @@ judge_session(struct judge *j, struct psession *p, const struct addr *client,
 		    p->vs.netkey, answer_kind_name(kind));
 		kind = ANSWER_DUNNO;
 	}
+	if (log_get_level() >= LOG_DEBUG)
+		log_answer(p, r, stage, kind);
 	return kind;
 }
 

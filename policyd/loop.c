@@ -409,8 +409,12 @@ conn_event(struct conn *c, uint32_t events)
 		conn_close(c);
 		return;
 	}
-	if ((events & EPOLLOUT) != 0 && c->out_len > 0) {
-		flush(c);
+	/* Writing an answer: nothing is read until it is out. */
+	if (c->out_len > 0) {
+		if ((events & EPOLLOUT) != 0)
+			flush(c);
+		else if ((events & EPOLLHUP) != 0)
+			conn_close(c);
 		return;
 	}
 	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) != 0)
