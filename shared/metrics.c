@@ -6,8 +6,8 @@
  *	metrics_server_run	do what is ready or due, never waiting
  *	metrics_server_fd, metrics_server_deadline	what to wait for
  *	metrics_counter, metrics_gauge, metrics_histogram	samples
- *	metrics_table_render, metrics_table_totals	a table of counters, as
- *			Prometheus samples and as totals-line fields
+ *	metrics_table_render	a table of counters as Prometheus samples
+ *	metrics_table_totals	the same table as totals-line fields
  *	metrics_log_stats, metrics_log_totals	the log queue's counters
  *			(log.c), for every daemon
  *
@@ -524,7 +524,8 @@ metrics_table_render(GString *out, const struct metrics_row *rows,
 		if (r->name == NULL)
 			continue;
 		if (r->label == NULL) {
-			row_sample(out, r, help, NULL, row_value(r, 0, snapshot));
+			row_sample(out, r, help, NULL,
+			    row_value(r, 0, snapshot));
 			continue;
 		}
 		for (unsigned i = r->first; i - r->first < r->count; i++) {

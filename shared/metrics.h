@@ -132,18 +132,18 @@ enum metrics_kind {
 };
 
 struct metrics_row {
-	const char	*name;		/* Prometheus family; NULL: totals only */
+	const char	*name;		/* family; NULL: totals only */
 	const char	*help;
 	enum metrics_kind kind;
-	const char	*key;		/* totals key; with a label, its start */
-	const char	*key_suffix;	/* with a label: after the value, or NULL */
+	const char	*key;		/* totals key, or its start */
+	const char	*key_suffix;	/* after a label value, or NULL */
 	size_t		 offset;	/* of the uint64_t in the snapshot */
-	double		 divisor;	/* Prometheus: 0, or value / divisor */
-	double		 totals_divisor; /* totals: 0, or value / it, "%.2f" */
-	const char	*label;		/* label name; NULL: one sample */
+	double		 divisor;	/* 0, or sample = value / it */
+	double		 totals_divisor; /* 0, or "%.2f" of value / it */
+	const char	*label;		/* label name; NULL: none */
 	const char	*(*value_name)(unsigned i);
 	const char *const *values;	/* if value_name is NULL */
-	unsigned	 first, count;	/* label values first .. first+count-1 */
+	unsigned	 first, count;	/* label values first.. */
 };
 
 /* Longest totals key made from key, a label value and key_suffix. */
