@@ -20,6 +20,12 @@
 
 static struct complaint no_client;
 
+/* The key's parts, their separators and the NUL fit SESSION_KEY_MAX. */
+#define FIELD(f)	sizeof(((struct policy_request *)0)->f)
+G_STATIC_ASSERT(FIELD(client_address) + FIELD(client_port) +
+    FIELD(server_address) + FIELD(server_port) <= SESSION_KEY_MAX);
+#undef FIELD
+
 /* Postfix says "unknown" for a name it could not verify or find. */
 static const char *
 known_name(const struct policy_request *r, enum policy_attr a)
@@ -43,7 +49,7 @@ session_key(const struct policy_request *r, char *key)
 	for (size_t i = 0; i < G_N_ELEMENTS(parts); i++) {
 		const char *v = policy_value(r, parts[i]);
 
-		/* Each value fits its buffer, so the key fits its own. */
+		/* Each value fits its buffer, so the key fits (above). */
 		n += (size_t)g_snprintf(key + n, SESSION_KEY_MAX - n, "%s%s",
 		    i > 0 ? "|" : "", v != NULL ? v : "");
 	}
