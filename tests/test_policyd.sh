@@ -19,7 +19,7 @@ storetool=$top_builddir/tests/storetool
 client="python3 $top_srcdir/tests/policy_client.py"
 need_cmds python3
 make_dir policyd
-tap_plan 31
+tap_plan 32
 
 mport=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
 cat > "$dir/a.conf" <<CONF
@@ -112,6 +112,29 @@ $client "$B" session $(attrs 192.0.2.11 1111 m4) -- RCPT:a@primary.test \
 	> "$dir/m4.out" 2>&1
 [ "$(grep -c '^550 5\.7\.1 ' "$dir/m4.out")" -eq 5 ]
 tap_ok "inet: a bot with action_bot = reject: 550 5.7.1 to all 5 requests" $? "$dir/m4.out"
+
+# A store that fails (a damaged record) with on_store_error = tempfail:
+# 451 4.3.0 to every request of the message.
+if command -v mdb_load >/dev/null; then
+	printf '192.0.2.99/32\njunk\n' > "$dir/junk.txt"
+	mdb_load -n -s hits -T -f "$dir/junk.txt" "$dir/store/hits.lmdb" ||
+		bail "mdb_load could not damage a record"
+	"$policyd" -f -c "$dir/a.conf" --socket "unix:$dir/e.sock" \
+		--set milter.on_store_error=tempfail --set policyd.metrics_listen= \
+		--spf-zone "$dir/zone" 2>"$dir/e.log" &
+	track_pid $!
+	wait_for 5 grep -q "slowspam-policyd .* on unix:" "$dir/e.log"
+	# shellcheck disable=SC2046
+	$client "unix:$dir/e.sock" session $(attrs 192.0.2.99 1111 t1) -- \
+		RCPT:a@primary.test RCPT:b@primary.test DATA END-OF-MESSAGE \
+		> "$dir/tempfail.out" 2>&1
+	[ "$(grep -c '^451 4\.3\.0 ' "$dir/tempfail.out")" -eq 4 ] &&
+		grep -q "store unavailable" "$dir/e.log"
+	tap_ok "the store fails, on_store_error = tempfail: 451 4.3.0 to all 4 requests" $? \
+		"$dir/tempfail.out" "$dir/e.log"
+else
+	tap_ok "store failure # SKIP no mdb_load" 0
+fi
 
 $client "$A" session protocol_name=SMTP sender=x@pass.test instance=n1 -- \
 	RCPT:a@primary.test > "$dir/noaddr.out" 2>&1
