@@ -3,10 +3,11 @@
 # and on inet:PORT@127.0.0.1, driven by policy_client.py: a message's
 # answers in turn (X-Slowspam, Authentication-Results, HOLD) with the
 # contact recorded once per SMTP session (the store, read back), reject
-# on every request, no client address, an exempt client; bad input
-# (over-long line, NUL, too many attributes, duplicate attribute, no
-# empty line before EOF) closing with one log line each; a request then
-# EOF answered; 50 idle connections not delaying a request; idle timeout
+# on every request, a failing store's 451 4.3.0, no client address, an
+# exempt client; bad input (over-long line, NUL, too many attributes,
+# duplicate attribute, no empty line before EOF, binary) closing with one
+# log line each; a request then EOF answered; 50 idle connections not
+# delaying a request, nor a verdict waiting on Redis; idle timeout
 # and max_connections; SIGUSR1 totals, the metrics, SIGHUP reload (good
 # and bad), -t naming file:line; as root, the socket's owner and the
 # drop to [policyd] user; SIGTERM exiting 0. Prints TAP.
@@ -19,7 +20,7 @@ storetool=$top_builddir/tests/storetool
 client="python3 $top_srcdir/tests/policy_client.py"
 need_cmds python3
 make_dir policyd
-tap_plan 32
+tap_plan 33
 
 mport=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
 cat > "$dir/a.conf" <<CONF
@@ -167,6 +168,8 @@ bad nul "NUL byte"
 bad many "too many attributes"
 bad dup "duplicate attribute"
 bad cut "end of input inside a request"
+printf '\200\377\033[0m=\001\n\n' > "$dir/binary.in"
+bad binary "bad attribute name"
 
 # shellcheck disable=SC2046
 $client "$A" eof $(attrs 192.0.2.10 4444 x1) protocol_state=RCPT \
