@@ -21,6 +21,13 @@
 #include "listen.h"
 #include "privs.h"
 
+/* The unix socket made, for policy_unlink. */
+static struct {
+	char	*file;
+	dev_t	dev;
+	ino_t	ino;
+} made;
+
 /* The file of a unix: or local: spec; NULL for inet. */
 static const char *
 spec_file(const char *spec)
@@ -81,6 +88,12 @@ listen_unix(const struct conf *c, const char *file, GError **error)
 		close(fd);
 		return -1;
 	}
+	if (lstat(file, &sb) == 0) {
+		g_free(made.file);
+		made.file = g_strdup(file);
+		made.dev = sb.st_dev;
+		made.ino = sb.st_ino;
+	}
 	return fd;
 }
 
@@ -114,6 +127,18 @@ listen_inet(const char *spec, GError **error)
 		return -1;
 	}
 	return fd;
+}
+
+void
+policy_unlink(void)
+{
+	struct stat sb;
+
+	if (made.file != NULL && lstat(made.file, &sb) == 0 &&
+	    S_ISSOCK(sb.st_mode) && sb.st_dev == made.dev &&
+	    sb.st_ino == made.ino)
+		unlink(made.file);
+	g_clear_pointer(&made.file, g_free);
 }
 
 int
