@@ -363,6 +363,49 @@ test_socket_keys(void)
 	    "group name"));
 }
 
+/* [policyd]: its socket is checked as [milter]'s, its numbers in range. */
+static void
+test_policyd_keys(void)
+{
+	static const char *const good[] = {
+		"policyd.socket=unix:/var/spool/postfix/slowspam/policyd.sock",
+		"policyd.workers=64", "policyd.max_sessions=100",
+		"policyd.idle_timeout=1s", NULL,
+	};
+	static const char *const bad[] = {
+		"policyd.socket=tcp:10040", "policyd.workers=0",
+		"policyd.max_connections=0", "policyd.max_sessions=99",
+		"policyd.session_ttl=0", "policyd.idle_timeout=2h", NULL,
+	};
+	static const char *const bad2[] = {
+		"policyd.socket=unix:relative.sock", "policyd.workers=65", NULL,
+	};
+	g_autofree char *path = write_conf("policyd.conf", "", 0);
+	g_autoptr(GError) err = NULL;
+	struct conf *c = conf_load(path, good, &err);
+	g_autofree char *msg = NULL, *msg2 = NULL;
+
+	g_assert_no_error(err);
+	g_assert_cmpstr(c->policyd.socket, ==,
+	    "unix:/var/spool/postfix/slowspam/policyd.sock");
+	g_assert_cmpuint(c->policyd.workers, ==, 64);
+	g_assert_cmpuint(c->policyd.max_sessions, ==, 100);
+	g_assert_cmpint(c->policyd.idle_timeout, ==, 1000);
+	conf_free(c);
+	msg = load_fails(path, bad, CONF_ERROR_INVALID);
+	msg2 = load_fails(path, bad2, CONF_ERROR_INVALID);
+	g_assert_nonnull(strstr(msg, "policyd.socket: \"tcp:10040\": not "
+	    "unix:/PATH"));
+	g_assert_nonnull(strstr(msg, "policyd.workers: \"0\""));
+	g_assert_nonnull(strstr(msg, "policyd.max_connections: \"0\""));
+	g_assert_nonnull(strstr(msg, "policyd.max_sessions: \"99\""));
+	g_assert_nonnull(strstr(msg, "policyd.session_ttl: \"0\""));
+	g_assert_nonnull(strstr(msg, "policyd.idle_timeout: \"2h\""));
+	g_assert_nonnull(strstr(msg2, "policyd.socket: \"unix:relative.sock\": "
+	    "unix socket path must be absolute"));
+	g_assert_nonnull(strstr(msg2, "policyd.workers: \"65\""));
+}
+
 /* Rules that tie keys together. */
 static void
 test_together(void)
@@ -563,6 +606,7 @@ main(int argc, char **argv)
 	g_test_add_func("/conf/unreadable", test_unreadable);
 	g_test_add_func("/conf/overrides", test_overrides);
 	g_test_add_func("/conf/socket-keys", test_socket_keys);
+	g_test_add_func("/conf/policyd-keys", test_policyd_keys);
 	g_test_add_func("/conf/together", test_together);
 	g_test_add_func("/conf/durations", test_durations);
 	g_test_add_func("/conf/sizes", test_sizes);
