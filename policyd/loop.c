@@ -98,6 +98,7 @@ struct counters {
 	uint64_t	proto[NPROTO];
 	uint64_t	answers[ANSWER_NKINDS];
 	uint64_t	sessions, sessions_evicted, sessions_expired;
+	uint64_t	accept_pauses;
 };
 
 static const char *
@@ -132,6 +133,10 @@ static const struct metrics_row counter_rows[] = {
 	  .help = "Answers given, by action.", .key = "answer_",
 	  .offset = offsetof(struct counters, answers), .label = "answer",
 	  .value_name = answer_label, .count = ANSWER_NKINDS },
+	{ .name = "slowspam_policyd_accept_pauses_total",
+	  .help = "Times accepting paused, out of descriptors.",
+	  .key = "accept_pauses",
+	  .offset = offsetof(struct counters, accept_pauses) },
 	{ .name = "slowspam_policyd_sessions",
 	  .help = "SMTP sessions kept.", .kind = METRICS_GAUGE,
 	  .key = "sessions", .offset = offsetof(struct counters, sessions) },
@@ -167,6 +172,7 @@ static struct {
 	bool		stopping;
 	int64_t		stop_deadline;
 	int64_t		next_expire;
+	int64_t		accept_resume;	/* ms; 0: accepting */
 	struct counters	c;		/* sessions and open: at snapshots */
 	uint64_t	latency[NLATENCY + 1];
 	double		latency_sum;
@@ -461,6 +467,32 @@ max_connections(void)
 	return n;
 }
 
+/*
+ * Out of descriptors: the listening socket stays readable, so stop
+ * watching it for LOOP_ACCEPT_PAUSE_MS rather than spin.
+ */
+static void
+pause_accepting(void)
+{
+	if (L.accept_resume != 0)
+		return;
+	epoll_ctl(L.ep, EPOLL_CTL_DEL, L.listen_fd, NULL);
+	L.accept_resume = now_ms() + LOOP_ACCEPT_PAUSE_MS;
+	L.c.accept_pauses++;
+}
+
+static void
+resume_accepting(int64_t now)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_LISTEN };
+
+	if (L.accept_resume == 0 || now < L.accept_resume || L.stopping)
+		return;
+	L.accept_resume = 0;
+	if (epoll_ctl(L.ep, EPOLL_CTL_ADD, L.listen_fd, &ev) != 0)
+		log_msg(LOG_ERR, "epoll_ctl: %m");
+}
+
 static void
 on_accept(void)
 {
@@ -474,6 +506,8 @@ on_accept(void)
 		struct conn *c;
 
 		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				pause_accepting();
 			if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				complain(&accept_failed, LOG_ERR, "accept: %s",
@@ -614,7 +648,8 @@ begin_stop(void)
 	log_msg(LOG_NOTICE, "stopping: %u answers in flight", L.judged);
 	L.stopping = true;
 	L.stop_deadline = now_ms() + LOOP_STOP_MS;
-	epoll_ctl(L.ep, EPOLL_CTL_DEL, L.listen_fd, NULL);
+	if (L.accept_resume == 0)
+		epoll_ctl(L.ep, EPOLL_CTL_DEL, L.listen_fd, NULL);
 	close(L.listen_fd);
 	L.listen_fd = -1;
 	/* Those still writing an answer finish it (flush closes them). */
@@ -730,6 +765,8 @@ next_timeout(int64_t now, int64_t idle_next)
 		next = MIN(next, metrics_server_deadline(L.metrics));
 	if (L.stopping)
 		next = MIN(next, L.stop_deadline);
+	if (L.accept_resume != 0)
+		next = MIN(next, L.accept_resume);
 	return (int)CLAMP(next - now, 0, 60 * 1000);
 }
 
@@ -798,6 +835,7 @@ loop_run(struct loop_params *p, GError **error)
 		    metrics_server_deadline(L.metrics) <= now)
 			metrics_server_run(L.metrics);
 		idle_next = expire_idle(now);
+		resume_accepting(now);
 		if (L.stopping && (L.open == 0 || now >= L.stop_deadline))
 			break;
 		n = epoll_wait(L.ep, evs, G_N_ELEMENTS(evs),

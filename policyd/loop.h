@@ -27,6 +27,8 @@
 
 /* How long a stop waits for the answers in flight. */
 #define LOOP_STOP_MS	10000
+/* Out of descriptors, accepting pauses this long instead of spinning. */
+#define LOOP_ACCEPT_PAUSE_MS	1000
 /* Bytes read at once from a connection (more than one request). */
 #define LOOP_READ_MAX	4096
 

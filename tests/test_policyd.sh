@@ -20,7 +20,7 @@ storetool=$top_builddir/tests/storetool
 client="python3 $top_srcdir/tests/policy_client.py"
 need_cmds python3
 make_dir policyd
-tap_plan 33
+tap_plan 35
 
 mport=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
 cat > "$dir/a.conf" <<CONF
@@ -243,6 +243,45 @@ st=$?
 tap_ok "-t on a bad file fails, naming file:line" $? "$dir/t.out"
 "$policyd" -t -c "$dir/good.conf" > "$dir/t2.out" 2>&1
 tap_ok "-t on a good file: OK" $? "$dir/t2.out"
+
+# Out of descriptors (RLIMIT_NOFILE 40, 60 clients): accepting pauses,
+# no spinning, and service comes back once the clients go.
+if command -v prlimit >/dev/null && [ -z "${SLOWSPAM_VALGRIND:-}" ]; then
+	prlimit --nofile=40:40 "$policyd" -f -c "$dir/good.conf" \
+		--socket "unix:$dir/f.sock" --set policyd.metrics_listen= \
+		--spf-zone "$dir/zone" 2>"$dir/f.log" &
+	pid_f=$!
+	track_pid $pid_f
+	wait_for 5 grep -q "slowspam-policyd .* on unix:" "$dir/f.log"
+	cpu() { awk '{ print $14 + $15 }' "/proc/$pid_f/stat"; }
+	python3 - "$dir/f.sock" > "$dir/flood.out" 2>&1 <<'PY' &
+import socket, sys, time
+conns = []
+for _ in range(60):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    conns.append(s)
+time.sleep(3)
+PY
+	flood=$!
+	sleep 0.5
+	c0=$(cpu)
+	sleep 2
+	c1=$(cpu)
+	echo "# out of descriptors: $((c1 - c0)) ticks of CPU in 2 s"
+	wait $flood
+	kill -USR1 $pid_f
+	wait_for 5 grep -q "totals .*accept_pauses=[1-9]" "$dir/f.log" &&
+		[ $((c1 - c0)) -lt 50 ]
+	tap_ok "out of descriptors: accepting pauses, no spinning" $? "$dir/f.log"
+	$client "unix:$dir/f.sock" session protocol_name=SMTP -- RCPT \
+		> "$dir/f.out" 2>&1
+	[ "$(cat "$dir/f.out")" = DUNNO ]
+	tap_ok "... and answers again once the clients are gone" $? "$dir/f.out" "$dir/f.log"
+else
+	tap_ok "out of descriptors # SKIP no prlimit, or valgrind" 0
+	tap_ok "answers again # SKIP no prlimit" 0
+fi
 
 # As root with [policyd] user: the socket is given away, then the drop.
 if [ "$(id -u)" -eq 0 ] && getent group nogroup >/dev/null; then
