@@ -95,6 +95,17 @@ test_defaults(void)
 	g_assert_cmpstr(c->milter.user, ==, "");
 	g_assert_cmpuint(c->milter.socket_mode, ==, 0660);
 	g_assert_cmpstr(c->milter.socket_group, ==, "");
+	g_assert_cmpstr(c->policyd.socket, ==,
+	    "unix:/run/slowspam/policyd.sock");
+	g_assert_cmpstr(c->policyd.user, ==, "");
+	g_assert_cmpuint(c->policyd.socket_mode, ==, 0660);
+	g_assert_cmpstr(c->policyd.socket_group, ==, "");
+	g_assert_cmpuint(c->policyd.metrics_listen.port, ==, 0);
+	g_assert_cmpuint(c->policyd.workers, ==, 4);
+	g_assert_cmpuint(c->policyd.max_connections, ==, 1000);
+	g_assert_cmpint(c->policyd.idle_timeout, ==, 330000);
+	g_assert_cmpuint(c->policyd.max_sessions, ==, 20000);
+	g_assert_cmpint(c->policyd.session_ttl, ==, 600000);
 	g_assert_cmpint(c->log.level, ==, LOG_INFO);
 	g_assert_cmpint(c->log.facility, ==, LOG_MAIL);
 	conf_free(c);
@@ -154,6 +165,16 @@ test_every_key(void)
 	g_assert_cmpstr(c->milter.user, ==, "slowspam");
 	g_assert_cmpuint(c->milter.socket_mode, ==, 0620);
 	g_assert_cmpstr(c->milter.socket_group, ==, "postfix");
+	g_assert_cmpstr(c->policyd.socket, ==, "inet:10031@127.0.0.1");
+	g_assert_cmpstr(c->policyd.user, ==, "nobody");
+	g_assert_cmpuint(c->policyd.socket_mode, ==, 0600);
+	g_assert_cmpstr(c->policyd.socket_group, ==, "mail");
+	g_assert_cmpuint(c->policyd.metrics_listen.port, ==, 9127);
+	g_assert_cmpuint(c->policyd.workers, ==, 8);
+	g_assert_cmpuint(c->policyd.max_connections, ==, 50);
+	g_assert_cmpint(c->policyd.idle_timeout, ==, 60000);
+	g_assert_cmpuint(c->policyd.max_sessions, ==, 500);
+	g_assert_cmpint(c->policyd.session_ttl, ==, 120000);
 	g_assert_cmpstr(c->store.redis_prefix, ==, "mx1:slowspam:");
 	g_assert_cmpstr(c->store.path, ==, "/tmp/slowspam-test/hits.lmdb");
 	g_assert_cmpuint(c->store.map_size, ==, 64u << 20);
@@ -198,6 +219,10 @@ test_example(void)
 	g_assert_cmpstr(c->milter.user, ==, d->milter.user);
 	g_assert_cmpuint(c->milter.socket_mode, ==, d->milter.socket_mode);
 	g_assert_cmpstr(c->milter.socket_group, ==, d->milter.socket_group);
+	g_assert_cmpstr(c->policyd.socket, ==, d->policyd.socket);
+	g_assert_cmpuint(c->policyd.workers, ==, d->policyd.workers);
+	g_assert_cmpuint(c->policyd.max_sessions, ==, d->policyd.max_sessions);
+	g_assert_cmpint(c->policyd.session_ttl, ==, d->policyd.session_ttl);
 	conf_free(c);
 	conf_free(d);
 }
@@ -336,6 +361,49 @@ test_socket_keys(void)
 	    "mode"));
 	g_assert_nonnull(strstr(msg2, "socket_group: \"a/b\": not a user or "
 	    "group name"));
+}
+
+/* [policyd]: its socket is checked as [milter]'s, its numbers in range. */
+static void
+test_policyd_keys(void)
+{
+	static const char *const good[] = {
+		"policyd.socket=unix:/var/spool/postfix/slowspam/policyd.sock",
+		"policyd.workers=64", "policyd.max_sessions=100",
+		"policyd.idle_timeout=1s", NULL,
+	};
+	static const char *const bad[] = {
+		"policyd.socket=tcp:10040", "policyd.workers=0",
+		"policyd.max_connections=0", "policyd.max_sessions=99",
+		"policyd.session_ttl=0", "policyd.idle_timeout=2h", NULL,
+	};
+	static const char *const bad2[] = {
+		"policyd.socket=unix:relative.sock", "policyd.workers=65", NULL,
+	};
+	g_autofree char *path = write_conf("policyd.conf", "", 0);
+	g_autoptr(GError) err = NULL;
+	struct conf *c = conf_load(path, good, &err);
+	g_autofree char *msg = NULL, *msg2 = NULL;
+
+	g_assert_no_error(err);
+	g_assert_cmpstr(c->policyd.socket, ==,
+	    "unix:/var/spool/postfix/slowspam/policyd.sock");
+	g_assert_cmpuint(c->policyd.workers, ==, 64);
+	g_assert_cmpuint(c->policyd.max_sessions, ==, 100);
+	g_assert_cmpint(c->policyd.idle_timeout, ==, 1000);
+	conf_free(c);
+	msg = load_fails(path, bad, CONF_ERROR_INVALID);
+	msg2 = load_fails(path, bad2, CONF_ERROR_INVALID);
+	g_assert_nonnull(strstr(msg, "policyd.socket: \"tcp:10040\": not "
+	    "unix:/PATH"));
+	g_assert_nonnull(strstr(msg, "policyd.workers: \"0\""));
+	g_assert_nonnull(strstr(msg, "policyd.max_connections: \"0\""));
+	g_assert_nonnull(strstr(msg, "policyd.max_sessions: \"99\""));
+	g_assert_nonnull(strstr(msg, "policyd.session_ttl: \"0\""));
+	g_assert_nonnull(strstr(msg, "policyd.idle_timeout: \"2h\""));
+	g_assert_nonnull(strstr(msg2, "policyd.socket: \"unix:relative.sock\": "
+	    "unix socket path must be absolute"));
+	g_assert_nonnull(strstr(msg2, "policyd.workers: \"65\""));
 }
 
 /* Rules that tie keys together. */
@@ -538,6 +606,7 @@ main(int argc, char **argv)
 	g_test_add_func("/conf/unreadable", test_unreadable);
 	g_test_add_func("/conf/overrides", test_overrides);
 	g_test_add_func("/conf/socket-keys", test_socket_keys);
+	g_test_add_func("/conf/policyd-keys", test_policyd_keys);
 	g_test_add_func("/conf/together", test_together);
 	g_test_add_func("/conf/durations", test_durations);
 	g_test_add_func("/conf/sizes", test_sizes);
