@@ -1,0 +1,370 @@
+#!/bin/sh
+# test_postfix_policy.sh - slowspam-policyd behind a real Postfix, wired
+# with check_policy_service in the three restriction lists (RCPT, DATA,
+# END-OF-MESSAGE): what it does to mail from clients that met the tar pit
+# first.
+#
+# Starts tarpitd on 127.0.0.181, a Postfix "primary" on 127.0.0.182 that
+# asks slowspam-policyd on 127.0.0.180 (TCP; smtpd_policy_service_default_
+# action = DUNNO) and delivers rcpt, rcpt2, rcpt3 and trap@primary.example
+# to Maildirs (virtual(8)), and the policy server itself (restarted with
+# --set milter.action=... between cases; SPF on, from a test zone that
+# passes sender.example for 127.0.0.0/8). Clients are swaks bound to
+# 127.0.0.183-189. Checks:
+#   - a control client that never met the tar pit gets no X-Slowspam
+#     (it also marks the primary alive, which verdicts need);
+#   - action=tag: tar pit first, a message to three recipients -> each
+#     copy has exactly one X-Slowspam (verdict=backup-first) and one
+#     Authentication-Results (spf=pass), though the policy server was
+#     asked at each of the three RCPTs, at DATA and at end of message;
+#   - action=quarantine: tar pit first -> in the hold queue (postqueue -j);
+#   - action=divert: tar pit first -> delivered to divert_to only;
+#   - action=tempfail: tar pit first -> 451 4.7.1 at RCPT;
+#   - action=reject: tar pit first -> 550 5.7.1 at RCPT;
+#   - primary first, tar pit later: no X-Slowspam;
+#   - policy server stopped: mail still flows, untagged.
+# Prints TAP. Needs root, Postfix and swaks; otherwise skips.
+#
+# Some functions are only called through wait_for.
+# shellcheck disable=SC2317
+PATH=$PATH:/usr/sbin:/sbin
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+# shellcheck source=tests/lib.sh
+. "$top_srcdir/tests/lib.sh"
+tarpitd=$top_builddir/tarpitd/tarpitd
+policyd=${POLICYD:-$top_builddir/policyd/slowspam-policyd}
+ctl=$top_builddir/slowspamctl/slowspamctl
+
+POLICY_ADDR=127.0.0.180
+TARPIT_ADDR=127.0.0.181
+PRIMARY_ADDR=127.0.0.182
+WAIT_LIMIT=20
+
+[ "$(id -u)" -eq 0 ] || tap_skip "needs root to run a private Postfix instance"
+command -v postfix >/dev/null 2>&1 || tap_skip "no postfix"
+need_cmds postconf postqueue swaks
+command -v python3 >/dev/null 2>&1 || bail "python3 is needed to probe ports"
+for prog in "$tarpitd" "$policyd" "$ctl"; do
+	[ -x "$prog" ] || bail "no $prog (build first)"
+done
+
+make_dir pfpolicy
+bail_logs="$dir/tarpitd.log $dir/policyd-*.log $dir/primary/maillog $dir/*.out $dir/*/*.out"
+policyd_pid=
+policyd_n=0
+
+stop_policyd() {
+	[ -n "$policyd_pid" ] && stop_pid "$policyd_pid"
+	policyd_pid=
+}
+
+tarpit_port=$(free_port $TARPIT_ADDR) || bail "no free port on $TARPIT_ADDR"
+primary_port=$(free_port $PRIMARY_ADDR) || bail "no free port on $PRIMARY_ADDR"
+policy_port=$(free_port $POLICY_ADDR) || bail "no free port on $POLICY_ADDR"
+conf=$dir/slowspam.conf
+cat > "$dir/zone" <<EOF
+sender.example TXT v=spf1 ip4:127.0.0.0/8 -all
+EOF
+
+# One file for the tar pit and the policy server. tarpitd makes the
+# store folder (owned by nobody); the policy server opens it as root.
+cat > "$conf" <<EOF
+[tarpitd]
+listen = $TARPIT_ADDR:$tarpit_port
+hostname = tarpit.test
+greet_wait = 200ms
+drip_interval = 200ms
+max_hold = 1s
+user = nobody
+[milter]
+action = tag
+divert_to = trap@primary.example
+# all test traffic is 127.x, trusted by default
+trusted_networks =
+spf = yes
+grace = 0
+authserv_id = primary.test
+[store]
+path = $dir/store/hits.lmdb
+EOF
+
+t_start=$(date +%s)
+tarpitd_start "$conf" "$dir/tarpitd.log"
+
+# start_policyd ACTION: a fresh policy server with that action; log in
+# $dir/policyd-N-ACTION.log (policyd_log names it).
+start_policyd() {
+	stop_policyd
+	policyd_n=$((policyd_n + 1))
+	policyd_log=$dir/policyd-$policyd_n-$1.log
+	"$policyd" -f -c "$conf" --socket "inet:$policy_port@$POLICY_ADDR" \
+		--spf-zone "$dir/zone" --set "milter.action=$1" > "$policyd_log" 2>&1 &
+	policyd_pid=$!
+	track_pid "$policyd_pid"
+	wait_for 10 policyd_up || bail "slowspam-policyd (action=$1) did not start"
+}
+# policyd_up: succeed once the policy server listens; bail if it is gone.
+policyd_up() {
+	kill -0 "$policyd_pid" 2>/dev/null ||
+		bail "slowspam-policyd did not start ($policyd_log)"
+	wait_listen $POLICY_ADDR "$policy_port" 0
+}
+
+# --- the primary Postfix
+inst=$dir/primary
+mkdir -p "$inst/mail"
+chown 65534:65534 "$inst/mail"
+printf '%s\n' 'rcpt@primary.example rcpt/' 'rcpt2@primary.example rcpt2/' \
+	'rcpt3@primary.example rcpt3/' 'trap@primary.example trap/' > "$inst/vmailbox"
+etc=$(postfix_instance primary "$inst" $PRIMARY_ADDR "$primary_port")
+policy="check_policy_service inet:$POLICY_ADDR:$policy_port"
+cat >> "$etc/main.cf" <<EOF
+virtual_mailbox_domains = primary.example
+virtual_mailbox_base = $inst/mail
+virtual_mailbox_maps = texthash:$inst/vmailbox
+virtual_uid_maps = static:65534
+virtual_gid_maps = static:65534
+smtpd_recipient_restrictions = $policy, permit_mynetworks, reject_unauth_destination
+smtpd_data_restrictions = $policy
+smtpd_end_of_data_restrictions = $policy
+smtpd_policy_service_default_action = DUNNO
+smtpd_policy_service_timeout = 10s
+smtpd_policy_service_retry_delay = 1s
+EOF
+postfix_start "$etc"
+wait_listen $PRIMARY_ADDR "$primary_port" 10 || bail "the primary Postfix does not listen"
+
+start_policyd tag
+
+# --- helpers for the cases
+# tarpit_hit LAST_OCTET: 127.0.0.N meets the tar pit (held, then 421),
+# and its record reaches the store.
+tarpit_hit() {
+	a=127.0.0.$1
+	swaks --server "$TARPIT_ADDR:$tarpit_port" --local-interface "$a" \
+		--quit-after EHLO --helo "client$1.example" --timeout 5 \
+		> "$dir/tarpit-$1.out" 2>&1
+	wait_for 5 tarpit_recorded "$a"
+}
+# tarpit_recorded ADDR: tarpitd logged ADDR's session, and it is in the store.
+tarpit_recorded() {
+	grep -q "session client=$1 " "$dir/tarpitd.log" &&
+		"$ctl" -c "$conf" lookup "$1" 2>/dev/null |
+		grep -q "tarpit_sessions=[1-9]"
+}
+
+# send LAST_OCTET TOKEN [TO]: a message from s@sender.example at
+# 127.0.0.N to TO (rcpt@primary.example; a comma-separated list for
+# several); swaks' exit status.
+send() {
+	swaks --server "$PRIMARY_ADDR:$primary_port" --local-interface "127.0.0.$1" \
+		--helo "client$1.example" --from "s$1@sender.example" \
+		--to "${3:-rcpt@primary.example}" --header "Subject: $2" --timeout 30 \
+		> "$dir/send-$2.out" 2>&1
+}
+
+# find_in BOX TOKEN: wait for a message with TOKEN in the Maildir BOX;
+# print its file name.
+find_in() {
+	wait_for $WAIT_LIMIT maildir_find "$inst/mail/$1" "$2"
+}
+
+# queue_settled: wait until nothing is left in incoming, active or deferred.
+queue_settled() {
+	wait_for $WAIT_LIMIT queue_empty
+}
+queue_empty() {
+	[ -z "$(find "$inst/queue/incoming" "$inst/queue/active" \
+		"$inst/queue/deferred" -type f 2>/dev/null)" ]
+}
+
+# header FILE NAME: the unfolded values of header NAME, one a line.
+header() {
+	awk -v want="$2" '
+	/^$/ { exit }
+	/^[ \t]/ { if (cur != "") cur = cur $0; next }
+	{ if (cur != "") print cur; cur = "" }
+	tolower(substr($0, 1, length(want) + 1)) == tolower(want ":") {
+		cur = substr($0, length(want) + 2); sub(/^[ \t]+/, "", cur)
+	}
+	END { if (cur != "") print cur }' "$1"
+}
+# count FILE NAME: how many header fields NAME the message has.
+count() {
+	header "$1" "$2" | wc -l | tr -d ' '
+}
+# at_rcpt TOKEN CODE: swaks saw CODE as the reply to its (first) RCPT TO,
+# and the message was not accepted.
+at_rcpt() {
+	awk -v code="$2" '
+	/ -> RCPT TO:/ { rcpt = 1; next }
+	rcpt && /<[*~]* / { sub(/^.*<[*~]* /, ""); ok = index($0, code) == 1; exit }
+	END { exit !ok }' "$dir/send-$1.out" &&
+		! grep -q "^ *<[~]* 250 .*queued as" "$dir/send-$1.out"
+}
+
+tok=slowspam-pfp-$$-$(date +%s)
+tap_plan 8
+
+# 1. control: never at the tar pit; marks the primary alive. The
+# verdict counts only minutes before a tar-pit contact's own, so the
+# primary's last quarter of an hour is written as tarpitd's store would
+# hold it after it had been up that long (storetool, a test helper).
+send 183 "$tok-control"
+"$top_builddir/tests/storetool" "$dir/store/hits.lmdb" alive now-900000 \
+	now-60000 >/dev/null
+d="control: a message from 127.0.0.183 (never at the tar pit) is delivered without X-Slowspam"
+if ! f=$(find_in rcpt "$tok-control"); then
+	tap_fail "$d" "not delivered" "$dir/send-$tok-control.out" "$inst/maillog" "$policyd_log"
+elif [ -n "$(header "$f" X-Slowspam)" ]; then
+	tap_fail "$d" "it has X-Slowspam" "$f" "$policyd_log"
+else
+	tap_ok "$d" 0
+fi
+
+# 2. action=tag, three recipients: five policy requests for one
+# message, one X-Slowspam and one Authentication-Results in each copy.
+d="action=tag: 127.0.0.184 met the tar pit first; each of three copies has one X-Slowspam (backup-first) and one Authentication-Results (spf=pass)"
+if ! tarpit_hit 184; then
+	tap_fail "$d" "127.0.0.184 not recorded by the tar pit" "$dir/tarpit-184.out" "$dir/tarpitd.log"
+else
+	send 184 "$tok-tag" rcpt@primary.example,rcpt2@primary.example,rcpt3@primary.example
+	why=
+	for box in rcpt rcpt2 rcpt3; do
+		if ! f=$(find_in $box "$tok-tag"); then
+			why="not delivered to $box@"
+			break
+		fi
+		h=$(header "$f" X-Slowspam)
+		ar=$(header "$f" Authentication-Results)
+		if [ "$(count "$f" X-Slowspam)" != 1 ] ||
+			[ "$(count "$f" Authentication-Results)" != 1 ]; then
+			why="$box@: $(count "$f" X-Slowspam) X-Slowspam, $(count "$f" Authentication-Results) Authentication-Results"
+			break
+		fi
+		echo "$h" | grep -q "verdict=backup-first .*network=127\.0\.0\.184/32" ||
+			{ why="$box@: X-Slowspam: '$h'"; break; }
+		echo "$ar" | grep -q "^primary\.test;.*spf=pass .*smtp\.mailfrom=s184@sender\.example" ||
+			{ why="$box@: Authentication-Results: '$ar'"; break; }
+	done
+	if [ -z "$why" ]; then
+		tap_ok "$d" 0
+		echo "# X-Slowspam: $h"
+		echo "# Authentication-Results: $ar"
+	else
+		tap_fail "$d" "$why" ${f:+"$f"} "$dir/send-$tok-tag.out" \
+			"$inst/maillog" "$policyd_log"
+	fi
+fi
+
+# 3. action=quarantine: HOLD puts the message in the hold queue.
+start_policyd quarantine
+d="action=quarantine: 127.0.0.185 met the tar pit first, its message is in the hold queue"
+if ! tarpit_hit 185; then
+	tap_fail "$d" "127.0.0.185 not recorded by the tar pit" "$dir/tarpit-185.out" "$dir/tarpitd.log"
+else
+	send 185 "$tok-quarantine"
+	queue_settled
+	held=$(find "$inst/queue/hold" -type f -exec grep -l -- "$tok-quarantine" {} + 2>/dev/null |
+		head -n 1)
+	postqueue -c "$inst/etc" -j > "$dir/postqueue.out" 2>&1
+	if [ -n "$held" ] && grep -q '"queue_name": *"hold".*"sender": *"s185@sender.example"' "$dir/postqueue.out" &&
+		grep -q "X-Slowspam: *verdict=backup-first .*action=quarantine" "$held" &&
+		! grep -lq -- "$tok-quarantine" "$inst"/mail/*/new/* 2>/dev/null; then
+		tap_ok "$d" 0
+	else
+		tap_fail "$d" "held file: '${held:-none}'; not in any Maildir expected" \
+			"$dir/postqueue.out" "$dir/send-$tok-quarantine.out" \
+			"$inst/maillog" "$policyd_log"
+	fi
+fi
+
+# 4. action=divert: REDIRECT sends the message to divert_to only.
+start_policyd divert
+d="action=divert: 127.0.0.186 met the tar pit first, delivered to trap@ only"
+if ! tarpit_hit 186; then
+	tap_fail "$d" "127.0.0.186 not recorded by the tar pit" "$dir/tarpit-186.out" "$dir/tarpitd.log"
+else
+	send 186 "$tok-divert"
+	f=$(find_in trap "$tok-divert")
+	queue_settled
+	if [ -z "$f" ]; then
+		tap_fail "$d" "not delivered to trap@" "$dir/send-$tok-divert.out" \
+			"$inst/maillog" "$policyd_log"
+	elif grep -lq -- "$tok-divert" "$inst"/mail/rcpt/new/* 2>/dev/null; then
+		tap_fail "$d" "also delivered to rcpt@" "$f" "$inst/maillog" "$policyd_log"
+	elif ! header "$f" X-Slowspam | grep -q "verdict=backup-first .*action=divert"; then
+		tap_fail "$d" "no X-Slowspam verdict=backup-first action=divert" "$f" "$policyd_log"
+	else
+		tap_ok "$d" 0
+	fi
+fi
+
+# 5. action=tempfail: 451 4.7.1 at RCPT.
+start_policyd tempfail
+d="action=tempfail: 127.0.0.187 met the tar pit first, its RCPT TO gets 451 4.7.1"
+if ! tarpit_hit 187; then
+	tap_fail "$d" "127.0.0.187 not recorded by the tar pit" "$dir/tarpit-187.out" "$dir/tarpitd.log"
+else
+	send 187 "$tok-tempfail"
+	if at_rcpt "$tok-tempfail" "451 4.7.1 "; then
+		tap_ok "$d" 0
+		grep -m 1 "<\*\* 451" "$dir/send-$tok-tempfail.out" | sed 's/^/# /'
+	else
+		tap_fail "$d" "no 451 4.7.1 at RCPT" "$dir/send-$tok-tempfail.out" \
+			"$inst/maillog" "$policyd_log"
+	fi
+fi
+
+# 6. action=reject: 550 5.7.1 at RCPT.
+start_policyd reject
+d="action=reject: 127.0.0.188 met the tar pit first, its RCPT TO gets 550 5.7.1"
+if ! tarpit_hit 188; then
+	tap_fail "$d" "127.0.0.188 not recorded by the tar pit" "$dir/tarpit-188.out" "$dir/tarpitd.log"
+else
+	send 188 "$tok-reject"
+	if at_rcpt "$tok-reject" "550 5.7.1 "; then
+		tap_ok "$d" 0
+		grep -m 1 "<\*\* 550" "$dir/send-$tok-reject.out" | sed 's/^/# /'
+	else
+		tap_fail "$d" "no 550 5.7.1 at RCPT" "$dir/send-$tok-reject.out" \
+			"$inst/maillog" "$policyd_log"
+	fi
+fi
+
+# 7. primary first (still action=reject: a wrong verdict would reject)
+d="primary first: 127.0.0.189 sent, then met the tar pit; its next message is delivered without X-Slowspam"
+send 189 "$tok-first1"
+find_in rcpt "$tok-first1" > /dev/null
+if ! tarpit_hit 189; then
+	tap_fail "$d" "127.0.0.189 not recorded by the tar pit" "$dir/tarpit-189.out" "$dir/tarpitd.log"
+else
+	send 189 "$tok-first2"
+	if ! f=$(find_in rcpt "$tok-first2"); then
+		tap_fail "$d" "second message not delivered to rcpt@" \
+			"$dir/send-$tok-first2.out" "$inst/maillog" "$policyd_log"
+	elif [ -n "$(header "$f" X-Slowspam)" ]; then
+		tap_fail "$d" "it has X-Slowspam" "$f" "$policyd_log"
+	else
+		tap_ok "$d" 0
+	fi
+fi
+
+# 8. policy server stopped: smtpd_policy_service_default_action = DUNNO
+# lets mail through (after smtpd_policy_service_try_limit attempts,
+# smtpd_policy_service_retry_delay apart, at each of the three stages).
+stop_policyd
+d="policy server stopped: a message from 127.0.0.184 (tar pit first) is delivered, untagged"
+send 184 "$tok-nopolicy"
+if ! f=$(find_in rcpt "$tok-nopolicy"); then
+	tap_fail "$d" "not delivered" "$dir/send-$tok-nopolicy.out" "$inst/maillog"
+elif [ -n "$(header "$f" X-Slowspam)" ]; then
+	tap_fail "$d" "it has X-Slowspam" "$f"
+else
+	tap_ok "$d" 0
+	grep -i -m 1 "policy.*$POLICY_ADDR" "$inst/maillog" | sed 's/^/# postfix: /'
+fi
+
+echo "# $(($(date +%s) - t_start)) s in all"
+tap_done
