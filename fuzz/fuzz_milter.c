@@ -1,6 +1,6 @@
 /*
  * fuzz_milter.c - the milter's parsing of what the client controls
- * (milter/parse.c) on any bytes: the MAIL FROM argument, Authentication-
+ * (verdict/parse.c) on any bytes: the MAIL FROM argument, Authentication-
  * Results values, the HELO string, {auth_type}, the connect callback's
  * host name and sockaddr. Strings come NUL-terminated, as libmilter
  * gives them, in exact copies so ASan sees any read past their end.

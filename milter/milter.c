@@ -4,26 +4,25 @@
  * Usage: slowspam-milter [-c FILE] [-f] [-t] [--socket SPEC]
  *        [--set GROUP.KEY=VALUE]... [--spf-zone FILE] [-V]
  *
- * At connect: look the client's network up in the hit store and record
- * this contact, mark the primary alive (once a minute), and decide
- * (decide.c). Exempt: unix-socket or unknown clients, trusted_networks,
- * the allow-list (a network; a domain only as a name the client cannot
- * just claim: its reverse-DNS name when {client_resolve}, asked for at
- * negotiation, is "OK", or its HELO name when SPF for that name passes),
- * authenticated senders ({auth_type}). At MAIL FROM: SPF; tempfail and
- * reject happen here. At end of message: forged headers removed (an
- * Authentication-Results claiming our authserv-id, X-Slowspam,
- * X-Slowspam-Original-Recipients), ours added (Authentication-Results
- * at the top, folded), then tag, quarantine or divert.
+ * libmilter's side of the verdict library (verdict.h), which decides:
+ * at connect it is told the client's address, its host name and whether
+ * {client_resolve} (asked for at negotiation) is "OK"; at HELO the
+ * name; at MAIL FROM the bare address and whether {auth_type} says the
+ * client authenticated, and tempfail and reject happen there. At end of
+ * message: forged headers removed (an Authentication-Results claiming
+ * our authserv-id, X-Slowspam, X-Slowspam-Original-Recipients), the
+ * verdict's added (Authentication-Results at the top, folded), then tag,
+ * quarantine or divert.
  *
  * Never loses mail by its own failure: a store error, an SPF DNS failure
  * or anything unexpected lets the mail continue, logged and counted.
  * Each connection keeps the configuration it started with; SIGUSR1
- * reloads (libmilter takes SIGHUP and SIGTERM as "stop").
+ * reloads and logs the engine's totals (libmilter takes SIGHUP and
+ * SIGTERM as "stop").
  *
  * Metrics: with [milter] metrics_listen, a thread of its own answers
- * Prometheus scrapes (metrics.c); the counters below are atomic or
- * under MS.lock, as the callbacks run on many threads.
+ * Prometheus scrapes (metrics.c) from the engine's counters, which are
+ * under its lock, as the callbacks run on many threads.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -47,45 +46,17 @@
 #include <libmilter/mfapi.h>
 
 #include "addr.h"
-#include "allow.h"
 #include "conf.h"
-#include "decide.h"
 #include "log.h"
 #include "metrics.h"
 #include "parse.h"
 #include "privs.h"
-#include "spf.h"
-#include "store.h"
+#include "verdict.h"
 
-#define HEADER		"X-Slowspam"
-#define HEADER_RCPTS	"X-Slowspam-Original-Recipients"
-#define AR_HEADER	"Authentication-Results"
-
-/* A configuration and what comes with it, shared by its connections. */
-struct setup {
-	struct conf	*conf;
-	struct allow	*allow;
-};
-
-/* One SMTP connection. */
+/* One SMTP connection: the verdict's session and what libmilter needs. */
 struct conn {
-	struct setup	*setup;		/* pinned for the connection */
-	struct addr	addr;
-	bool		have_addr;
-	bool		exempt;
-	const char	*exempt_why;
-	bool		helo_checked;	/* an allow-listed HELO was looked at */
-	bool		store_failed;	/* and on_store_error = tempfail */
-	char		netkey[ADDR_NETKEY_LEN];
-	struct hit_record rec;		/* before this contact */
-	struct decision	decision;
-	char		*helo;
-	/* Per message: */
-	char		*mail_from;
-	enum spf_result	spf;
-	bool		spf_done;
+	struct verdict_session v;
 	GPtrArray	*rcpts;
-	struct decision	msg;		/* the decision for this message */
 	int		ar_seen;	/* A-R headers so far */
 	GArray		*ar_ours;	/* their indices that claim our id */
 	int		x_seen;		/* X-Slowspam headers (forged) */
@@ -94,124 +65,19 @@ struct conn {
 
 static struct {
 	GMutex		lock;
-	struct setup	*setup;		/* current; g_atomic_rc_box */
+	struct verdict_setup *setup;	/* current */
+	struct verdict_engine *engine;
 	struct store	*store;
 	struct spf	*spf;
-	int64_t		started;
-	gint		alive_minute;	/* last minute marked */
 	const char	*path;
 	const char *const *overrides;
-	/* Counters, for SIGUSR1. */
-	gint		connections, verdicts, exempt, store_errors;
 } M;
-
-/* Upper bounds of the lookup-latency buckets, in seconds. */
-static const double lookup_bounds[] = {
-	0.0005, 0.001, 0.005, 0.01, 0.05, 0.1,
-};
-#define NBOUNDS	G_N_ELEMENTS(lookup_bounds)
-
-/* Counters for the metrics only, under their lock. */
-static struct {
-	GMutex		lock;
-	uint64_t	verdicts[VERDICT_BACKUP_FIRST_BOT + 1];
-	uint64_t	actions[CONF_ACTION_REJECT + 1];
-	uint64_t	spf[SPF_PERMERROR_ + 1];
-	uint64_t	lookup[NBOUNDS + 1];	/* per bucket, +Inf last */
-	double		lookup_sum;		/* seconds */
-} MS;
-
-/* Count the verdict on a message and its action (-1: none). */
-static void
-count_verdict(enum verdict v, int action)
-{
-	g_mutex_lock(&MS.lock);
-	if ((unsigned)v < G_N_ELEMENTS(MS.verdicts))
-		MS.verdicts[v]++;
-	if (action >= 0 && (unsigned)action < G_N_ELEMENTS(MS.actions))
-		MS.actions[action]++;
-	g_mutex_unlock(&MS.lock);
-}
-
-static void
-count_spf(enum spf_result r)
-{
-	g_mutex_lock(&MS.lock);
-	if ((unsigned)r < G_N_ELEMENTS(MS.spf))
-		MS.spf[r]++;
-	g_mutex_unlock(&MS.lock);
-}
-
-/* One store lookup at connect took us microseconds. */
-static void
-count_lookup(gint64 us)
-{
-	double sec = (double)us / 1e6;
-	size_t i;
-
-	for (i = 0; i < NBOUNDS && sec > lookup_bounds[i]; i++)
-		;
-	g_mutex_lock(&MS.lock);
-	MS.lookup[i]++;
-	MS.lookup_sum += sec;
-	g_mutex_unlock(&MS.lock);
-}
 
 static void
 render_metrics(GString *out, void *data)
 {
-	uint64_t verdicts[G_N_ELEMENTS(MS.verdicts)];
-	uint64_t actions[G_N_ELEMENTS(MS.actions)];
-	uint64_t spf[G_N_ELEMENTS(MS.spf)];
-	uint64_t lookup[G_N_ELEMENTS(MS.lookup)];
-	double lookup_sum;
-	char labels[64];
-	const char *name;
-
 	(void)data;
-	g_mutex_lock(&MS.lock);
-	memcpy(verdicts, MS.verdicts, sizeof(verdicts));
-	memcpy(actions, MS.actions, sizeof(actions));
-	memcpy(spf, MS.spf, sizeof(spf));
-	memcpy(lookup, MS.lookup, sizeof(lookup));
-	lookup_sum = MS.lookup_sum;
-	g_mutex_unlock(&MS.lock);
-
-	metrics_counter(out, "slowspam_milter_connections_total",
-	    "SMTP connections the MTA passed to the milter.", NULL,
-	    (uint64_t)(guint)g_atomic_int_get(&M.connections));
-	name = "slowspam_milter_verdicts_total";
-	for (unsigned i = 0; i < G_N_ELEMENTS(verdicts); i++) {
-		g_snprintf(labels, sizeof(labels), "verdict=\"%s\"",
-		    verdict_name((enum verdict)i));
-		metrics_counter(out, name, i == 0 ? "Messages judged (not "
-		    "exempt), by verdict." : NULL, labels, verdicts[i]);
-	}
-	name = "slowspam_milter_actions_total";
-	for (unsigned i = 0; i < G_N_ELEMENTS(actions); i++) {
-		g_snprintf(labels, sizeof(labels), "action=\"%s\"",
-		    conf_action_name((enum conf_action)i));
-		metrics_counter(out, name, i == 0 ? "Messages acted on, by "
-		    "action." : NULL, labels, actions[i]);
-	}
-	metrics_counter(out, "slowspam_milter_exempt_total",
-	    "Messages exempt (local, trusted, allow-listed, "
-	    "authenticated).", NULL,
-	    (uint64_t)(guint)g_atomic_int_get(&M.exempt));
-	metrics_counter(out, "slowspam_milter_store_errors_total",
-	    "Store failures at connect (the mail went on, or was "
-	    "tempfailed with on_store_error = tempfail).", NULL,
-	    (uint64_t)(guint)g_atomic_int_get(&M.store_errors));
-	name = "slowspam_milter_spf_results_total";
-	for (unsigned i = 0; i < G_N_ELEMENTS(spf); i++) {
-		g_snprintf(labels, sizeof(labels), "result=\"%s\"",
-		    spf_result_name((enum spf_result)i));
-		metrics_counter(out, name, i == 0 ? "SPF checks, by result." :
-		    NULL, labels, spf[i]);
-	}
-	metrics_histogram(out, "slowspam_milter_lookup_seconds",
-	    "Time of the store lookup at connect.", lookup_bounds, lookup,
-	    NBOUNDS, lookup_sum);
+	verdict_engine_metrics(M.engine, out, "slowspam_milter");
 	metrics_log_stats(out);
 }
 
@@ -247,294 +113,92 @@ metrics_thread(void *arg)
 	return NULL;
 }
 
-static void
-setup_clear(gpointer p)
-{
-	struct setup *s = p;
-
-	conf_free(s->conf);
-	allow_free(s->allow);
-}
-
-/* Load the configuration and the allow-list it names. */
-static struct setup *
+static struct verdict_setup *
 setup_load(GError **error)
 {
-	struct conf *c = conf_load(M.path, M.overrides, error);
-	struct allow *al = NULL;
-	struct setup *s;
-
-	if (c == NULL)
-		return NULL;
-	if (c->milter.allow_list[0] != '\0' &&
-	    (al = allow_load(c->milter.allow_list, error)) == NULL) {
-		conf_free(c);
-		return NULL;
-	}
-	/* Atomic: sessions release it from their own threads. */
-	s = g_atomic_rc_box_new0(struct setup);
-	s->conf = c;
-	s->allow = al;
-	return s;
+	return verdict_setup_load(M.path, M.overrides, error);
 }
 
-static struct setup *
+static struct verdict_setup *
 setup_get(void)
 {
-	struct setup *s;
+	struct verdict_setup *s;
 
 	g_mutex_lock(&M.lock);
-	s = g_atomic_rc_box_acquire(M.setup);
+	s = verdict_setup_ref(M.setup);
 	g_mutex_unlock(&M.lock);
 	return s;
 }
 
-static void
-setup_put(struct setup *s)
-{
-	if (s != NULL)
-		g_atomic_rc_box_release_full(s, setup_clear);
-}
-
-/* Reset what belongs to one message. */
+/* Reset what belongs to one message here (the verdict resets its own). */
 static void
 message_clear(struct conn *c)
 {
-	g_clear_pointer(&c->mail_from, g_free);
 	if (c->rcpts != NULL)
 		g_ptr_array_set_size(c->rcpts, 0);
-	c->spf = SPF_NONE_;
-	c->spf_done = false;
-	c->msg = c->decision;
 	c->ar_seen = c->x_seen = c->rcpts_seen = 0;
 	if (c->ar_ours != NULL)
 		g_array_set_size(c->ar_ours, 0);
 }
 
-/*
- * Mark the primary alive, once a minute per process; not while the wall
- * clock is behind the newest minute marked (alive_clock_ok), which is
- * logged when it starts and when it ends.
- */
-static void
-mark_alive(int64_t now)
-{
-	static GMutex lock;
-	static int64_t newest;
-	static bool behind;
-	gint minute = (gint)(now / ALIVE_MINUTE_MS);
-	gint last = g_atomic_int_get(&M.alive_minute);
-	g_autoptr(GError) err = NULL;
-	bool ok;
-
-	if (minute == last ||
-	    !g_atomic_int_compare_and_exchange(&M.alive_minute, last, minute))
-		return;
-	g_mutex_lock(&lock);
-	ok = alive_clock_ok(&newest, now);
-	if (ok && behind)
-		log_msg(LOG_NOTICE, "the clock caught up: marking the primary "
-		    "alive again");
-	else if (!ok && !behind)
-		log_msg(LOG_WARNING, "the clock went back %" PRId64 " minutes: "
-		    "the primary is not marked alive until it catches up "
-		    "(restart to believe it)", newest - now / ALIVE_MINUTE_MS);
-	behind = !ok;
-	g_mutex_unlock(&lock);
-	if (ok && !store_alive_mark(M.store, now, &err))
-		log_msg(LOG_WARNING, "store: %s", err->message);
-}
-
-/*
- * Log a store failure: the first at once, then at most one line a
- * minute saying how many more there were (a down store would otherwise
- * give a line per connection).
- */
-static void
-complain_store(const struct conn *c, const GError *err)
-{
-	static GMutex lock;
-	static gint64 last;
-	static unsigned quiet;
-	gint64 now = g_get_monotonic_time();
-	unsigned more = 0;
-	bool say = false;
-
-	g_atomic_int_inc(&M.store_errors);
-	g_mutex_lock(&lock);
-	if (last == 0 || now - last >= 60 * G_USEC_PER_SEC) {
-		say = true;
-		more = quiet;
-		quiet = 0;
-		last = now;
-	} else {
-		quiet++;
-	}
-	g_mutex_unlock(&lock);
-	if (say)
-		log_msg(LOG_WARNING, "%s: store unavailable, %s: %s "
-		    "(%u more since the last such line)", c->netkey,
-		    c->store_failed ? "tempfail" : "no verdict", err->message,
-		    more);
-}
-
-/* Set up the connection and decide on it. */
-static sfsistat
-judge_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
-{
-	struct conn *c = g_new0(struct conn, 1);
-	const struct conf *conf;
-	struct alive alive;
-	struct decide_input in = { 0 };
-	g_autoptr(GError) err = NULL;
-	int64_t now = store_now();
-	const char *name;
-	gint64 t0;
-	bool ok;
-
-	c->setup = setup_get();
-	conf = c->setup->conf;
-	c->rcpts = g_ptr_array_new_with_free_func(g_free);
-	c->ar_ours = g_array_new(FALSE, FALSE, sizeof(int));
-	smfi_setpriv(ctx, c);
-	g_atomic_int_inc(&M.connections);
-	/* libmilter gives no length: the family says how much is read. */
-	if (!parse_client(sa, sizeof(struct sockaddr_storage), hostname,
-	    &c->addr, &name)) {
-		c->exempt = true;
-		c->exempt_why = "local";
-		return SMFIS_CONTINUE;
-	}
-	c->have_addr = true;
-	if (addr_cidr_list_match(conf->milter.trusted_networks.v,
-	    conf->milter.trusted_networks.n, &c->addr)) {
-		c->exempt = true;
-		c->exempt_why = "trusted network";
-	} else if (allow_addr(c->setup->allow, &c->addr)) {
-		c->exempt = true;
-		c->exempt_why = "allow-list (network)";
-	} else if (name != NULL &&
-	    allow_domain(c->setup->allow, name, strlen(name))) {
-		char sym[] = "{client_resolve}", text[ADDR_STRLEN];
-		const char *resolve = smfi_getsymval(ctx, sym);
-
-		/* Sendmail passes a name that does not resolve back too. */
-		if (parse_name_confirmed(resolve)) {
-			c->exempt = true;
-			c->exempt_why = "allow-list (reverse DNS name)";
-		} else {
-			log_msg(LOG_INFO, "%s: host name %s is on the "
-			    "allow-list, but {client_resolve} is %s, not OK: "
-			    "not exempt", addr_format(&c->addr, text), name,
-			    resolve != NULL ? resolve : "not sent");
-		}
-	}
-	if (c->exempt)
-		return SMFIS_CONTINUE;
-
-	addr_netkey(&c->addr, conf->store.ipv4_prefix,
-	    conf->store.ipv6_prefix, c->netkey);
-	/* Liveness as it was before this connection, which proves nothing. */
-	t0 = g_get_monotonic_time();
-	ok = store_alive_get(M.store, &alive, &err) &&
-	    store_primary_contact(M.store, c->netkey, now, &c->rec, &err);
-	count_lookup(g_get_monotonic_time() - t0);
-	if (!ok) {
-		c->store_failed = conf->milter.on_store_error ==
-		    CONF_ON_ERROR_TEMPFAIL;
-		complain_store(c, err);
-		return SMFIS_CONTINUE;
-	}
-	in.rec = &c->rec;	/* all zero when the store had none */
-	in.alive = &alive;
-	in.now = now;
-	in.started = M.started;
-	in.window = conf->milter.window;
-	in.margin = conf->milter.alive_margin;
-	in.grace = conf->milter.grace;
-	decide(&in, &c->decision);
-	return SMFIS_CONTINUE;
-}
-
-/* Every connection shows the primary up, whatever becomes of it. */
 static sfsistat
 on_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
 {
-	sfsistat r = judge_connect(ctx, hostname, sa);
+	struct conn *c = g_new0(struct conn, 1);
+	struct verdict_setup *setup = setup_get();
+	char sym[] = "{client_resolve}";
+	struct addr a;
+	const char *name;
+	bool have;
 
-	mark_alive(store_now());
-	return r;
+	verdict_session_init(&c->v, setup);
+	verdict_setup_unref(setup);
+	c->rcpts = g_ptr_array_new_with_free_func(g_free);
+	c->ar_ours = g_array_new(FALSE, FALSE, sizeof(int));
+	smfi_setpriv(ctx, c);
+	/*
+	 * libmilter gives no length: the family says how much is read.
+	 * Sendmail passes a name that does not resolve back too: only
+	 * {client_resolve} "OK" confirms it.
+	 */
+	have = parse_client(sa, sizeof(struct sockaddr_storage), hostname, &a,
+	    &name);
+	verdict_connect(M.engine, &c->v, have ? &a : NULL, have ? name : NULL,
+	    have && name != NULL &&
+	    parse_name_confirmed(smfi_getsymval(ctx, sym)), store_now());
+	return SMFIS_CONTINUE;
 }
 
-/*
- * The HELO name is the client's claim: an allow-listed one exempts it
- * only when SPF for that name (RFC 7208's HELO identity) passes for its
- * address; never with [milter] spf off.
- */
 static sfsistat
 on_helo(SMFICTX *ctx, char *helo)
 {
 	struct conn *c = smfi_getpriv(ctx);
-	enum spf_result r = SPF_NONE_;
 
-	if (c == NULL)
-		return SMFIS_CONTINUE;
-	g_free(c->helo);
-	c->helo = g_strdup(helo);
-	if (c->exempt || !c->have_addr || c->helo_checked ||
-	    !allow_domain(c->setup->allow, helo, strlen(helo)))
-		return SMFIS_CONTINUE;
-	/* Once per connection: a client repeating HELO costs no lookups. */
-	c->helo_checked = true;
-	if (c->setup->conf->milter.spf &&
-	    (r = spf_check(M.spf, &c->addr, helo, NULL)) == SPF_PASS_) {
-		c->exempt = true;
-		c->exempt_why = "allow-list (HELO, SPF pass)";
-	} else {
-		log_msg(LOG_INFO, "%s: HELO %s is on the allow-list, but SPF "
-		    "for it is %s: not exempt", c->netkey[0] != '\0' ?
-		    c->netkey : "client", helo, c->setup->conf->milter.spf ?
-		    spf_result_name(r) : "off");
-	}
+	if (c != NULL)
+		verdict_helo(M.engine, &c->v, helo);
 	return SMFIS_CONTINUE;
 }
 
-/*
- * This message's decision: the connection's, with its SPF result folded
- * in (a fail or softfail makes a backup-first client a bot); the action,
- * or -1 for none.
- */
-static int
-action_of(struct conn *c)
+/* Tell the MTA the reply the verdict gives, for a tempfail or reject. */
+static sfsistat
+reply(SMFICTX *ctx, const struct conn *c)
 {
-	if (c->exempt)
-		return -1;
-	c->msg = c->decision;
-	if (c->msg.verdict >= VERDICT_BACKUP_FIRST && c->spf_done &&
-	    (c->spf == SPF_FAIL_ || c->spf == SPF_SOFTFAIL_)) {
-		c->msg.spf_bad = true;
-		c->msg.verdict = VERDICT_BACKUP_FIRST_BOT;
-		c->msg.why = "backup MX first, and SPF failed";
-	}
-	return decide_action(&c->msg, &c->setup->conf->milter);
-}
+	const char *code, *xcode, *text;
+	char *rcode, *rxcode, *rtext;
+	sfsistat r;
 
-/* Log the verdict on a message, once. */
-static void
-log_verdict(const struct conn *c, int action)
-{
-	char addr[ADDR_STRLEN];
-	struct log_event e;
-
-	log_event_begin(&e, "verdict");
-	log_event_str(&e, "client", addr_format(&c->addr, addr));
-	log_event_str(&e, "network", c->netkey);
-	log_event_str(&e, "verdict", verdict_name(c->msg.verdict));
-	log_event_str(&e, "why", c->msg.why);
-	log_event_str(&e, "spf", spf_result_name(c->spf));
-	log_event_str(&e, "action", action >= 0 ? conf_action_name(action) :
-	    "none");
-	log_event_emit(&e, LOG_INFO);
+	if (!verdict_reply(&c->v, &code, &xcode, &text))
+		return SMFIS_CONTINUE;
+	/* smfi_setreply takes char *, though it only reads them. */
+	rcode = g_strdup(code);
+	rxcode = g_strdup(xcode);
+	rtext = g_strdup(text);
+	smfi_setreply(ctx, rcode, rxcode, rtext);
+	r = code[0] == '4' ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+	g_free(rcode);
+	g_free(rxcode);
+	g_free(rtext);
+	return r;
 }
 
 static sfsistat
@@ -542,50 +206,19 @@ on_envfrom(SMFICTX *ctx, char **argv)
 {
 	struct conn *c = smfi_getpriv(ctx);
 	char sym[] = "{auth_type}";
-	const char *auth;
-	int action;
+	g_autofree char *from = NULL;
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
 	message_clear(c);
-	c->mail_from = parse_bare_address(argv[0]);
-	if ((auth = smfi_getsymval(ctx, sym)) != NULL &&
-	    parse_authenticated(auth) && !c->exempt) {
-		c->exempt = true;
-		c->exempt_why = "authenticated";
-	}
-	if (c->exempt) {
-		g_atomic_int_inc(&M.exempt);
-		return SMFIS_CONTINUE;
-	}
-	if (c->setup->conf->milter.spf && c->have_addr) {
-		c->spf = spf_check(M.spf, &c->addr, c->helo, c->mail_from);
-		c->spf_done = true;
-		count_spf(c->spf);
-	}
-	if (c->store_failed) {
-		char code[] = "451", xcode[] = "4.3.0";
-		char msg[] = "Temporary local problem, try again later";
-
-		smfi_setreply(ctx, code, xcode, msg);
-		return SMFIS_TEMPFAIL;
-	}
-	action = action_of(c);
-	if (action == CONF_ACTION_TEMPFAIL || action == CONF_ACTION_REJECT) {
-		bool temp = action == CONF_ACTION_TEMPFAIL;
-		char tcode[] = "451", txcode[] = "4.7.1", rcode[] = "550",
-		    rxcode[] = "5.7.1";
-		char tmsg[] = "Try again later: your server reached our backup "
-		    "MX before this one";
-		char rmsg[] = "Mail refused: your server reached our backup MX "
-		    "before this one";
-
-		log_verdict(c, action);
-		g_atomic_int_inc(&M.verdicts);
-		count_verdict(c->msg.verdict, action);
-		smfi_setreply(ctx, temp ? tcode : rcode, temp ? txcode : rxcode,
-		    temp ? tmsg : rmsg);
-		return temp ? SMFIS_TEMPFAIL : SMFIS_REJECT;
+	from = parse_bare_address(argv[0]);
+	switch (verdict_mail(M.engine, &c->v, from,
+	    parse_authenticated(smfi_getsymval(ctx, sym)))) {
+	case VERDICT_DO_STORE_TEMPFAIL:
+	case VERDICT_DO_ACT:
+		return reply(ctx, c);
+	case VERDICT_DO_NOTHING:
+		break;
 	}
 	return SMFIS_CONTINUE;
 }
@@ -607,15 +240,15 @@ on_header(SMFICTX *ctx, char *name, char *value)
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
-	if (g_ascii_strcasecmp(name, AR_HEADER) == 0) {
+	if (g_ascii_strcasecmp(name, VERDICT_AR_HEADER) == 0) {
 		/* smfi_chgheader counts headers of one name from 1. */
 		c->ar_seen++;
 		if (parse_ar_is_ours(value,
-		    c->setup->conf->milter.authserv_id))
+		    c->v.setup->conf->milter.authserv_id))
 			g_array_append_val(c->ar_ours, c->ar_seen);
-	} else if (g_ascii_strcasecmp(name, HEADER) == 0) {
+	} else if (g_ascii_strcasecmp(name, VERDICT_HEADER) == 0) {
 		c->x_seen++;
-	} else if (g_ascii_strcasecmp(name, HEADER_RCPTS) == 0) {
+	} else if (g_ascii_strcasecmp(name, VERDICT_HEADER_RCPTS) == 0) {
 		c->rcpts_seen++;
 	}
 	return SMFIS_CONTINUE;
@@ -629,38 +262,16 @@ on_data(SMFICTX *ctx)
 	return SMFIS_CONTINUE;
 }
 
-/* The X-Slowspam header: the verdict and the tar pit's evidence. */
-static char *
-verdict_header(const struct conn *c, int action)
-{
-	char first[RECORD_TIME_LEN], ev[128], helo[4 * RECORD_HELO_MAX + 8];
-
-	record_format_time(c->rec.tarpit_first, first);
-	record_evidence_format(c->rec.evidence, ev, sizeof(ev));
-	log_escape(c->rec.helo, c->rec.helo_len, 100, helo, sizeof(helo));
-	return g_strdup_printf("verdict=%s network=%s tarpit-first=%s "
-	    "tarpit-sessions=%u held=%.0fs helo=\"%s\" evidence=%s "
-	    "primary-up=%s spf=%s action=%s", verdict_name(c->msg.verdict),
-	    c->netkey, first, c->rec.tarpit_sessions,
-	    (double)c->rec.tarpit_held_ms / 1000.0, helo,
-	    ev[0] != '\0' ? ev : "none",
-	    c->msg.verdict == VERDICT_UNPROVEN ? "unproven" : "yes",
-	    spf_result_name(c->spf), action >= 0 ? conf_action_name(action) :
-	    "none");
-}
-
 static sfsistat
 on_eom(SMFICTX *ctx)
 {
 	struct conn *c = smfi_getpriv(ctx);
-	const struct conf_milter *mc;
-	char ar_name[] = AR_HEADER, x_name[] = HEADER, rcpts_name[] =
-	    HEADER_RCPTS;
-	int action;
+	char ar_name[] = VERDICT_AR_HEADER, x_name[] = VERDICT_HEADER,
+	    rcpts_name[] = VERDICT_HEADER_RCPTS;
+	g_autofree char *ar = NULL, *h = NULL;
 
 	if (c == NULL)
 		return SMFIS_CONTINUE;
-	mc = &c->setup->conf->milter;
 	/*
 	 * Forged headers go: A-R with our authserv-id, and any X-Slowspam
 	 * or X-Slowspam-Original-Recipients (last first, so the indices
@@ -673,32 +284,17 @@ on_eom(SMFICTX *ctx)
 		smfi_chgheader(ctx, x_name, i, NULL);
 	for (int i = c->rcpts_seen; i >= 1; i--)
 		smfi_chgheader(ctx, rcpts_name, i, NULL);
-	if (c->spf_done) {
-		g_autofree char *ar = parse_ar_header(mc->authserv_id,
-		    spf_result_name(c->spf), c->mail_from, c->helo);
-
+	if ((ar = verdict_ar_header(&c->v)) != NULL)
 		smfi_insheader(ctx, 0, ar_name, ar);
-	}
-	action = action_of(c);
-	if (c->exempt)
+	if ((h = verdict_header(&c->v)) == NULL)
 		return SMFIS_CONTINUE;
-	count_verdict(c->msg.verdict, action);
-	if (c->msg.verdict == VERDICT_NONE)
-		return SMFIS_CONTINUE;
-	log_verdict(c, action);
-	if (action >= 0)
-		g_atomic_int_inc(&M.verdicts);
-	{
-		g_autofree char *h = verdict_header(c, action);
-
-		smfi_addheader(ctx, x_name, h);
-	}
-	if (action == CONF_ACTION_QUARANTINE) {
+	smfi_addheader(ctx, x_name, h);
+	if (c->v.action == CONF_ACTION_QUARANTINE) {
 		g_autofree char *why = g_strdup_printf("slowspam: %s",
-		    c->msg.why);
+		    c->v.msg.why);
 
 		smfi_quarantine(ctx, why);
-	} else if (action == CONF_ACTION_DIVERT) {
+	} else if (c->v.action == CONF_ACTION_DIVERT) {
 		g_autofree char *list = NULL;
 
 		g_ptr_array_add(c->rcpts, NULL);
@@ -707,7 +303,7 @@ on_eom(SMFICTX *ctx)
 		smfi_addheader(ctx, rcpts_name, list);
 		for (guint i = 0; i < c->rcpts->len; i++)
 			smfi_delrcpt(ctx, c->rcpts->pdata[i]);
-		smfi_addrcpt(ctx, c->setup->conf->milter.divert_to);
+		smfi_addrcpt(ctx, c->v.setup->conf->milter.divert_to);
 	}
 	return SMFIS_CONTINUE;
 }
@@ -730,11 +326,9 @@ on_close(SMFICTX *ctx)
 	/* A port probe closes without a connect: nothing to free. */
 	if (c == NULL)
 		return SMFIS_CONTINUE;
-	message_clear(c);
+	verdict_session_clear(&c->v);
 	g_ptr_array_unref(c->rcpts);
 	g_array_unref(c->ar_ours);
-	g_free(c->helo);
-	setup_put(c->setup);
 	g_free(c);
 	smfi_setpriv(ctx, NULL);
 	return SMFIS_CONTINUE;
@@ -749,14 +343,13 @@ reloader(void *arg)
 	for (;;) {
 		int sig;
 		g_autoptr(GError) err = NULL;
-		struct setup *s, *old;
+		g_autoptr(GString) totals = g_string_new(NULL);
+		struct verdict_setup *s, *old;
 
 		if (sigwait(set, &sig) != 0)
 			continue;
-		log_msg(LOG_NOTICE, "counters: connections=%d verdicts=%d "
-		    "exempt=%d store_errors=%d", g_atomic_int_get(&M.connections),
-		    g_atomic_int_get(&M.verdicts), g_atomic_int_get(&M.exempt),
-		    g_atomic_int_get(&M.store_errors));
+		verdict_engine_totals(M.engine, totals);
+		log_msg(LOG_NOTICE, "counters: %s", totals->str);
 		if ((s = setup_load(&err)) == NULL) {
 			g_auto(GStrv) lines = g_strsplit(err->message, "\n", -1);
 
@@ -771,7 +364,7 @@ reloader(void *arg)
 		old = M.setup;
 		M.setup = s;
 		g_mutex_unlock(&M.lock);
-		setup_put(old);
+		verdict_setup_unref(old);
 		log_msg(LOG_NOTICE, "reloaded %s", s->conf->path);
 	}
 	return NULL;
@@ -952,6 +545,7 @@ main(int argc, char **argv)
 	sigset_t usr1, stop;
 	const char *spec;
 	int status, metrics_fd = -1;
+	int64_t started;
 
 	fds_close_inherited(false);	/* nothing the starter left open */
 	conf_cli_options(ctx, &cli, true);
@@ -974,7 +568,7 @@ main(int argc, char **argv)
 	M.path = cli.path != NULL ? g_canonicalize_filename(cli.path, NULL) :
 	    conf_default_path();
 	M.overrides = (const char *const *)overrides->pdata;
-	M.started = store_now();
+	started = store_now();
 
 	log_open("slowspam-milter", LOG_DEST_STDERR, LOG_MAIL);
 	if ((M.setup = setup_load(&err)) == NULL) {
@@ -1032,6 +626,7 @@ main(int argc, char **argv)
 		log_msg(LOG_ERR, "%s", err->message);
 		return EXIT_FAILURE;
 	}
+	M.engine = verdict_engine_new(M.store, M.spf, started);
 	/*
 	 * SIGUSR1 goes to the reload thread only: block it everywhere.
 	 * Block libmilter's stop signals too before any thread starts:
@@ -1069,6 +664,7 @@ main(int argc, char **argv)
 	    PACKAGE_VERSION, spec, store_describe(M.store));
 	status = smfi_main() == MI_SUCCESS ? EXIT_SUCCESS : EXIT_FAILURE;
 	log_msg(LOG_NOTICE, "slowspam-milter stopped");
+	verdict_engine_free(M.engine);
 	spf_free(M.spf);
 	store_free(M.store);
 	log_writer_stop(1000);

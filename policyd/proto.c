@@ -4,6 +4,7 @@
  *
  *	policy_parser_reset	an empty parser
  *	policy_parse		feed bytes: more, a request, or an error
+ *	policy_parser_idle	no byte of a request yet?
  *	policy_parser_why	the reason for the last error
  *	policy_attr_name	an attribute's name in the protocol
  *	policy_value		a kept value, or NULL
@@ -282,6 +283,12 @@ policy_parse(struct policy_parser *p, const char *buf, size_t len,
 	}
 	*used = len;
 	return POLICY_MORE;
+}
+
+bool
+policy_parser_idle(const struct policy_parser *p)
+{
+	return p->state == S_START && !p->cr && p->req.nlines == 0;
 }
 
 const char *

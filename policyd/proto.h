@@ -136,6 +136,12 @@ void	policy_parser_reset(struct policy_parser *p);
 enum policy_status policy_parse(struct policy_parser *p, const char *buf,
 	    size_t len, size_t *used);
 
+/*
+ * No byte of a request yet (a reset parser, or one fed nothing since):
+ * an end of input here is a clean close, anywhere else a cut request.
+ */
+bool	policy_parser_idle(const struct policy_parser *p);
+
 /* Why the last policy_parse() said POLICY_ERROR, or NULL. */
 const char *policy_parser_why(const struct policy_parser *p);
 

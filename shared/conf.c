@@ -679,6 +679,27 @@ static const struct key keys[] = {
 	{ "milter", "socket_group", parse_user_opt, F(milter, socket_group), "",
 	    STR },
 
+	{ "policyd", "socket", parse_milter_socket, F(policyd, socket),
+	    "unix:/run/slowspam/policyd.sock", STR },
+	{ "policyd", "user", parse_user_opt, F(policyd, user), "", STR },
+	{ "policyd", "socket_mode", parse_mode, F(policyd, socket_mode), "0660",
+	    0, 0777 },
+	{ "policyd", "socket_group", parse_user_opt, F(policyd, socket_group),
+	    "", STR },
+	{ "policyd", "metrics_listen", parse_hostport_opt,
+	    F(policyd, metrics_listen), "" },
+	{ "policyd", "workers", parse_uint, F(policyd, workers), "4", 1, 64 },
+	{ "policyd", "max_connections", parse_uint,
+	    F(policyd, max_connections), "1000", 1, 100000 },
+	/* Postfix keeps an idle policy connection up to 300 s (max_idle). */
+	{ "policyd", "idle_timeout", parse_duration, F(policyd, idle_timeout),
+	    "330s", SECOND, HOUR },
+	/* More than any worker can hold at once: one is never all busy. */
+	{ "policyd", "max_sessions", parse_uint, F(policyd, max_sessions),
+	    "20000", 100, 10000000 },
+	{ "policyd", "session_ttl", parse_duration, F(policyd, session_ttl),
+	    "10m", SECOND, DAY },
+
 	{ "store", "backend", parse_choice, F(store, backend), "lmdb",
 	    .choices = backend_names },
 	{ "store", "path", parse_path, F(store, path),

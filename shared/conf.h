@@ -1,6 +1,6 @@
 /*
- * conf.h - the one configuration file of tarpitd, slowspam-milter and
- * slowspamctl (GKeyFile syntax, see slowspam.conf(5)).
+ * conf.h - the one configuration file of tarpitd, slowspam-milter,
+ * slowspam-policyd and slowspamctl (GKeyFile syntax, see slowspam.conf(5)).
  *
  * conf_load() reads the file, applies command-line overrides, fills in
  * defaults and checks every value, so the daemons only ever see a
@@ -90,6 +90,20 @@ struct conf {
 		unsigned	socket_mode;	/* of a unix socket */
 		char		*socket_group;	/* "" for: the user's */
 	} milter;
+
+	/* slowspam-policyd; it decides by the [milter] keys above. */
+	struct conf_policyd {
+		char		*socket;	/* as [milter] socket */
+		char		*user;		/* "" for: do not change */
+		unsigned	socket_mode;
+		char		*socket_group;	/* "" for: the user's */
+		struct conf_listen metrics_listen; /* port 0: none */
+		unsigned	workers;	/* verdict threads */
+		unsigned	max_connections;
+		int64_t		idle_timeout;
+		unsigned	max_sessions;
+		int64_t		session_ttl;
+	} policyd;
 
 	struct conf_store {
 		enum store_backend backend;

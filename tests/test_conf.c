@@ -95,6 +95,17 @@ test_defaults(void)
 	g_assert_cmpstr(c->milter.user, ==, "");
 	g_assert_cmpuint(c->milter.socket_mode, ==, 0660);
 	g_assert_cmpstr(c->milter.socket_group, ==, "");
+	g_assert_cmpstr(c->policyd.socket, ==,
+	    "unix:/run/slowspam/policyd.sock");
+	g_assert_cmpstr(c->policyd.user, ==, "");
+	g_assert_cmpuint(c->policyd.socket_mode, ==, 0660);
+	g_assert_cmpstr(c->policyd.socket_group, ==, "");
+	g_assert_cmpuint(c->policyd.metrics_listen.port, ==, 0);
+	g_assert_cmpuint(c->policyd.workers, ==, 4);
+	g_assert_cmpuint(c->policyd.max_connections, ==, 1000);
+	g_assert_cmpint(c->policyd.idle_timeout, ==, 330000);
+	g_assert_cmpuint(c->policyd.max_sessions, ==, 20000);
+	g_assert_cmpint(c->policyd.session_ttl, ==, 600000);
 	g_assert_cmpint(c->log.level, ==, LOG_INFO);
 	g_assert_cmpint(c->log.facility, ==, LOG_MAIL);
 	conf_free(c);
@@ -154,6 +165,16 @@ test_every_key(void)
 	g_assert_cmpstr(c->milter.user, ==, "slowspam");
 	g_assert_cmpuint(c->milter.socket_mode, ==, 0620);
 	g_assert_cmpstr(c->milter.socket_group, ==, "postfix");
+	g_assert_cmpstr(c->policyd.socket, ==, "inet:10031@127.0.0.1");
+	g_assert_cmpstr(c->policyd.user, ==, "nobody");
+	g_assert_cmpuint(c->policyd.socket_mode, ==, 0600);
+	g_assert_cmpstr(c->policyd.socket_group, ==, "mail");
+	g_assert_cmpuint(c->policyd.metrics_listen.port, ==, 9127);
+	g_assert_cmpuint(c->policyd.workers, ==, 8);
+	g_assert_cmpuint(c->policyd.max_connections, ==, 50);
+	g_assert_cmpint(c->policyd.idle_timeout, ==, 60000);
+	g_assert_cmpuint(c->policyd.max_sessions, ==, 500);
+	g_assert_cmpint(c->policyd.session_ttl, ==, 120000);
 	g_assert_cmpstr(c->store.redis_prefix, ==, "mx1:slowspam:");
 	g_assert_cmpstr(c->store.path, ==, "/tmp/slowspam-test/hits.lmdb");
 	g_assert_cmpuint(c->store.map_size, ==, 64u << 20);
@@ -198,6 +219,10 @@ test_example(void)
 	g_assert_cmpstr(c->milter.user, ==, d->milter.user);
 	g_assert_cmpuint(c->milter.socket_mode, ==, d->milter.socket_mode);
 	g_assert_cmpstr(c->milter.socket_group, ==, d->milter.socket_group);
+	g_assert_cmpstr(c->policyd.socket, ==, d->policyd.socket);
+	g_assert_cmpuint(c->policyd.workers, ==, d->policyd.workers);
+	g_assert_cmpuint(c->policyd.max_sessions, ==, d->policyd.max_sessions);
+	g_assert_cmpint(c->policyd.session_ttl, ==, d->policyd.session_ttl);
 	conf_free(c);
 	conf_free(d);
 }

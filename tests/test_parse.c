@@ -1,6 +1,6 @@
 /*
  * test_parse.c - the milter's handling of strings the client controls
- * (milter/parse.c): which Authentication-Results claim our authserv-id
+ * (verdict/parse.c): which Authentication-Results claim our authserv-id
  * (quoted, escaped, any case, a trailing dot), the folding of our own
  * Authentication-Results header within RFC 5322's line limits, and
  * which {client_resolve} values confirm the client's host name.
@@ -13,7 +13,7 @@
 
 #include <glib.h>
 
-#include "../milter/parse.h"
+#include "parse.h"
 
 /* "Authentication-Results: ", before the value on the first line. */
 #define AR_PREFIX	(sizeof("Authentication-Results: ") - 1)

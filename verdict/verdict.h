@@ -86,6 +86,9 @@ struct verdict_session {
 	bool		store_failed;	/* ...and on_store_error = tempfail */
 	char		netkey[ADDR_NETKEY_LEN];
 	struct hit_record rec;		/* before this session's contact */
+	struct alive	alive;		/* the primary's, before it too */
+	int64_t		connected;	/* ms, store_now() at connect */
+	bool		judged;		/* rec and alive are the store's */
 	struct decision	decision;	/* at connect, before SPF */
 	char		*helo;		/* as given; NULL before HELO */
 	/* The current message (verdict_mail): */
@@ -134,10 +137,22 @@ enum verdict_do verdict_mail(struct verdict_engine *e,
 bool	verdict_reply(const struct verdict_session *s, const char **code,
 	    const char **xcode, const char **text);
 
-/* The X-Slowspam header's value for the message (g_free). */
+/*
+ * The X-Slowspam header's value for the message (g_free); NULL when the
+ * message gets none (exempt, verdict none, store failed).
+ */
 char	*verdict_header(const struct verdict_session *s);
-/* Our Authentication-Results value, NULL if SPF was not checked. */
+
+/*
+ * Our Authentication-Results value, NULL if SPF was not checked
+ * (g_free). verdict_ar_header folds it (LF and a tab, as a milter's
+ * smfi_insheader takes it); verdict_ar_header_line gives the same
+ * value on one line (one blank where a fold was), for an MTA that
+ * wants a header as one line (Postfix's PREPEND action). A property
+ * too long for a line of its own is left out of both alike.
+ */
 char	*verdict_ar_header(const struct verdict_session *s);
+char	*verdict_ar_header_line(const struct verdict_session *s);
 
 /* The names the header fields carry. */
 #define VERDICT_HEADER		"X-Slowspam"
@@ -146,8 +161,11 @@ char	*verdict_ar_header(const struct verdict_session *s);
 
 /*
  * The engine's counters as Prometheus samples named PREFIX_..._total
- * (prefix "slowspam_milter"), and as "key=N" words for the SIGUSR1
- * totals line, from one table.
+ * (prefix "slowspam_milter"), with the lookup-latency histogram
+ * PREFIX_lookup_seconds, and as "key=N" words for the SIGUSR1 totals
+ * line ("connections=N verdicts=N exempt=N store_errors=N", verdicts
+ * being the messages acted on), from one table. Neither writes the log
+ * or scrape server's own samples.
  */
 void	verdict_engine_metrics(struct verdict_engine *e, GString *out,
 	    const char *prefix);

@@ -1,0 +1,227 @@
+#!/bin/sh
+# test_policyd.sh - slowspam-policyd, the real daemon, on a unix socket
+# and on inet:PORT@127.0.0.1, driven by policy_client.py: a message's
+# answers in turn (X-Slowspam, Authentication-Results, HOLD) with the
+# contact recorded once per SMTP session (the store, read back), reject
+# on every request, no client address, an exempt client; bad input
+# (over-long line, NUL, too many attributes, duplicate attribute, no
+# empty line before EOF) closing with one log line each; a request then
+# EOF answered; 50 idle connections not delaying a request; idle timeout
+# and max_connections; SIGUSR1 totals, the metrics, SIGHUP reload (good
+# and bad), -t naming file:line, SIGTERM exiting 0. Prints TAP.
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+# shellcheck source=tests/lib.sh
+. "$top_srcdir/tests/lib.sh"
+policyd=$top_builddir/policyd/slowspam-policyd
+storetool=$top_builddir/tests/storetool
+client="python3 $top_srcdir/tests/policy_client.py"
+need_cmds python3
+make_dir policyd
+tap_plan 26
+
+mport=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
+cat > "$dir/a.conf" <<CONF
+[milter]
+action = quarantine
+action_bot = reject
+divert_to = trap@primary.test
+authserv_id = primary.test
+grace = 0
+[policyd]
+metrics_listen = 127.0.0.1:$mport
+[store]
+path = $dir/store/hits.lmdb
+[log]
+level = debug
+CONF
+sed -e '/^metrics_listen/d' -e 's/^action = quarantine/action = tag/' \
+	"$dir/a.conf" > "$dir/b.conf"
+cat >> "$dir/b.conf" <<CONF
+[policyd]
+idle_timeout = 1s
+max_connections = 5
+CONF
+echo "pass.test TXT v=spf1 ip4:192.0.2.0/24 -all" > "$dir/zone"
+
+# The primary up for the last hour; .10 and .11 (a bot) at the tar pit.
+mkdir "$dir/store"
+"$storetool" "$dir/store/hits.lmdb" alive now-3600000 now >/dev/null || exit 1
+"$storetool" "$dir/store/hits.lmdb" tarpit 192.0.2.10/32 now-300000 mail.client.example
+"$storetool" "$dir/store/hits.lmdb" tarpit 192.0.2.11/32 now-300000 bot.client.example 1
+
+bail_logs="$dir/a.log $dir/b.log"
+"$policyd" -f -c "$dir/a.conf" --socket "unix:$dir/a.sock" \
+	--spf-zone "$dir/zone" 2>"$dir/a.log" &
+pid_a=$!
+track_pid $pid_a
+port=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
+"$policyd" -f -c "$dir/b.conf" --socket "inet:$port@127.0.0.1" \
+	--spf-zone "$dir/zone" 2>"$dir/b.log" &
+track_pid $!
+wait_for 5 grep -q "slowspam-policyd .* on unix:" "$dir/a.log"
+tap_ok "started on a unix socket" $? "$dir/a.log"
+wait_for 5 grep -q "slowspam-policyd .* on inet:$port@127.0.0.1" "$dir/b.log"
+tap_ok "started on inet:$port@127.0.0.1" $? "$dir/b.log"
+A=unix:$dir/a.sock
+B=inet:127.0.0.1:$port
+
+# attrs ADDR PORT INSTANCE: what Postfix says of a session's message.
+attrs() {
+	echo "protocol_name=ESMTP client_address=$1 client_port=$2" \
+		"client_name=unknown reverse_client_name=mail.client.example" \
+		"helo_name=mail.client.example sender=a@pass.test" \
+		"instance=$3 server_address=192.0.2.1 server_port=25"
+}
+primaries() {
+	"$storetool" "$dir/store/hits.lmdb" get "$1" |
+		sed -n 's/.*primary_sessions=\([0-9]*\).*/\1/p'
+}
+
+# shellcheck disable=SC2046
+$client "$A" session $(attrs 192.0.2.10 1111 m1) -- RCPT:a@primary.test \
+	RCPT:b@primary.test RCPT:c@primary.test DATA END-OF-MESSAGE \
+	> "$dir/m1.out" 2>&1
+sed -n 1p "$dir/m1.out" | grep -q "^PREPEND X-Slowspam: verdict=backup-first network=192.0.2.10/32 .*action=quarantine$" &&
+sed -n 2p "$dir/m1.out" | grep -q "^PREPEND Authentication-Results: primary.test; spf=pass smtp.mailfrom=a@pass.test" &&
+sed -n 3p "$dir/m1.out" | grep -q "^HOLD slowspam: backup MX first$" &&
+[ "$(sed -n 4,5p "$dir/m1.out" | tr '\n' ' ')" = "DUNNO DUNNO " ] &&
+[ "$(wc -l < "$dir/m1.out")" -eq 5 ]
+tap_ok "3 recipients, DATA, END-OF-MESSAGE: X-Slowspam, A-R, HOLD, DUNNO, DUNNO" $? "$dir/m1.out"
+[ "$(primaries 192.0.2.10/32)" = 1 ]
+tap_ok "the contact is recorded once for the session's 5 requests" $? "$dir/a.log"
+
+# A second message in the same session: its own headers, no new contact.
+# shellcheck disable=SC2046
+$client "$A" session $(attrs 192.0.2.10 1111 m2) -- RCPT:a@primary.test \
+	RCPT:b@primary.test > "$dir/m2.out" 2>&1
+grep -q "^PREPEND X-Slowspam:" "$dir/m2.out" &&
+	grep -q "^PREPEND Authentication-Results:" "$dir/m2.out" &&
+	[ "$(primaries 192.0.2.10/32)" = 1 ]
+tap_ok "a second message of the session: its headers, still one contact" $? "$dir/m2.out"
+# shellcheck disable=SC2046
+$client "$A" session $(attrs 192.0.2.10 2222 m3) -- RCPT:a@primary.test \
+	> "$dir/m3.out" 2>&1
+[ "$(primaries 192.0.2.10/32)" = 2 ]
+tap_ok "another session (client port) is another contact" $? "$dir/m3.out"
+
+# shellcheck disable=SC2046
+$client "$B" session $(attrs 192.0.2.11 1111 m4) -- RCPT:a@primary.test \
+	RCPT:b@primary.test RCPT:c@primary.test DATA END-OF-MESSAGE \
+	> "$dir/m4.out" 2>&1
+[ "$(grep -c '^550 5\.7\.1 ' "$dir/m4.out")" -eq 5 ]
+tap_ok "inet: a bot with action_bot = reject: 550 5.7.1 to all 5 requests" $? "$dir/m4.out"
+
+$client "$A" session protocol_name=SMTP sender=x@pass.test instance=n1 -- \
+	RCPT:a@primary.test > "$dir/noaddr.out" 2>&1
+[ "$(cat "$dir/noaddr.out")" = DUNNO ] &&
+	wait_for 5 grep -q "request without a usable client_address" "$dir/a.log"
+tap_ok "no client_address: DUNNO, logged" $? "$dir/noaddr.out" "$dir/a.log"
+# shellcheck disable=SC2046
+$client "$A" session $(attrs 127.0.0.1 1111 e1) -- RCPT:a@primary.test \
+	DATA END-OF-MESSAGE > "$dir/exempt.out" 2>&1
+[ "$(tr '\n' ' ' < "$dir/exempt.out")" = "DUNNO DUNNO DUNNO " ]
+tap_ok "a trusted client: DUNNO to every request" $? "$dir/exempt.out"
+
+# bad NAME WHY: FILE $dir/NAME.in closes the connection, no answer, one
+# log line with WHY.
+bad() {
+	$client "$A" raw "$dir/$1.in" > "$dir/$1.out" 2>&1
+	[ "$(cat "$dir/$1.out")" = closed ] &&
+		wait_for 5 grep -q "policy client unix: $2: closing" "$dir/a.log" &&
+		[ "$(grep -c "policy client unix: $2: closing" "$dir/a.log")" -eq 1 ]
+	tap_ok "bad input, $1: closed with one log line ($2)" $? "$dir/$1.out" "$dir/a.log"
+}
+python3 -c 'print("sender=" + "x" * 3000)' > "$dir/long.in"
+printf 'request=smtpd_access_policy\nsender=a\000b\n\n' > "$dir/nul.in"
+python3 -c '
+for i in range(200): print("x%d=y" % i)' > "$dir/many.in"
+printf 'client_address=192.0.2.9\nclient_address=192.0.2.10\n\n' > "$dir/dup.in"
+printf 'request=smtpd_access_policy\nclient_address=192.0.2.9\n' > "$dir/cut.in"
+bad long "line too long"
+bad nul "NUL byte"
+bad many "too many attributes"
+bad dup "duplicate attribute"
+bad cut "end of input inside a request"
+
+# shellcheck disable=SC2046
+$client "$A" eof $(attrs 192.0.2.10 4444 x1) protocol_state=RCPT \
+	> "$dir/eof.out" 2>&1
+[ "$(sed -n 2p "$dir/eof.out")" = closed ] &&
+	sed -n 1p "$dir/eof.out" | grep -q "^PREPEND X-Slowspam:"
+tap_ok "a request then EOF (Exim's readsocket): answered, then closed" $? "$dir/eof.out"
+
+kill -USR1 $pid_a
+wait_for 5 grep -q "counters: requests=.* protocol_errors=5 .*connections=" "$dir/a.log"
+tap_ok "SIGUSR1 logs the totals" $? "$dir/a.log"
+
+python3 - "$mport" > "$dir/metrics.out" 2>&1 <<'PY'
+import sys, urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1],
+                             timeout=5).read().decode())
+PY
+m=$dir/metrics.out
+grep -q '^slowspam_policyd_answers_total{answer="hold"} 1$' "$m" &&
+	grep -q '^slowspam_policyd_answers_total{answer="prepend_header"} 4$' "$m" &&
+	grep -q '^slowspam_policyd_protocol_errors_total{why="line_too_long"} 1$' "$m" &&
+	grep -q '^slowspam_policyd_protocol_errors_total{why="cut_short"} 1$' "$m" &&
+	grep -q '^slowspam_policyd_requests_total ' "$m" &&
+	grep -q '^slowspam_policyd_request_seconds_count ' "$m" &&
+	grep -q '^slowspam_policyd_connections_total ' "$m" &&
+	grep -q '^slowspam_policyd_policy_connections_total ' "$m" &&
+	grep -q '^slowspam_policyd_sessions ' "$m" &&
+	[ "$(grep -c '^# TYPE slowspam_policyd_connections_total ' "$m")" -eq 1 ]
+tap_ok "metrics: answers, protocol errors, latency, the engine's counters" $? "$m"
+
+# shellcheck disable=SC2046
+$client "$A" idle 50 $(attrs 192.0.2.20 5555 i1) protocol_state=RCPT \
+	> "$dir/idle.out" 2>&1
+ms=$(sed -n 's/^ms=\([0-9]*\).*/\1/p' "$dir/idle.out")
+echo "# a request among 50 idle connections: $ms ms"
+[ -n "$ms" ] && [ "$ms" -lt 500 ] && grep -q "^open=50$" "$dir/idle.out"
+tap_ok "50 idle connections (half with half a request) do not delay one" $? "$dir/idle.out"
+
+$client "$B" silent > "$dir/timeout.out" 2>&1
+echo "# idle_timeout 1s: $(cat "$dir/timeout.out") ms"
+ms=$(sed -n 's/^closed after //p' "$dir/timeout.out")
+[ -n "$ms" ] && [ "$ms" -ge 900 ] && [ "$ms" -lt 3000 ]
+tap_ok "idle_timeout closes a silent connection" $? "$dir/timeout.out"
+# shellcheck disable=SC2046
+$client "$B" idle 5 $(attrs 192.0.2.20 5555 i2) protocol_state=RCPT \
+	> "$dir/max.out" 2>&1
+grep -q "^ms=" "$dir/max.out" && grep -q "^open=4$" "$dir/max.out"
+tap_ok "max_connections 5: a sixth closes the longest idle one" $? "$dir/max.out"
+
+# SIGHUP: divert now; a new session gets REDIRECT as its third answer.
+sed -i 's/^action = quarantine/action = divert/' "$dir/a.conf"
+kill -HUP $pid_a
+wait_for 5 grep -q "reloaded $dir/a.conf" "$dir/a.log"
+tap_ok "SIGHUP reloads" $? "$dir/a.log"
+# shellcheck disable=SC2046
+$client "$A" session $(attrs 192.0.2.10 3333 r1) -- RCPT:a@primary.test \
+	DATA END-OF-MESSAGE > "$dir/r1.out" 2>&1
+[ "$(sed -n 3p "$dir/r1.out")" = "REDIRECT trap@primary.test" ]
+tap_ok "the reloaded action answers new sessions: REDIRECT at END-OF-MESSAGE" $? "$dir/r1.out"
+cp "$dir/a.conf" "$dir/good.conf"
+printf '[milter]\nwindow = 0\n' >> "$dir/a.conf"
+line=$(wc -l < "$dir/a.conf")
+kill -HUP $pid_a
+wait_for 5 grep -q "reload: keeping the running configuration" "$dir/a.log" &&
+	grep -q "reload: $dir/a.conf:$line: \[milter\] window" "$dir/a.log"
+tap_ok "SIGHUP with a bad file keeps the old one, names file:line" $? "$dir/a.log"
+
+"$policyd" -t -c "$dir/a.conf" > "$dir/t.out" 2>&1
+st=$?
+[ $st -ne 0 ] && grep -q "^$dir/a.conf:$line: \[milter\] window" "$dir/t.out"
+tap_ok "-t on a bad file fails, naming file:line" $? "$dir/t.out"
+"$policyd" -t -c "$dir/good.conf" > "$dir/t2.out" 2>&1
+tap_ok "-t on a good file: OK" $? "$dir/t2.out"
+
+kill $pid_a
+wait $pid_a
+st=$?
+lib_pids=$(lib_without "$pid_a" $lib_pids)
+[ $st -eq 0 ] && grep -q "slowspam-policyd stopped" "$dir/a.log" &&
+	[ ! -e "$dir/a.sock" ] || [ $st -eq 0 ]
+tap_ok "SIGTERM stops it, status 0" $? "$dir/a.log"
+tap_done

@@ -1,0 +1,638 @@
+/*
+ * verdict.c - the verdict on an SMTP session, whichever MTA asks.
+ *
+ *	verdict_setup_*		a configuration and its allow-list, shared
+ *	verdict_engine_*	the store, SPF, the start time, the counters
+ *	verdict_connect		exemptions, the store, the primary alive
+ *	verdict_helo		an allow-listed HELO with SPF pass exempts
+ *	verdict_mail		authenticated? SPF; the message's action
+ *	verdict_reply		the SMTP reply for a tempfail or a reject
+ *	verdict_header		X-Slowspam
+ *	verdict_ar_header	Authentication-Results, folded or one line
+ *
+ * The decision itself is decide() (decide.c), called with the session's
+ * record and liveness as they were at connect: once then without SPF
+ * (the session's decision), once per message with its SPF result, so
+ * SPF is folded in at one place only.
+ *
+ * Counters: one table (counters[]) names every family, its help text,
+ * its label and its key in the SIGUSR1 totals line; the Prometheus text
+ * and the totals line are both written from it.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <inttypes.h>
+#include <stddef.h>
+#include <string.h>
+
+#include "log.h"
+#include "metrics.h"
+#include "parse.h"
+#include "verdict.h"
+
+/* Upper bounds of the lookup-latency buckets, in seconds. */
+static const double lookup_bounds[] = {
+	0.0005, 0.001, 0.005, 0.01, 0.05, 0.1,
+};
+#define NBOUNDS	G_N_ELEMENTS(lookup_bounds)
+
+/* What the engine counts, under its lock. */
+struct counts {
+	uint64_t	connections;
+	uint64_t	exempt;
+	uint64_t	store_errors;
+	uint64_t	verdicts[VERDICT_BACKUP_FIRST_BOT + 1];
+	uint64_t	actions[CONF_ACTION_REJECT + 1];
+	uint64_t	spf[SPF_PERMERROR_ + 1];
+	uint64_t	lookup[NBOUNDS + 1];	/* per bucket, +Inf last */
+	double		lookup_sum;		/* seconds */
+};
+
+struct verdict_engine {
+	struct store	*store;
+	struct spf	*spf;
+	int64_t		started;
+	GMutex		lock;		/* counts */
+	struct counts	counts;
+	/* mark_alive: */
+	gint		alive_minute;	/* last minute marked */
+	GMutex		alive_lock;
+	int64_t		alive_newest;	/* for alive_clock_ok */
+	bool		alive_behind;
+	/* complain_store: */
+	GMutex		complain_lock;
+	gint64		complain_last;	/* monotonic us */
+	unsigned	complain_quiet;
+};
+
+static const char *
+verdict_label(unsigned i)
+{
+	return verdict_name((enum verdict)i);
+}
+
+static const char *
+action_label(unsigned i)
+{
+	return conf_action_name((enum conf_action)i);
+}
+
+static const char *
+spf_label(unsigned i)
+{
+	return spf_result_name((enum spf_result)i);
+}
+
+/*
+ * The counter families: name after "PREFIX_", help, offset in struct
+ * counts, how many values (1: no label), the label's key and names, and
+ * the key in the totals line (NULL: not there; a family is summed).
+ */
+static const struct counter_family {
+	const char	*name;
+	const char	*help;
+	size_t		off;
+	unsigned	n;
+	const char	*label;
+	const char	*(*label_name)(unsigned);
+	const char	*total;
+} counters[] = {
+	{ "connections_total", "SMTP connections the MTA passed to the "
+	    "milter.", offsetof(struct counts, connections), 1, NULL, NULL,
+	    "connections" },
+	{ "verdicts_total", "Messages judged (not exempt), by verdict.",
+	    offsetof(struct counts, verdicts), VERDICT_BACKUP_FIRST_BOT + 1,
+	    "verdict", verdict_label, NULL },
+	{ "actions_total", "Messages acted on, by action.",
+	    offsetof(struct counts, actions), CONF_ACTION_REJECT + 1,
+	    "action", action_label, "verdicts" },
+	{ "exempt_total", "Messages exempt (local, trusted, allow-listed, "
+	    "authenticated).", offsetof(struct counts, exempt), 1, NULL, NULL,
+	    "exempt" },
+	{ "store_errors_total", "Store failures at connect (the mail went "
+	    "on, or was tempfailed with on_store_error = tempfail).",
+	    offsetof(struct counts, store_errors), 1, NULL, NULL,
+	    "store_errors" },
+	{ "spf_results_total", "SPF checks, by result.",
+	    offsetof(struct counts, spf), SPF_PERMERROR_ + 1, "result",
+	    spf_label, NULL },
+};
+
+static const uint64_t *
+family_values(const struct counts *c, const struct counter_family *f)
+{
+	return (const uint64_t *)(const void *)((const char *)c + f->off);
+}
+
+static void
+snapshot(struct verdict_engine *e, struct counts *out)
+{
+	g_mutex_lock(&e->lock);
+	*out = e->counts;
+	g_mutex_unlock(&e->lock);
+}
+
+void
+verdict_engine_metrics(struct verdict_engine *e, GString *out,
+    const char *prefix)
+{
+	struct counts c;
+	char name[128], labels[64];
+
+	snapshot(e, &c);
+	for (size_t i = 0; i < G_N_ELEMENTS(counters); i++) {
+		const struct counter_family *f = &counters[i];
+		const uint64_t *v = family_values(&c, f);
+
+		g_snprintf(name, sizeof(name), "%s_%s", prefix, f->name);
+		for (unsigned j = 0; j < f->n; j++) {
+			if (f->label != NULL)
+				g_snprintf(labels, sizeof(labels), "%s=\"%s\"",
+				    f->label, f->label_name(j));
+			metrics_counter(out, name, j == 0 ? f->help : NULL,
+			    f->label != NULL ? labels : NULL, v[j]);
+		}
+	}
+	g_snprintf(name, sizeof(name), "%s_lookup_seconds", prefix);
+	metrics_histogram(out, name, "Time of the store lookup at connect.",
+	    lookup_bounds, c.lookup, NBOUNDS, c.lookup_sum);
+}
+
+void
+verdict_engine_totals(struct verdict_engine *e, GString *out)
+{
+	struct counts c;
+	bool first = true;
+
+	snapshot(e, &c);
+	for (size_t i = 0; i < G_N_ELEMENTS(counters); i++) {
+		const struct counter_family *f = &counters[i];
+		const uint64_t *v = family_values(&c, f);
+		uint64_t sum = 0;
+
+		if (f->total == NULL)
+			continue;
+		for (unsigned j = 0; j < f->n; j++)
+			sum += v[j];
+		g_string_append_printf(out, "%s%s=%" PRIu64, first ? "" : " ",
+		    f->total, sum);
+		first = false;
+	}
+}
+
+/* Add one to the counter at off (a uint64_t in struct counts). */
+static void
+count(struct verdict_engine *e, size_t off)
+{
+	g_mutex_lock(&e->lock);
+	(*(uint64_t *)(void *)((char *)&e->counts + off))++;
+	g_mutex_unlock(&e->lock);
+}
+
+/* Count the verdict on a message and its action (-1: none). */
+static void
+count_verdict(struct verdict_engine *e, enum verdict v, int action)
+{
+	g_mutex_lock(&e->lock);
+	if ((unsigned)v < G_N_ELEMENTS(e->counts.verdicts))
+		e->counts.verdicts[v]++;
+	if (action >= 0 && (unsigned)action < G_N_ELEMENTS(e->counts.actions))
+		e->counts.actions[action]++;
+	g_mutex_unlock(&e->lock);
+}
+
+static void
+count_spf(struct verdict_engine *e, enum spf_result r)
+{
+	g_mutex_lock(&e->lock);
+	if ((unsigned)r < G_N_ELEMENTS(e->counts.spf))
+		e->counts.spf[r]++;
+	g_mutex_unlock(&e->lock);
+}
+
+/* One store lookup at connect took us microseconds. */
+static void
+count_lookup(struct verdict_engine *e, gint64 us)
+{
+	double sec = (double)us / 1e6;
+	size_t i;
+
+	for (i = 0; i < NBOUNDS && sec > lookup_bounds[i]; i++)
+		;
+	g_mutex_lock(&e->lock);
+	e->counts.lookup[i]++;
+	e->counts.lookup_sum += sec;
+	g_mutex_unlock(&e->lock);
+}
+
+static void
+setup_clear(gpointer p)
+{
+	struct verdict_setup *s = p;
+
+	conf_free(s->conf);
+	allow_free(s->allow);
+}
+
+struct verdict_setup *
+verdict_setup_load(const char *path, const char *const *overrides,
+    GError **error)
+{
+	struct conf *c = conf_load(path, overrides, error);
+	struct allow *al = NULL;
+	struct verdict_setup *s;
+
+	if (c == NULL)
+		return NULL;
+	if (c->milter.allow_list[0] != '\0' &&
+	    (al = allow_load(c->milter.allow_list, error)) == NULL) {
+		conf_free(c);
+		return NULL;
+	}
+	/* Atomic: sessions release it from their own threads. */
+	s = g_atomic_rc_box_new0(struct verdict_setup);
+	s->conf = c;
+	s->allow = al;
+	return s;
+}
+
+struct verdict_setup *
+verdict_setup_ref(struct verdict_setup *s)
+{
+	return g_atomic_rc_box_acquire(s);
+}
+
+void
+verdict_setup_unref(struct verdict_setup *s)
+{
+	if (s != NULL)
+		g_atomic_rc_box_release_full(s, setup_clear);
+}
+
+struct verdict_engine *
+verdict_engine_new(struct store *store, struct spf *spf, int64_t started)
+{
+	struct verdict_engine *e = g_new0(struct verdict_engine, 1);
+
+	e->store = store;
+	e->spf = spf;
+	e->started = started;
+	g_mutex_init(&e->lock);
+	g_mutex_init(&e->alive_lock);
+	g_mutex_init(&e->complain_lock);
+	return e;
+}
+
+void
+verdict_engine_free(struct verdict_engine *e)
+{
+	if (e == NULL)
+		return;
+	g_mutex_clear(&e->lock);
+	g_mutex_clear(&e->alive_lock);
+	g_mutex_clear(&e->complain_lock);
+	g_free(e);
+}
+
+/* Reset what belongs to one message. */
+static void
+message_clear(struct verdict_session *s)
+{
+	g_clear_pointer(&s->mail_from, g_free);
+	s->spf = SPF_NONE_;
+	s->spf_done = false;
+	s->msg = s->decision;
+	s->action = -1;
+}
+
+void
+verdict_session_init(struct verdict_session *s, struct verdict_setup *setup)
+{
+	memset(s, 0, sizeof(*s));
+	s->setup = verdict_setup_ref(setup);
+	s->decision.verdict = VERDICT_NONE;
+	s->decision.why = "no verdict";
+	message_clear(s);
+}
+
+void
+verdict_session_clear(struct verdict_session *s)
+{
+	message_clear(s);
+	g_clear_pointer(&s->helo, g_free);
+	g_clear_pointer(&s->setup, verdict_setup_unref);
+}
+
+/*
+ * Mark the primary alive, once a minute per engine; not while the wall
+ * clock is behind the newest minute marked (alive_clock_ok), which is
+ * logged when it starts and when it ends.
+ */
+static void
+mark_alive(struct verdict_engine *e, int64_t now)
+{
+	gint minute = (gint)(now / ALIVE_MINUTE_MS);
+	gint last = g_atomic_int_get(&e->alive_minute);
+	g_autoptr(GError) err = NULL;
+	bool ok;
+
+	if (minute == last ||
+	    !g_atomic_int_compare_and_exchange(&e->alive_minute, last, minute))
+		return;
+	g_mutex_lock(&e->alive_lock);
+	ok = alive_clock_ok(&e->alive_newest, now);
+	if (ok && e->alive_behind)
+		log_msg(LOG_NOTICE, "the clock caught up: marking the primary "
+		    "alive again");
+	else if (!ok && !e->alive_behind)
+		log_msg(LOG_WARNING, "the clock went back %" PRId64 " minutes: "
+		    "the primary is not marked alive until it catches up "
+		    "(restart to believe it)",
+		    e->alive_newest - now / ALIVE_MINUTE_MS);
+	e->alive_behind = !ok;
+	g_mutex_unlock(&e->alive_lock);
+	if (ok && !store_alive_mark(e->store, now, &err))
+		log_msg(LOG_WARNING, "store: %s", err->message);
+}
+
+/*
+ * Log a store failure: the first at once, then at most one line a
+ * minute saying how many more there were (a down store would otherwise
+ * give a line per connection).
+ */
+static void
+complain_store(struct verdict_engine *e, const struct verdict_session *s,
+    const GError *err)
+{
+	gint64 now = g_get_monotonic_time();
+	unsigned more = 0;
+	bool say = false;
+
+	count(e, offsetof(struct counts, store_errors));
+	g_mutex_lock(&e->complain_lock);
+	if (e->complain_last == 0 ||
+	    now - e->complain_last >= 60 * G_USEC_PER_SEC) {
+		say = true;
+		more = e->complain_quiet;
+		e->complain_quiet = 0;
+		e->complain_last = now;
+	} else {
+		e->complain_quiet++;
+	}
+	g_mutex_unlock(&e->complain_lock);
+	if (say)
+		log_msg(LOG_WARNING, "%s: store unavailable, %s: %s "
+		    "(%u more since the last such line)", s->netkey,
+		    s->store_failed ? "tempfail" : "no verdict", err->message,
+		    more);
+}
+
+static void
+exempt(struct verdict_session *s, const char *why)
+{
+	s->exempt = true;
+	s->exempt_why = why;
+}
+
+/* The exemptions by address and host name; true if one applies. */
+static bool
+exempt_client(struct verdict_session *s, const char *name,
+    bool name_confirmed)
+{
+	const struct verdict_setup *su = s->setup;
+	const struct conf_milter *mc = &su->conf->milter;
+	char text[ADDR_STRLEN];
+
+	if (addr_cidr_list_match(mc->trusted_networks.v,
+	    mc->trusted_networks.n, &s->addr))
+		exempt(s, "trusted network");
+	else if (allow_addr(su->allow, &s->addr))
+		exempt(s, "allow-list (network)");
+	else if (name != NULL && allow_domain(su->allow, name, strlen(name))) {
+		/* A name that does not resolve back is only a claim. */
+		if (name_confirmed)
+			exempt(s, "allow-list (reverse DNS name)");
+		else
+			log_msg(LOG_INFO, "%s: host name %s is on the "
+			    "allow-list, but it is not confirmed (does not "
+			    "resolve back): not exempt",
+			    addr_format(&s->addr, text), name);
+	}
+	return s->exempt;
+}
+
+/* The decision for the session's record and liveness, with SPF spf. */
+static void
+judge(const struct verdict_engine *e, const struct verdict_session *s,
+    enum spf_result spf, struct decision *out)
+{
+	const struct conf_milter *mc = &s->setup->conf->milter;
+	struct decide_input in = {
+		.rec = &s->rec,		/* all zero when the store had none */
+		.alive = &s->alive,
+		.now = s->connected,
+		.started = e->started,
+		.window = mc->window,
+		.margin = mc->alive_margin,
+		.grace = mc->grace,
+		.spf = spf,
+	};
+
+	decide(&in, out);
+}
+
+/* Look the client up and record this contact; false: the store failed. */
+static bool
+lookup(struct verdict_engine *e, struct verdict_session *s)
+{
+	const struct conf *conf = s->setup->conf;
+	g_autoptr(GError) err = NULL;
+	gint64 t0;
+	bool ok;
+
+	addr_netkey(&s->addr, conf->store.ipv4_prefix,
+	    conf->store.ipv6_prefix, s->netkey);
+	/* Liveness as it was before this connection, which proves nothing. */
+	t0 = g_get_monotonic_time();
+	ok = store_alive_get(e->store, &s->alive, &err) &&
+	    store_primary_contact(e->store, s->netkey, s->connected, &s->rec,
+	    &err);
+	count_lookup(e, g_get_monotonic_time() - t0);
+	if (!ok) {
+		s->store_failed = conf->milter.on_store_error ==
+		    CONF_ON_ERROR_TEMPFAIL;
+		complain_store(e, s, err);
+	}
+	return ok;
+}
+
+void
+verdict_connect(struct verdict_engine *e, struct verdict_session *s,
+    const struct addr *client, const char *name, bool name_confirmed,
+    int64_t now)
+{
+	count(e, offsetof(struct counts, connections));
+	s->connected = now;
+	if (client == NULL) {
+		exempt(s, "local");
+	} else {
+		s->addr = *client;
+		s->have_addr = true;
+		if (!exempt_client(s, name, name_confirmed) && lookup(e, s)) {
+			s->judged = true;
+			judge(e, s, SPF_NONE_, &s->decision);
+		}
+	}
+	message_clear(s);
+	/* Every connection shows the primary up, whatever becomes of it. */
+	mark_alive(e, now);
+}
+
+void
+verdict_helo(struct verdict_engine *e, struct verdict_session *s,
+    const char *helo)
+{
+	const struct conf_milter *mc = &s->setup->conf->milter;
+	enum spf_result r = SPF_NONE_;
+
+	g_free(s->helo);
+	s->helo = g_strdup(helo);
+	if (s->exempt || !s->have_addr || s->helo_checked ||
+	    !allow_domain(s->setup->allow, helo, strlen(helo)))
+		return;
+	/* Once per session: a client repeating HELO costs no lookups. */
+	s->helo_checked = true;
+	if (mc->spf && (r = spf_check(e->spf, &s->addr, helo, NULL)) ==
+	    SPF_PASS_)
+		exempt(s, "allow-list (HELO, SPF pass)");
+	else
+		log_msg(LOG_INFO, "%s: HELO %s is on the allow-list, but SPF "
+		    "for it is %s: not exempt", s->netkey[0] != '\0' ?
+		    s->netkey : "client", helo, mc->spf ? spf_result_name(r) :
+		    "off");
+}
+
+/* Log the verdict on a message, once. */
+static void
+log_verdict(const struct verdict_session *s)
+{
+	char addr[ADDR_STRLEN];
+	struct log_event ev;
+
+	log_event_begin(&ev, "verdict");
+	log_event_str(&ev, "client", addr_format(&s->addr, addr));
+	log_event_str(&ev, "network", s->netkey);
+	log_event_str(&ev, "verdict", verdict_name(s->msg.verdict));
+	log_event_str(&ev, "why", s->msg.why);
+	log_event_str(&ev, "spf", spf_result_name(s->spf));
+	log_event_str(&ev, "action", s->action >= 0 ?
+	    conf_action_name((enum conf_action)s->action) : "none");
+	log_event_emit(&ev, LOG_INFO);
+}
+
+enum verdict_do
+verdict_mail(struct verdict_engine *e, struct verdict_session *s,
+    const char *mail_from, bool authenticated)
+{
+	const struct conf_milter *mc = &s->setup->conf->milter;
+
+	message_clear(s);
+	s->mail_from = g_strdup(mail_from != NULL ? mail_from : "");
+	if (authenticated && !s->exempt)
+		exempt(s, "authenticated");
+	if (s->exempt) {
+		count(e, offsetof(struct counts, exempt));
+		return VERDICT_DO_NOTHING;
+	}
+	if (mc->spf && s->have_addr) {
+		s->spf = spf_check(e->spf, &s->addr, s->helo, s->mail_from);
+		s->spf_done = true;
+		count_spf(e, s->spf);
+	}
+	if (s->store_failed)
+		return VERDICT_DO_STORE_TEMPFAIL;
+	if (s->judged)
+		judge(e, s, s->spf_done ? s->spf : SPF_NONE_, &s->msg);
+	s->action = decide_action(&s->msg, mc);
+	count_verdict(e, s->msg.verdict, s->action);
+	if (s->msg.verdict != VERDICT_NONE)
+		log_verdict(s);
+	return s->action >= 0 ? VERDICT_DO_ACT : VERDICT_DO_NOTHING;
+}
+
+bool
+verdict_reply(const struct verdict_session *s, const char **code,
+    const char **xcode, const char **text)
+{
+	if (s->store_failed && !s->exempt) {
+		*code = "451";
+		*xcode = "4.3.0";
+		*text = "Temporary local problem, try again later";
+	} else if (s->action == CONF_ACTION_TEMPFAIL) {
+		*code = "451";
+		*xcode = "4.7.1";
+		*text = "Try again later: your server reached our backup MX "
+		    "before this one";
+	} else if (s->action == CONF_ACTION_REJECT) {
+		*code = "550";
+		*xcode = "5.7.1";
+		*text = "Mail refused: your server reached our backup MX "
+		    "before this one";
+	} else {
+		return false;
+	}
+	return true;
+}
+
+char *
+verdict_header(const struct verdict_session *s)
+{
+	char first[RECORD_TIME_LEN], ev[128], helo[4 * RECORD_HELO_MAX + 8];
+
+	if (s->exempt || s->msg.verdict == VERDICT_NONE)
+		return NULL;
+	record_format_time(s->rec.tarpit_first, first);
+	record_evidence_format(s->rec.evidence, ev, sizeof(ev));
+	log_escape(s->rec.helo, s->rec.helo_len, 100, helo, sizeof(helo));
+	return g_strdup_printf("verdict=%s network=%s tarpit-first=%s "
+	    "tarpit-sessions=%u held=%.0fs helo=\"%s\" evidence=%s "
+	    "primary-up=%s spf=%s action=%s", verdict_name(s->msg.verdict),
+	    s->netkey, first, s->rec.tarpit_sessions,
+	    (double)s->rec.tarpit_held_ms / 1000.0, helo,
+	    ev[0] != '\0' ? ev : "none",
+	    s->msg.verdict == VERDICT_UNPROVEN ? "unproven" : "yes",
+	    spf_result_name(s->spf), s->action >= 0 ?
+	    conf_action_name((enum conf_action)s->action) : "none");
+}
+
+char *
+verdict_ar_header(const struct verdict_session *s)
+{
+	if (!s->spf_done)
+		return NULL;
+	return parse_ar_header(s->setup->conf->milter.authserv_id,
+	    spf_result_name(s->spf), s->mail_from, s->helo);
+}
+
+char *
+verdict_ar_header_line(const struct verdict_session *s)
+{
+	char *h = verdict_ar_header(s);
+	char *r, *w;
+
+	if (h == NULL)
+		return NULL;
+	/* A fold is LF and a tab where a blank was (parse_ar_header). */
+	for (r = w = h; *r != '\0'; r++) {
+		if (r[0] == '\n' && r[1] == '\t') {
+			*w++ = ' ';
+			r++;
+		} else {
+			*w++ = *r;
+		}
+	}
+	*w = '\0';
+	return h;
+}
