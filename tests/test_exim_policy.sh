@@ -15,7 +15,8 @@
 #   - a control client that never met the tar pit: delivered, no
 #     X-Slowspam (it also marks the primary alive);
 #   - action=tag: tar pit first, three recipients -> each copy has
-#     exactly one X-Slowspam and one Authentication-Results;
+#     exactly one X-Slowspam and one Authentication-Results
+#     (spf=pass);
 #   - action=tempfail: 451 4.7.1 at RCPT;
 #   - action=reject: 550 5.7.1 at RCPT;
 #   - action=quarantine: the message is frozen in Exim's queue;
@@ -227,12 +228,18 @@ header() {
 count() {
 	header "$1" "$2" | wc -l | tr -d ' '
 }
-# at_rcpt TOKEN CODE: swaks saw CODE as the reply to its RCPT TO, and
-# the message was not accepted.
+# at_rcpt TOKEN CODE XCODE: the reply to swaks' (first) RCPT TO began
+# "CODE XCODE" ("CODE-XCODE" when it has several lines), and the
+# message was not accepted.
 at_rcpt() {
-	awk -v code="$2" '
+	awk -v code="$2" -v xcode="$3" '
 	/ -> RCPT TO:/ { rcpt = 1; next }
-	rcpt && /<[*~]* / { sub(/^.*<[*~]* /, ""); ok = index($0, code) == 1; exit }
+	rcpt && /<[*~]* / {
+		sub(/^.*<[*~]* /, "")
+		ok = index($0, code) == 1 && index($0, xcode " ") == 5 &&
+		    substr($0, 4, 1) ~ /[- ]/
+		exit
+	}
 	END { exit !ok }' "$dir/send-$1.out" &&
 		! grep -q "^ *<[~]* 250 .*id=" "$dir/send-$1.out"
 }
@@ -265,7 +272,7 @@ fi
 
 # 2. action=tag, three recipients: one X-Slowspam and one
 # Authentication-Results in each copy.
-d="action=tag: 127.0.0.194 met the tar pit first; each of three copies has one X-Slowspam (backup-first) and one Authentication-Results"
+d="action=tag: 127.0.0.194 met the tar pit first; each of three copies has one X-Slowspam (backup-first) and one Authentication-Results (spf=pass)"
 if ! tarpit_hit 194; then
 	tap_fail "$d" "127.0.0.194 not recorded by the tar pit" "$dir/tarpit-194.out" "$dir/tarpitd.log"
 else
@@ -284,11 +291,14 @@ else
 		fi
 		echo "$h" | grep -q "verdict=backup-first .*network=127\.0\.0\.194/32" ||
 			{ why="$box@: X-Slowspam: '$h'"; break; }
+		ar=$(header "$f" Authentication-Results)
+		echo "$ar" | grep -q "^primary\.test;.*spf=pass .*smtp\.mailfrom=s194@sender\.example" ||
+			{ why="$box@: Authentication-Results: '$ar'"; break; }
 	done
 	if [ -z "$why" ]; then
 		tap_ok "$d" 0
 		echo "# X-Slowspam: $h"
-		echo "# Authentication-Results: $(header "$f" Authentication-Results)"
+		echo "# Authentication-Results: $ar"
 	else
 		tap_fail "$d" "$why" ${f:+"$f"} "$dir/send-$tok-tag.out" \
 			"$dir/log/mainlog" "$policyd_log"
@@ -300,7 +310,7 @@ start_policyd tempfail
 d="action=tempfail: 127.0.0.195 met the tar pit first, its RCPT TO gets 451 4.7.1"
 if ! tarpit_hit 195; then
 	tap_fail "$d" "127.0.0.195 not recorded by the tar pit" "$dir/tarpit-195.out" "$dir/tarpitd.log"
-elif send 195 "$tok-tempfail"; at_rcpt "$tok-tempfail" "451 4.7.1 "; then
+elif send 195 "$tok-tempfail"; at_rcpt "$tok-tempfail" 451 4.7.1; then
 	tap_ok "$d" 0
 	grep -m 1 "<\*\* 451" "$dir/send-$tok-tempfail.out" | sed 's/^/# /'
 else
@@ -313,7 +323,7 @@ start_policyd reject
 d="action=reject: 127.0.0.196 met the tar pit first, its RCPT TO gets 550 5.7.1"
 if ! tarpit_hit 196; then
 	tap_fail "$d" "127.0.0.196 not recorded by the tar pit" "$dir/tarpit-196.out" "$dir/tarpitd.log"
-elif send 196 "$tok-reject"; at_rcpt "$tok-reject" "550 5.7.1 "; then
+elif send 196 "$tok-reject"; at_rcpt "$tok-reject" 550 5.7.1; then
 	tap_ok "$d" 0
 	grep -m 1 "<\*\* 550" "$dir/send-$tok-reject.out" | sed 's/^/# /'
 else

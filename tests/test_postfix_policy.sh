@@ -194,12 +194,18 @@ header() {
 count() {
 	header "$1" "$2" | wc -l | tr -d ' '
 }
-# at_rcpt TOKEN CODE: swaks saw CODE as the reply to its (first) RCPT TO,
-# and the message was not accepted.
+# at_rcpt TOKEN CODE XCODE: the reply to swaks' (first) RCPT TO began
+# "CODE XCODE" ("CODE-XCODE" when it has several lines), and the
+# message was not accepted.
 at_rcpt() {
-	awk -v code="$2" '
+	awk -v code="$2" -v xcode="$3" '
 	/ -> RCPT TO:/ { rcpt = 1; next }
-	rcpt && /<[*~]* / { sub(/^.*<[*~]* /, ""); ok = index($0, code) == 1; exit }
+	rcpt && /<[*~]* / {
+		sub(/^.*<[*~]* /, "")
+		ok = index($0, code) == 1 && index($0, xcode " ") == 5 &&
+		    substr($0, 4, 1) ~ /[- ]/
+		exit
+	}
 	END { exit !ok }' "$dir/send-$1.out" &&
 		! grep -q "^ *<[~]* 250 .*queued as" "$dir/send-$1.out"
 }
@@ -308,7 +314,7 @@ if ! tarpit_hit 187; then
 	tap_fail "$d" "127.0.0.187 not recorded by the tar pit" "$dir/tarpit-187.out" "$dir/tarpitd.log"
 else
 	send 187 "$tok-tempfail"
-	if at_rcpt "$tok-tempfail" "451 4.7.1 "; then
+	if at_rcpt "$tok-tempfail" 451 4.7.1; then
 		tap_ok "$d" 0
 		grep -m 1 "<\*\* 451" "$dir/send-$tok-tempfail.out" | sed 's/^/# /'
 	else
@@ -324,7 +330,7 @@ if ! tarpit_hit 188; then
 	tap_fail "$d" "127.0.0.188 not recorded by the tar pit" "$dir/tarpit-188.out" "$dir/tarpitd.log"
 else
 	send 188 "$tok-reject"
-	if at_rcpt "$tok-reject" "550 5.7.1 "; then
+	if at_rcpt "$tok-reject" 550 5.7.1; then
 		tap_ok "$d" 0
 		grep -m 1 "<\*\* 550" "$dir/send-$tok-reject.out" | sed 's/^/# /'
 	else
