@@ -4,7 +4,7 @@
 # same run: requests per second and round-trip latency with 1 and with
 # 32 persistent connections. Prints a table; not a test.
 #
-# Usage: bench/run-policy-bench.sh   (as root; about a minute)
+# Usage: bench/run-policy-bench.sh   (as root; about two minutes)
 #   Environment, all optional:
 #     POLICYD=path     slowspam-policyd (default: build an -O2 copy in
 #                      _build/bench, configured with CFLAGS="-O2 -g")
@@ -14,6 +14,11 @@
 #                      bench/bench_policy.c into the work folder)
 #     SECONDS_RUN=10   seconds of each timed run (after 1 s of warm-up)
 #     CONNS="1 32"     the connection counts
+#     RCPTS="1 4"      requests per SMTP session (bench_policy -r): 1, every
+#                      request a new session (the worst case: a store
+#                      write for each); 4, about what one message to two
+#                      recipients asks (RCPT, RCPT, DATA, END-OF-MESSAGE),
+#                      sent here as RCPT requests
 #     POOL=10000       client addresses (198.18.0.1 on) the sessions use
 #     SEEDED=1000      of which the first SEEDED met the tar pit first
 #     ADDR=127.0.0.1   where both servers listen (ports probed)
@@ -29,9 +34,11 @@
 # Berkeley DB in the work folder, default settings (greylisting by /24,
 # 300 s delay): every request is a new triplet and is answered
 # DEFER_IF_PERMIT after a database write.
-# Each request is a new SMTP session from the next address of the pool
-# (bench_policy -r 1): the worst case for both (a store lookup and a
-# write per request).
+# Each SMTP session comes from the next address of the pool and a port
+# of its own. slowspam-policyd looks a session up and records its
+# contact with the primary (one synced LMDB write transaction) at its
+# first request only; postgrey reads and writes its database at every
+# request (each is a new sender/recipient/network triplet).
 # Every process started here is stopped on exit (trap), and a watchdog
 # ends the run after 300 s.
 set -u
@@ -41,6 +48,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 SECONDS_RUN=${SECONDS_RUN:-10}
 CONNS=${CONNS:-1 32}
+RCPTS=${RCPTS:-1 4}
 POOL=${POOL:-10000}
 SEEDED=${SEEDED:-1000}
 ADDR=${ADDR:-127.0.0.1}
@@ -221,22 +229,26 @@ wait_listen "$ADDR" "$gport" 10 ||
 say "# $(uname -srm); $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1))"
 say "# slowspam-policyd $POLICYD on $ADDR:$pport (LMDB, $seeded of $POOL clients seeded at the tar pit)"
 say "# postgrey $pg_version on $ADDR:$gport (Berkeley DB in $work/postgrey)"
-say "# bench_policy -t $SECONDS_RUN -w 1 -r 1 -p $POOL; every request a new session"
+say "# bench_policy -t $SECONDS_RUN -w 1 -p $POOL -c CONNS -r RCPTS"
 results=()
-for c in $CONNS; do
-	for s in policyd postgrey; do
-		if [ $s = policyd ]; then port=$pport; else port=$gport; fi
-		line=$("$CLIENT" -c "$c" -t "$SECONDS_RUN" -w 1 -r 1 -p "$POOL" \
-		    "$ADDR:$port") || die "bench_policy failed against $s"
-		say "# $s: $line"
-		results+=("$s $line")
+for r in $RCPTS; do
+	for c in $CONNS; do
+		for s in policyd postgrey; do
+			if [ $s = policyd ]; then port=$pport; else port=$gport; fi
+			line=$("$CLIENT" -c "$c" -t "$SECONDS_RUN" -w 1 -r "$r" \
+			    -p "$POOL" "$ADDR:$port") ||
+			    die "bench_policy failed against $s"
+			say "# $s -r $r: $line"
+			results+=("$s $r $line")
+		done
 	done
 done
 
-# The table: one row a server and connection count, and the ratio.
+# The table: one row a server, session length and connection count;
+# then the ratios.
 printf '%s\n' "${results[@]}" | awk '
 function v(k,   i, kv) {
-	for (i = 2; i <= NF; i++) {
+	for (i = 3; i <= NF; i++) {
 		split($i, kv, "=")
 		if (kv[1] == k)
 			return kv[2]
@@ -244,23 +256,28 @@ function v(k,   i, kv) {
 	return ""
 }
 BEGIN {
-	printf "\n| server | conns | requests/s | p50 ms | p99 ms | errors | answers |\n"
-	printf "|---|---:|---:|---:|---:|---:|---|\n"
+	printf "\n| server | requests/session | conns | requests/s | p50 ms | p99 ms | errors | answers |\n"
+	printf "|---|---:|---:|---:|---:|---:|---:|---|\n"
 }
 {
 	ans = ""
-	for (i = 2; i <= NF; i++)
+	for (i = 3; i <= NF; i++)
 		if ($i ~ /^[A-Z0-9_]+=/)
 			ans = ans (ans == "" ? "" : " ") $i
-	printf "| %s | %s | %s | %.2f | %.2f | %s | %s |\n", $1, v("conns"),
-	    v("rate"), v("p50_us") / 1000, v("p99_us") / 1000, v("errors"), ans
-	rate[$1, v("conns")] = v("rate")
-	conns[v("conns")] = 1
+	printf "| %s | %s | %s | %s | %.2f | %.2f | %s | %s |\n", $1, $2,
+	    v("conns"), v("rate"), v("p50_us") / 1000, v("p99_us") / 1000,
+	    v("errors"), ans
+	key = $2 " request(s)/session, " v("conns") " connection(s)"
+	rate[$1, key] = v("rate")
+	if (!(key in seen)) {
+		seen[key] = 1
+		order[++n] = key
+	}
 }
 END {
 	printf "\n"
-	for (c in conns)
-		if (rate["postgrey", c] > 0)
-			printf "%s connection(s): slowspam-policyd / postgrey = %.1fx\n",
-			    c, rate["policyd", c] / rate["postgrey", c]
+	for (i = 1; i <= n; i++)
+		if (rate["postgrey", order[i]] > 0)
+			printf "%s: slowspam-policyd / postgrey = %.1fx\n",
+			    order[i], rate["policyd", order[i]] / rate["postgrey", order[i]]
 }'

@@ -5,12 +5,15 @@
 # first.
 #
 # Starts tarpitd on 127.0.0.181, a Postfix "primary" on 127.0.0.182 that
-# asks slowspam-policyd on 127.0.0.180 (TCP; smtpd_policy_service_default_
-# action = DUNNO) and delivers rcpt, rcpt2, rcpt3 and trap@primary.example
-# to Maildirs (virtual(8)), and the policy server itself (restarted with
-# --set milter.action=... between cases; SPF on, from a test zone that
-# passes sender.example for 127.0.0.0/8). Clients are swaks bound to
-# 127.0.0.183-189. Checks:
+# asks slowspam-policyd (smtpd_policy_service_default_action = DUNNO)
+# and delivers rcpt, rcpt2, rcpt3 and trap@primary.example to Maildirs
+# (virtual(8)), and the policy server itself (restarted with --set
+# milter.action=... between cases; SPF on, from a test zone that passes
+# sender.example for 127.0.0.0/8). The policy server listens on a unix
+# socket in the queue directory, group postfix, which Postfix names by a
+# relative path: docs/deployment.md's wiring for a chrooted smtpd (this
+# one is not chrooted; the path means the same either way). Clients are
+# swaks bound to 127.0.0.183-189. Checks:
 #   - a control client that never met the tar pit gets no X-Slowspam
 #     (it also marks the primary alive, which verdicts need);
 #   - action=tag: tar pit first, a message to three recipients -> each
@@ -36,7 +39,6 @@ tarpitd=$top_builddir/tarpitd/tarpitd
 policyd=${POLICYD:-$top_builddir/policyd/slowspam-policyd}
 ctl=$top_builddir/slowspamctl/slowspamctl
 
-POLICY_ADDR=127.0.0.180
 TARPIT_ADDR=127.0.0.181
 PRIMARY_ADDR=127.0.0.182
 WAIT_LIMIT=20
@@ -61,7 +63,6 @@ stop_policyd() {
 
 tarpit_port=$(free_port $TARPIT_ADDR) || bail "no free port on $TARPIT_ADDR"
 primary_port=$(free_port $PRIMARY_ADDR) || bail "no free port on $PRIMARY_ADDR"
-policy_port=$(free_port $POLICY_ADDR) || bail "no free port on $POLICY_ADDR"
 conf=$dir/slowspam.conf
 cat > "$dir/zone" <<EOF
 sender.example TXT v=spf1 ip4:127.0.0.0/8 -all
@@ -98,17 +99,18 @@ start_policyd() {
 	stop_policyd
 	policyd_n=$((policyd_n + 1))
 	policyd_log=$dir/policyd-$policyd_n-$1.log
-	"$policyd" -f -c "$conf" --socket "inet:$policy_port@$POLICY_ADDR" \
-		--spf-zone "$dir/zone" --set "milter.action=$1" > "$policyd_log" 2>&1 &
+	"$policyd" -f -c "$conf" --socket "unix:$policy_sock" \
+		--set policyd.socket_group=postfix --spf-zone "$dir/zone" \
+		--set "milter.action=$1" > "$policyd_log" 2>&1 &
 	policyd_pid=$!
 	track_pid "$policyd_pid"
 	wait_for 10 policyd_up || bail "slowspam-policyd (action=$1) did not start"
 }
-# policyd_up: succeed once the policy server listens; bail if it is gone.
+# policyd_up: succeed once the policy server serves; bail if it is gone.
 policyd_up() {
 	kill -0 "$policyd_pid" 2>/dev/null ||
 		bail "slowspam-policyd did not start ($policyd_log)"
-	wait_listen $POLICY_ADDR "$policy_port" 0
+	[ -S "$policy_sock" ] && grep -q "slowspam-policyd .* on unix:" "$policyd_log"
 }
 
 # --- the primary Postfix
@@ -118,7 +120,9 @@ chown 65534:65534 "$inst/mail"
 printf '%s\n' 'rcpt@primary.example rcpt/' 'rcpt2@primary.example rcpt2/' \
 	'rcpt3@primary.example rcpt3/' 'trap@primary.example trap/' > "$inst/vmailbox"
 etc=$(postfix_instance primary "$inst" $PRIMARY_ADDR "$primary_port")
-policy="check_policy_service inet:$POLICY_ADDR:$policy_port"
+mkdir -m 755 "$inst/queue/slowspam"
+policy_sock=$inst/queue/slowspam/policyd.sock
+policy="check_policy_service unix:slowspam/policyd.sock"
 cat >> "$etc/main.cf" <<EOF
 virtual_mailbox_domains = primary.example
 virtual_mailbox_base = $inst/mail
@@ -369,7 +373,7 @@ elif [ -n "$(header "$f" X-Slowspam)" ]; then
 	tap_fail "$d" "it has X-Slowspam" "$f"
 else
 	tap_ok "$d" 0
-	grep -i -m 1 "policy.*$POLICY_ADDR" "$inst/maillog" | sed 's/^/# postfix: /'
+	grep -m 1 "slowspam/policyd.sock" "$inst/maillog" | sed 's/^/# postfix: /'
 fi
 
 echo "# $(($(date +%s) - t_start)) s in all"
