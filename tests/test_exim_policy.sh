@@ -19,7 +19,8 @@
 #     (spf=pass);
 #   - action=tempfail: 451 4.7.1 at RCPT;
 #   - action=reject: 550 5.7.1 at RCPT;
-#   - action=quarantine: the message is frozen in Exim's queue;
+#   - action=quarantine: the message (one recipient) is frozen in Exim's
+#     queue with X-Slowspam and Authentication-Results;
 #   - action=divert: delivered to divert_to only.
 # Needs root, unshare, python3, dpkg-deb, apt-get and swaks; otherwise
 # skips. Prints TAP.
@@ -245,10 +246,10 @@ at_rcpt() {
 }
 # spool_frozen TOKEN: a message with TOKEN in its headers is in Exim's
 # spool, frozen (its -H file, which holds the headers, has the -frozen
-# flag).
+# flag); print that file's name.
 spool_frozen() {
 	for _h in $(grep -l -- "$1" "$dir"/spool/input/*-H 2>/dev/null); do
-		grep -q '^-frozen ' "$_h" && return 0
+		grep -q '^-frozen ' "$_h" && echo "$_h" && return 0
 	done
 	return 1
 }
@@ -331,20 +332,25 @@ else
 		"$dir/log/mainlog" "$policyd_log"
 fi
 
-# 5. action=quarantine: HOLD freezes the message in Exim's queue.
+# 5. action=quarantine: HOLD freezes the message in Exim's queue. One
+# recipient: the three answers (X-Slowspam, Authentication-Results,
+# HOLD) need the three questions, at RCPT, DATA and end of message.
 start_policyd quarantine
-d="action=quarantine: 127.0.0.197 met the tar pit first, its message is frozen in Exim's queue"
+d="action=quarantine: 127.0.0.197 met the tar pit first, its message is frozen in Exim's queue, with X-Slowspam and Authentication-Results"
 if ! tarpit_hit 197; then
 	tap_fail "$d" "127.0.0.197 not recorded by the tar pit" "$dir/tarpit-197.out" "$dir/tarpitd.log"
 else
 	send 197 "$tok-quarantine"
-	if wait_for $WAIT_LIMIT spool_frozen "$tok-quarantine" &&
+	if held=$(wait_for $WAIT_LIMIT spool_frozen "$tok-quarantine") &&
+		grep -q "X-Slowspam: verdict=backup-first .*action=quarantine" "$held" &&
+		grep -q "Authentication-Results: primary\.test;.*spf=pass" "$held" &&
 		grep -q "frozen by ACL" "$dir/log/mainlog" &&
 		! grep -lq -- "$tok-quarantine" "$dir"/mail/*/new/* 2>/dev/null; then
 		tap_ok "$d" 0
 	else
-		tap_fail "$d" "not frozen in the spool, or delivered" \
-			"$dir/send-$tok-quarantine.out" "$dir/log/mainlog" "$policyd_log"
+		tap_fail "$d" "not frozen in the spool with both headers, or delivered" \
+			${held:+"$held"} "$dir/send-$tok-quarantine.out" "$dir/log/mainlog" \
+			"$policyd_log"
 	fi
 fi
 

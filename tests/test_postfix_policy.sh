@@ -20,7 +20,8 @@
 #     copy has exactly one X-Slowspam (verdict=backup-first) and one
 #     Authentication-Results (spf=pass), though the policy server was
 #     asked at each of the three RCPTs, at DATA and at end of message;
-#   - action=quarantine: tar pit first -> in the hold queue (postqueue -j);
+#   - action=quarantine: tar pit first, one recipient -> in the hold
+#     queue (postqueue -j) with both headers;
 #   - action=divert: tar pit first -> delivered to divert_to only;
 #   - action=tempfail: tar pit first -> 451 4.7.1 at RCPT;
 #   - action=reject: tar pit first -> 550 5.7.1 at RCPT;
@@ -268,9 +269,11 @@ else
 	fi
 fi
 
-# 3. action=quarantine: HOLD puts the message in the hold queue.
+# 3. action=quarantine: HOLD puts the message in the hold queue. One
+# recipient: its three answers (X-Slowspam, Authentication-Results,
+# HOLD) come at RCPT, DATA and END-OF-MESSAGE.
 start_policyd quarantine
-d="action=quarantine: 127.0.0.185 met the tar pit first, its message is in the hold queue"
+d="action=quarantine: 127.0.0.185 met the tar pit first, its message is in the hold queue, with X-Slowspam and Authentication-Results"
 if ! tarpit_hit 185; then
 	tap_fail "$d" "127.0.0.185 not recorded by the tar pit" "$dir/tarpit-185.out" "$dir/tarpitd.log"
 else
@@ -281,6 +284,7 @@ else
 	postqueue -c "$inst/etc" -j > "$dir/postqueue.out" 2>&1
 	if [ -n "$held" ] && grep -q '"queue_name": *"hold".*"sender": *"s185@sender.example"' "$dir/postqueue.out" &&
 		grep -q "X-Slowspam: *verdict=backup-first .*action=quarantine" "$held" &&
+		grep -q "Authentication-Results: *primary\.test;.*spf=pass" "$held" &&
 		! grep -lq -- "$tok-quarantine" "$inst"/mail/*/new/* 2>/dev/null; then
 		tap_ok "$d" 0
 	else
