@@ -3,7 +3,7 @@
  * (SMTPD_POLICY_README's protocol): slowspam-policyd and postgrey in
  * run-policy-bench.sh.
  *
- * Usage: bench_policy [-c CONNS] [-t SECONDS] [-w SECONDS] [-r RCPTS]
+ * Usage: bench_policy [-c CONNS] [-t SECONDS] [-w SECONDS] [-r RCPTS] [-d]
  *            [-p POOL] [-b BASE] TARGET
  *	TARGET	ADDR:PORT (IPv4) or unix:/abs/path
  *	-c	concurrent persistent connections, one thread each (1)
@@ -11,6 +11,9 @@
  *	-w	seconds of warm-up before, sent alike but not counted (1)
  *	-r	RCPT requests per simulated SMTP session (1: every request
  *		is a new session)
+ *	-d	each session also asks at DATA and END-OF-MESSAGE, after its
+ *		RCPTs, as Postfix does with check_policy_service in
+ *		smtpd_data_restrictions and smtpd_end_of_data_restrictions
  *	-p	client addresses the sessions cycle through (10000)
  *	-b	the first of them, IPv4 (198.18.0.1: RFC 2544's benchmark
  *		range, which no real client has)
@@ -22,11 +25,13 @@
  * the round trip, and sends the next: what one smtpd process does, so
  * CONNS is the number of smtpd processes asking at once.
  *
- * A request is what Postfix 3.7 sends at RCPT TO (the 31 attributes of
- * its smtpd_check.c, empty ones included), for a session of RCPTS
- * recipients: client_address from the pool (each session the next one),
- * client_port, instance and queue_id its own, recipient_count counting
- * up; server_address/server_port those of a primary MX.
+ * A request is what Postfix 3.7 sends (the 31 attributes of its
+ * smtpd_check.c, empty ones included), for a session of one message to
+ * RCPTS recipients: client_address from the pool (each session the next
+ * one), client_port, instance and queue_id its own, recipient_count
+ * counting up; server_address/server_port those of a primary MX. With
+ * -d the DATA and END-OF-MESSAGE requests follow, with no recipient and
+ * recipient_count RCPTS.
  *
  * Prints one line of key=value words: conns, requests (answered while
  * timed), errors (connections lost, answers malformed or late; each
@@ -88,6 +93,7 @@ struct worker {
 
 static struct target target;
 static int conns = 1, rcpts = 1;
+static bool data_too;			/* -d */
 static double seconds = 5, warmup = 1;
 static uint32_t pool = 10000, base_addr;
 static pthread_barrier_t start_barrier;
@@ -170,25 +176,31 @@ open_conn(void)
 }
 
 /*
- * Request number seq of worker w: session seq / rcpts of this worker,
- * its (seq % rcpts)-th recipient. Sessions of all workers interleave
- * over the address pool.
+ * Request number seq of worker w: session seq / per of this worker, where
+ * per is its requests (RCPTS, and DATA and END-OF-MESSAGE with -d), and
+ * in it the (seq % per)-th. Sessions of all workers interleave over the
+ * address pool.
  */
 static int
 format_request(const struct worker *w, uint64_t seq, char *out, size_t size)
 {
-	uint64_t session = seq / (uint64_t)rcpts;
+	uint64_t per = (uint64_t)rcpts + (data_too ? 2 : 0);
+	uint64_t session = seq / per;
 	uint64_t global = session * (uint64_t)conns + (uint64_t)w->id;
 	uint32_t a = base_addr + (uint32_t)(global % pool);
-	unsigned nrcpt = (unsigned)(seq % (uint64_t)rcpts);
+	unsigned idx = (unsigned)(seq % per);
 	unsigned port = 1024 + (unsigned)(global * 7919 % 64000);
-	char addr[INET_ADDRSTRLEN];
+	const char *state = idx < (unsigned)rcpts ? "RCPT" :
+	    idx == (unsigned)rcpts ? "DATA" : "END-OF-MESSAGE";
+	char addr[INET_ADDRSTRLEN], rcpt[64] = "";
 	struct in_addr in = { htonl(a) };
 
 	inet_ntop(AF_INET, &in, addr, sizeof(addr));
+	if (idx < (unsigned)rcpts)
+		snprintf(rcpt, sizeof(rcpt), "user%u@primary.example", idx);
 	return snprintf(out, size,
 	    "request=smtpd_access_policy\n"
-	    "protocol_state=RCPT\n"
+	    "protocol_state=%s\n"
 	    "protocol_name=ESMTP\n"
 	    "client_address=%s\n"
 	    "client_name=unknown\n"
@@ -198,7 +210,7 @@ format_request(const struct worker *w, uint64_t seq, char *out, size_t size)
 	    "server_port=25\n"
 	    "helo_name=host-%s.dsl.example.net\n"
 	    "sender=sender%llu@bench.example\n"
-	    "recipient=user%u@primary.example\n"
+	    "recipient=%s\n"
 	    "recipient_count=%u\n"
 	    "queue_id=%llX\n"
 	    "instance=%x.%llx.%x\n"
@@ -219,8 +231,9 @@ format_request(const struct worker *w, uint64_t seq, char *out, size_t size)
 	    "compatibility_level=3.6\n"
 	    "mail_version=3.7.11\n"
 	    "\n",
-	    addr, port, addr, addr, (unsigned long long)session, nrcpt,
-	    nrcpt, (unsigned long long)global + 0x1A2B3C4D, (unsigned)w->id,
+	    state, addr, port, addr, addr, (unsigned long long)session, rcpt,
+	    idx < (unsigned)rcpts ? idx : (unsigned)rcpts,
+	    (unsigned long long)global + 0x1A2B3C4D, (unsigned)w->id,
 	    (unsigned long long)session, a);
 }
 
@@ -313,7 +326,8 @@ run_worker(void *arg)
 	pthread_barrier_wait(&start_barrier);
 	while ((ph = atomic_load(&phase)) != 2) {
 		if (w->fd < 0 && (w->fd = open_conn()) < 0) {
-			w->errors++;
+			if (ph == 1)
+				w->errors++;
 			usleep(10000);
 			continue;
 		}
@@ -404,7 +418,8 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: bench_policy [-c CONNS] [-t SECONDS] "
-	    "[-w SECONDS] [-r RCPTS] [-p POOL] [-b BASE] ADDR:PORT|unix:PATH\n");
+	    "[-w SECONDS] [-r RCPTS] [-d] [-p POOL] [-b BASE] "
+	    "ADDR:PORT|unix:PATH\n");
 	exit(2);
 }
 
@@ -418,12 +433,13 @@ main(int argc, char **argv)
 
 	inet_pton(AF_INET, "198.18.0.1", &b);
 	base_addr = ntohl(b.s_addr);
-	while ((c = getopt(argc, argv, "c:t:w:r:p:b:")) != -1) {
+	while ((c = getopt(argc, argv, "c:t:w:r:dp:b:")) != -1) {
 		switch (c) {
 		case 'c': conns = atoi(optarg); break;
 		case 't': seconds = atof(optarg); break;
 		case 'w': warmup = atof(optarg); break;
 		case 'r': rcpts = atoi(optarg); break;
+		case 'd': data_too = true; break;
 		case 'p': pool = (uint32_t)strtoul(optarg, NULL, 10); break;
 		case 'b':
 			if (inet_pton(AF_INET, optarg, &b) != 1)

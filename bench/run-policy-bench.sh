@@ -14,14 +14,17 @@
 #                      bench/bench_policy.c into the work folder)
 #     SECONDS_RUN=10   seconds of each timed run (after 1 s of warm-up)
 #     CONNS="1 32"     the connection counts
-#     RCPTS="1 4"      requests per SMTP session (bench_policy -r): 1, every
-#                      request a new session (the worst case: a store
-#                      write for each); 4, about what one message to two
-#                      recipients asks (RCPT, RCPT, DATA, END-OF-MESSAGE),
-#                      sent here as RCPT requests
+#     MIXES="1 2d"     what each SMTP session asks: N RCPT requests, and
+#                      with "d" DATA and END-OF-MESSAGE after them
+#                      (bench_policy -r N [-d]). 1: every request a new
+#                      session (the worst case: a store write for each);
+#                      2d: one message to two recipients, as Postfix asks
+#                      with the three restriction lists (4 requests)
 #     POOL=10000       client addresses (198.18.0.1 on) the sessions use
 #     SEEDED=1000      of which the first SEEDED met the tar pit first
 #     ADDR=127.0.0.1   where both servers listen (ports probed)
+#     WORKDIR=/tmp     where the work folder (both databases) is made;
+#                      /dev/shm (tmpfs) shows what the disk's fsync costs
 #
 # slowspam-policyd: its own slowspam.conf and LMDB store in the work
 # folder, action = tag, spf = no (no DNS on a benchmark: postgrey does
@@ -48,7 +51,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
 SECONDS_RUN=${SECONDS_RUN:-10}
 CONNS=${CONNS:-1 32}
-RCPTS=${RCPTS:-1 4}
+MIXES=${MIXES:-1 2d}
 POOL=${POOL:-10000}
 SEEDED=${SEEDED:-1000}
 ADDR=${ADDR:-127.0.0.1}
@@ -62,7 +65,7 @@ for prog in python3 gcc; do
 	command -v "$prog" >/dev/null 2>&1 || die "no $prog"
 done
 
-work=$(mktemp -d /tmp/policy-bench.XXXXXX) || exit 1
+work=$(mktemp -d "${WORKDIR:-/tmp}/policy-bench.XXXXXX") || exit 1
 chmod 755 "$work"
 pids=()
 watchdog=
@@ -227,19 +230,25 @@ wait_listen "$ADDR" "$gport" 10 ||
 
 # --- the runs -------------------------------------------------------------
 say "# $(uname -srm); $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1))"
+say "# work folder $work on $(df --output=fstype "$work" | tail -n 1)"
 say "# slowspam-policyd $POLICYD on $ADDR:$pport (LMDB, $seeded of $POOL clients seeded at the tar pit)"
 say "# postgrey $pg_version on $ADDR:$gport (Berkeley DB in $work/postgrey)"
-say "# bench_policy -t $SECONDS_RUN -w 1 -p $POOL -c CONNS -r RCPTS"
+say "# bench_policy -t $SECONDS_RUN -w 1 -p $POOL -c CONNS -r N [-d]"
 results=()
-for r in $RCPTS; do
+for m in $MIXES; do
+	case $m in
+	*d) opts="-r ${m%d} -d"; name="${m%d}xRCPT+DATA+EOM" ;;
+	*) opts="-r $m"; name="${m}xRCPT" ;;
+	esac
 	for c in $CONNS; do
 		for s in policyd postgrey; do
 			if [ $s = policyd ]; then port=$pport; else port=$gport; fi
-			line=$("$CLIENT" -c "$c" -t "$SECONDS_RUN" -w 1 -r "$r" \
+			# shellcheck disable=SC2086
+			line=$("$CLIENT" -c "$c" -t "$SECONDS_RUN" -w 1 $opts \
 			    -p "$POOL" "$ADDR:$port") ||
 			    die "bench_policy failed against $s"
-			say "# $s -r $r: $line"
-			results+=("$s $r $line")
+			say "# $s $opts: $line"
+			results+=("$s $name $line")
 		done
 	done
 done
@@ -256,7 +265,7 @@ function v(k,   i, kv) {
 	return ""
 }
 BEGIN {
-	printf "\n| server | requests/session | conns | requests/s | p50 ms | p99 ms | errors | answers |\n"
+	printf "\n| server | session | conns | requests/s | p50 ms | p99 ms | errors | answers |\n"
 	printf "|---|---:|---:|---:|---:|---:|---:|---|\n"
 }
 {
@@ -267,7 +276,7 @@ BEGIN {
 	printf "| %s | %s | %s | %s | %.2f | %.2f | %s | %s |\n", $1, $2,
 	    v("conns"), v("rate"), v("p50_us") / 1000, v("p99_us") / 1000,
 	    v("errors"), ans
-	key = $2 " request(s)/session, " v("conns") " connection(s)"
+	key = "sessions of " $2 ", " v("conns") " connection(s)"
 	rate[$1, key] = v("rate")
 	if (!(key in seen)) {
 		seen[key] = 1

@@ -68,50 +68,18 @@ tarpit_port=$(free_port $TARPIT_ADDR) || bail "no free port on $TARPIT_ADDR"
 exim_port=$(free_port $EXIM_ADDR) || bail "no free port on $EXIM_ADDR"
 policy_port=$(free_port $POLICY_ADDR) || bail "no free port on $POLICY_ADDR"
 conf=$dir/slowspam.conf
-printf 'sender.example TXT v=spf1 ip4:127.0.0.0/8 -all\n' > "$dir/zone"
-cat > "$conf" <<EOF
-[tarpitd]
-listen = $TARPIT_ADDR:$tarpit_port
-hostname = tarpit.test
-greet_wait = 200ms
-drip_interval = 200ms
-max_hold = 1s
-user = nobody
-[milter]
-action = tag
-divert_to = trap@primary.example
-# all test traffic is 127.x, trusted by default
-trusted_networks =
-spf = yes
-grace = 0
-authserv_id = primary.test
-[store]
-path = $dir/store/hits.lmdb
-EOF
+policy_setup "$conf" "$TARPIT_ADDR:$tarpit_port"
 tarpitd_start "$conf" "$dir/tarpitd.log"
 
-policyd_pid=
 policyd_n=0
-stop_policyd() {
-	[ -n "$policyd_pid" ] && stop_pid "$policyd_pid"
-	policyd_pid=
-}
 # start_policyd ACTION: a fresh policy server with that action; log in
 # $dir/policyd-N-ACTION.log (policyd_log names it).
 start_policyd() {
-	stop_policyd
 	policyd_n=$((policyd_n + 1))
 	policyd_log=$dir/policyd-$policyd_n-$1.log
-	"$policyd" -f -c "$conf" --socket "inet:$policy_port@$POLICY_ADDR" \
-		--spf-zone "$dir/zone" --set "milter.action=$1" > "$policyd_log" 2>&1 &
-	policyd_pid=$!
-	track_pid "$policyd_pid"
-	wait_for 10 policyd_up || bail "slowspam-policyd (action=$1) did not start"
-}
-policyd_up() {
-	kill -0 "$policyd_pid" 2>/dev/null ||
-		bail "slowspam-policyd did not start ($policyd_log)"
-	wait_listen $POLICY_ADDR "$policy_port" 0
+	policyd_start "$policyd_log" -c "$conf" \
+		--socket "inet:$policy_port@$POLICY_ADDR" --spf-zone "$dir/zone" \
+		--set "milter.action=$1"
 }
 
 # part N: PART N of the example, up to the next part.
@@ -193,17 +161,10 @@ wait_listen $EXIM_ADDR "$exim_port" 10 ||
 start_policyd tag
 
 # --- helpers for the cases
+# tarpit_hit LAST_OCTET: 127.0.0.N meets the tar pit and is recorded.
 tarpit_hit() {
-	a=127.0.0.$1
-	swaks --server "$TARPIT_ADDR:$tarpit_port" --local-interface "$a" \
-		--quit-after EHLO --helo "client$1.example" --timeout 5 \
-		> "$dir/tarpit-$1.out" 2>&1
-	wait_for 5 tarpit_recorded "$a"
-}
-tarpit_recorded() {
-	grep -q "session client=$1 " "$dir/tarpitd.log" &&
-		"$ctl" -c "$conf" lookup "$1" 2>/dev/null |
-		grep -q "tarpit_sessions=[1-9]"
+	tarpit_meet "$TARPIT_ADDR:$tarpit_port" "$conf" "$dir/tarpitd.log" \
+		"127.0.0.$1" "$dir/tarpit-$1.out"
 }
 # send LAST_OCTET TOKEN [TO]: a message from s@sender.example at
 # 127.0.0.N to TO (rcpt@primary.example; comma-separated for several).
@@ -216,121 +177,32 @@ send() {
 find_in() {
 	wait_for $WAIT_LIMIT maildir_find "$dir/mail/$1" "$2"
 }
-header() {
-	awk -v want="$2" '
-	/^$/ { exit }
-	/^[ \t]/ { if (cur != "") cur = cur $0; next }
-	{ if (cur != "") print cur; cur = "" }
-	tolower(substr($0, 1, length(want) + 1)) == tolower(want ":") {
-		cur = substr($0, length(want) + 2); sub(/^[ \t]+/, "", cur)
-	}
-	END { if (cur != "") print cur }' "$1"
-}
-count() {
-	header "$1" "$2" | wc -l | tr -d ' '
-}
-# at_rcpt TOKEN CODE XCODE: the reply to swaks' (first) RCPT TO began
-# "CODE XCODE" ("CODE-XCODE" when it has several lines), and the
-# message was not accepted.
-at_rcpt() {
-	awk -v code="$2" -v xcode="$3" '
-	/ -> RCPT TO:/ { rcpt = 1; next }
-	rcpt && /<[*~]* / {
-		sub(/^.*<[*~]* /, "")
-		ok = index($0, code) == 1 && index($0, xcode " ") == 5 &&
-		    substr($0, 4, 1) ~ /[- ]/
-		exit
-	}
-	END { exit !ok }' "$dir/send-$1.out" &&
-		! grep -q "^ *<[~]* 250 .*id=" "$dir/send-$1.out"
-}
 # spool_frozen TOKEN: a message with TOKEN in its headers is in Exim's
 # spool, frozen (its -H file, which holds the headers, has the -frozen
 # flag); print that file's name.
 spool_frozen() {
-	for _h in $(grep -l -- "$1" "$dir"/spool/input/*-H 2>/dev/null); do
+	for _h in "$dir"/spool/input/*-H; do
+		grep -q -- "$1" "$_h" 2>/dev/null || continue
 		grep -q '^-frozen ' "$_h" && echo "$_h" && return 0
 	done
 	return 1
 }
 
+mta_log=$dir/log/mainlog
 tok=slowspam-exp-$$-$(date +%s)
 tap_plan 6
 
-# 1. control: never at the tar pit; marks the primary alive (and the
-# primary's last quarter of an hour, as in test_postfix_policy.sh).
-send 193 "$tok-control"
-"$top_builddir/tests/storetool" "$dir/store/hits.lmdb" alive now-900000 \
-	now-60000 >/dev/null
-d="control: a message from 127.0.0.193 (never at the tar pit) is delivered without X-Slowspam"
-if ! f=$(find_in rcpt "$tok-control"); then
-	tap_fail "$d" "not delivered" "$dir/send-$tok-control.out" "$dir/log/mainlog" "$policyd_log"
-elif [ -n "$(header "$f" X-Slowspam)" ]; then
-	tap_fail "$d" "it has X-Slowspam" "$f" "$policyd_log"
-else
-	tap_ok "$d" 0
-fi
+# 1. control: never at the tar pit; marks the primary alive.
+policy_control 193
 
-# 2. action=tag, three recipients: one X-Slowspam and one
+# 2. action=tag, three recipients: one message, five questions (three
+# RCPT, DATA, END-OF-MESSAGE), one X-Slowspam and one
 # Authentication-Results in each copy.
-d="action=tag: 127.0.0.194 met the tar pit first; each of three copies has one X-Slowspam (backup-first) and one Authentication-Results (spf=pass)"
-if ! tarpit_hit 194; then
-	tap_fail "$d" "127.0.0.194 not recorded by the tar pit" "$dir/tarpit-194.out" "$dir/tarpitd.log"
-else
-	send 194 "$tok-tag" rcpt@primary.example,rcpt2@primary.example,rcpt3@primary.example
-	why= f=
-	for box in rcpt rcpt2 rcpt3; do
-		if ! f=$(find_in $box "$tok-tag"); then
-			why="not delivered to $box@"
-			break
-		fi
-		h=$(header "$f" X-Slowspam)
-		if [ "$(count "$f" X-Slowspam)" != 1 ] ||
-			[ "$(count "$f" Authentication-Results)" != 1 ]; then
-			why="$box@: $(count "$f" X-Slowspam) X-Slowspam, $(count "$f" Authentication-Results) Authentication-Results"
-			break
-		fi
-		echo "$h" | grep -q "verdict=backup-first .*network=127\.0\.0\.194/32" ||
-			{ why="$box@: X-Slowspam: '$h'"; break; }
-		ar=$(header "$f" Authentication-Results)
-		echo "$ar" | grep -q "^primary\.test;.*spf=pass .*smtp\.mailfrom=s194@sender\.example" ||
-			{ why="$box@: Authentication-Results: '$ar'"; break; }
-	done
-	if [ -z "$why" ]; then
-		tap_ok "$d" 0
-		echo "# X-Slowspam: $h"
-		echo "# Authentication-Results: $ar"
-	else
-		tap_fail "$d" "$why" ${f:+"$f"} "$dir/send-$tok-tag.out" \
-			"$dir/log/mainlog" "$policyd_log"
-	fi
-fi
+policy_tagged 194
 
-# 3. action=tempfail: 451 4.7.1 at RCPT.
-start_policyd tempfail
-d="action=tempfail: 127.0.0.195 met the tar pit first, its RCPT TO gets 451 4.7.1"
-if ! tarpit_hit 195; then
-	tap_fail "$d" "127.0.0.195 not recorded by the tar pit" "$dir/tarpit-195.out" "$dir/tarpitd.log"
-elif send 195 "$tok-tempfail"; at_rcpt "$tok-tempfail" 451 4.7.1; then
-	tap_ok "$d" 0
-	grep -m 1 "<\*\* 451" "$dir/send-$tok-tempfail.out" | sed 's/^/# /'
-else
-	tap_fail "$d" "no 451 4.7.1 at RCPT" "$dir/send-$tok-tempfail.out" \
-		"$dir/log/mainlog" "$policyd_log"
-fi
-
-# 4. action=reject: 550 5.7.1 at RCPT.
-start_policyd reject
-d="action=reject: 127.0.0.196 met the tar pit first, its RCPT TO gets 550 5.7.1"
-if ! tarpit_hit 196; then
-	tap_fail "$d" "127.0.0.196 not recorded by the tar pit" "$dir/tarpit-196.out" "$dir/tarpitd.log"
-elif send 196 "$tok-reject"; at_rcpt "$tok-reject" 550 5.7.1; then
-	tap_ok "$d" 0
-	grep -m 1 "<\*\* 550" "$dir/send-$tok-reject.out" | sed 's/^/# /'
-else
-	tap_fail "$d" "no 550 5.7.1 at RCPT" "$dir/send-$tok-reject.out" \
-		"$dir/log/mainlog" "$policyd_log"
-fi
+# 3. and 4. action=tempfail: 451 4.7.1 at RCPT; action=reject: 550 5.7.1.
+policy_refused 195 tempfail 451 4.7.1
+policy_refused 196 reject 550 5.7.1
 
 # 5. action=quarantine: HOLD freezes the message in Exim's queue. One
 # recipient: the three answers (X-Slowspam, Authentication-Results,
@@ -366,7 +238,7 @@ else
 			"$dir/log/mainlog" "$policyd_log"
 	elif grep -lq -- "$tok-divert" "$dir"/mail/rcpt/new/* 2>/dev/null; then
 		tap_fail "$d" "also delivered to rcpt@" "$f" "$dir/log/mainlog"
-	elif ! header "$f" X-Slowspam | grep -q "verdict=backup-first .*action=divert"; then
+	elif ! mta_header "$f" X-Slowspam | grep -q "verdict=backup-first .*action=divert"; then
 		tap_fail "$d" "no X-Slowspam verdict=backup-first action=divert" "$f" "$policyd_log"
 	else
 		tap_ok "$d" 0

@@ -54,42 +54,15 @@ done
 
 make_dir pfpolicy
 bail_logs="$dir/tarpitd.log $dir/policyd-*.log $dir/primary/maillog $dir/*.out $dir/*/*.out"
-policyd_pid=
 policyd_n=0
-
-stop_policyd() {
-	[ -n "$policyd_pid" ] && stop_pid "$policyd_pid"
-	policyd_pid=
-}
+# shellcheck source=tests/lib_mta.sh
+. "$top_srcdir/tests/lib_mta.sh"
 
 tarpit_port=$(free_port $TARPIT_ADDR) || bail "no free port on $TARPIT_ADDR"
 primary_port=$(free_port $PRIMARY_ADDR) || bail "no free port on $PRIMARY_ADDR"
 conf=$dir/slowspam.conf
-cat > "$dir/zone" <<EOF
-sender.example TXT v=spf1 ip4:127.0.0.0/8 -all
-EOF
 
-# One file for the tar pit and the policy server. tarpitd makes the
-# store folder (owned by nobody); the policy server opens it as root.
-cat > "$conf" <<EOF
-[tarpitd]
-listen = $TARPIT_ADDR:$tarpit_port
-hostname = tarpit.test
-greet_wait = 200ms
-drip_interval = 200ms
-max_hold = 1s
-user = nobody
-[milter]
-action = tag
-divert_to = trap@primary.example
-# all test traffic is 127.x, trusted by default
-trusted_networks =
-spf = yes
-grace = 0
-authserv_id = primary.test
-[store]
-path = $dir/store/hits.lmdb
-EOF
+policy_setup "$conf" "$TARPIT_ADDR:$tarpit_port"
 
 t_start=$(date +%s)
 tarpitd_start "$conf" "$dir/tarpitd.log"
@@ -97,21 +70,11 @@ tarpitd_start "$conf" "$dir/tarpitd.log"
 # start_policyd ACTION: a fresh policy server with that action; log in
 # $dir/policyd-N-ACTION.log (policyd_log names it).
 start_policyd() {
-	stop_policyd
 	policyd_n=$((policyd_n + 1))
 	policyd_log=$dir/policyd-$policyd_n-$1.log
-	"$policyd" -f -c "$conf" --socket "unix:$policy_sock" \
+	policyd_start "$policyd_log" -c "$conf" --socket "unix:$policy_sock" \
 		--set policyd.socket_group=postfix --spf-zone "$dir/zone" \
-		--set "milter.action=$1" > "$policyd_log" 2>&1 &
-	policyd_pid=$!
-	track_pid "$policyd_pid"
-	wait_for 10 policyd_up || bail "slowspam-policyd (action=$1) did not start"
-}
-# policyd_up: succeed once the policy server serves; bail if it is gone.
-policyd_up() {
-	kill -0 "$policyd_pid" 2>/dev/null ||
-		bail "slowspam-policyd did not start ($policyd_log)"
-	[ -S "$policy_sock" ] && grep -q "slowspam-policyd .* on unix:" "$policyd_log"
+		--set "milter.action=$1"
 }
 
 # --- the primary Postfix
@@ -143,22 +106,11 @@ wait_listen $PRIMARY_ADDR "$primary_port" 10 || bail "the primary Postfix does n
 start_policyd tag
 
 # --- helpers for the cases
-# tarpit_hit LAST_OCTET: 127.0.0.N meets the tar pit (held, then 421),
-# and its record reaches the store.
+# tarpit_hit LAST_OCTET: 127.0.0.N meets the tar pit and is recorded.
 tarpit_hit() {
-	a=127.0.0.$1
-	swaks --server "$TARPIT_ADDR:$tarpit_port" --local-interface "$a" \
-		--quit-after EHLO --helo "client$1.example" --timeout 5 \
-		> "$dir/tarpit-$1.out" 2>&1
-	wait_for 5 tarpit_recorded "$a"
+	tarpit_meet "$TARPIT_ADDR:$tarpit_port" "$conf" "$dir/tarpitd.log" \
+		"127.0.0.$1" "$dir/tarpit-$1.out"
 }
-# tarpit_recorded ADDR: tarpitd logged ADDR's session, and it is in the store.
-tarpit_recorded() {
-	grep -q "session client=$1 " "$dir/tarpitd.log" &&
-		"$ctl" -c "$conf" lookup "$1" 2>/dev/null |
-		grep -q "tarpit_sessions=[1-9]"
-}
-
 # send LAST_OCTET TOKEN [TO]: a message from s@sender.example at
 # 127.0.0.N to TO (rcpt@primary.example; a comma-separated list for
 # several); swaks' exit status.
@@ -184,90 +136,17 @@ queue_empty() {
 		"$inst/queue/deferred" -type f 2>/dev/null)" ]
 }
 
-# header FILE NAME: the unfolded values of header NAME, one a line.
-header() {
-	awk -v want="$2" '
-	/^$/ { exit }
-	/^[ \t]/ { if (cur != "") cur = cur $0; next }
-	{ if (cur != "") print cur; cur = "" }
-	tolower(substr($0, 1, length(want) + 1)) == tolower(want ":") {
-		cur = substr($0, length(want) + 2); sub(/^[ \t]+/, "", cur)
-	}
-	END { if (cur != "") print cur }' "$1"
-}
-# count FILE NAME: how many header fields NAME the message has.
-count() {
-	header "$1" "$2" | wc -l | tr -d ' '
-}
-# at_rcpt TOKEN CODE XCODE: the reply to swaks' (first) RCPT TO began
-# "CODE XCODE" ("CODE-XCODE" when it has several lines), and the
-# message was not accepted.
-at_rcpt() {
-	awk -v code="$2" -v xcode="$3" '
-	/ -> RCPT TO:/ { rcpt = 1; next }
-	rcpt && /<[*~]* / {
-		sub(/^.*<[*~]* /, "")
-		ok = index($0, code) == 1 && index($0, xcode " ") == 5 &&
-		    substr($0, 4, 1) ~ /[- ]/
-		exit
-	}
-	END { exit !ok }' "$dir/send-$1.out" &&
-		! grep -q "^ *<[~]* 250 .*queued as" "$dir/send-$1.out"
-}
-
+mta_log=$inst/maillog
 tok=slowspam-pfp-$$-$(date +%s)
 tap_plan 8
 
-# 1. control: never at the tar pit; marks the primary alive. The
-# verdict counts only minutes before a tar-pit contact's own, so the
-# primary's last quarter of an hour is written as tarpitd's store would
-# hold it after it had been up that long (storetool, a test helper).
-send 183 "$tok-control"
-"$top_builddir/tests/storetool" "$dir/store/hits.lmdb" alive now-900000 \
-	now-60000 >/dev/null
-d="control: a message from 127.0.0.183 (never at the tar pit) is delivered without X-Slowspam"
-if ! f=$(find_in rcpt "$tok-control"); then
-	tap_fail "$d" "not delivered" "$dir/send-$tok-control.out" "$inst/maillog" "$policyd_log"
-elif [ -n "$(header "$f" X-Slowspam)" ]; then
-	tap_fail "$d" "it has X-Slowspam" "$f" "$policyd_log"
-else
-	tap_ok "$d" 0
-fi
+# 1. control: never at the tar pit; marks the primary alive.
+policy_control 183
 
-# 2. action=tag, three recipients: five policy requests for one
-# message, one X-Slowspam and one Authentication-Results in each copy.
-d="action=tag: 127.0.0.184 met the tar pit first; each of three copies has one X-Slowspam (backup-first) and one Authentication-Results (spf=pass)"
-if ! tarpit_hit 184; then
-	tap_fail "$d" "127.0.0.184 not recorded by the tar pit" "$dir/tarpit-184.out" "$dir/tarpitd.log"
-else
-	send 184 "$tok-tag" rcpt@primary.example,rcpt2@primary.example,rcpt3@primary.example
-	why=
-	for box in rcpt rcpt2 rcpt3; do
-		if ! f=$(find_in $box "$tok-tag"); then
-			why="not delivered to $box@"
-			break
-		fi
-		h=$(header "$f" X-Slowspam)
-		ar=$(header "$f" Authentication-Results)
-		if [ "$(count "$f" X-Slowspam)" != 1 ] ||
-			[ "$(count "$f" Authentication-Results)" != 1 ]; then
-			why="$box@: $(count "$f" X-Slowspam) X-Slowspam, $(count "$f" Authentication-Results) Authentication-Results"
-			break
-		fi
-		echo "$h" | grep -q "verdict=backup-first .*network=127\.0\.0\.184/32" ||
-			{ why="$box@: X-Slowspam: '$h'"; break; }
-		echo "$ar" | grep -q "^primary\.test;.*spf=pass .*smtp\.mailfrom=s184@sender\.example" ||
-			{ why="$box@: Authentication-Results: '$ar'"; break; }
-	done
-	if [ -z "$why" ]; then
-		tap_ok "$d" 0
-		echo "# X-Slowspam: $h"
-		echo "# Authentication-Results: $ar"
-	else
-		tap_fail "$d" "$why" ${f:+"$f"} "$dir/send-$tok-tag.out" \
-			"$inst/maillog" "$policyd_log"
-	fi
-fi
+# 2. action=tag, three recipients: one message, five questions (three
+# RCPT, DATA, END-OF-MESSAGE), one X-Slowspam and one
+# Authentication-Results in each copy.
+policy_tagged 184
 
 # 3. action=quarantine: HOLD puts the message in the hold queue. One
 # recipient: its three answers (X-Slowspam, Authentication-Results,
@@ -308,44 +187,16 @@ else
 			"$inst/maillog" "$policyd_log"
 	elif grep -lq -- "$tok-divert" "$inst"/mail/rcpt/new/* 2>/dev/null; then
 		tap_fail "$d" "also delivered to rcpt@" "$f" "$inst/maillog" "$policyd_log"
-	elif ! header "$f" X-Slowspam | grep -q "verdict=backup-first .*action=divert"; then
+	elif ! mta_header "$f" X-Slowspam | grep -q "verdict=backup-first .*action=divert"; then
 		tap_fail "$d" "no X-Slowspam verdict=backup-first action=divert" "$f" "$policyd_log"
 	else
 		tap_ok "$d" 0
 	fi
 fi
 
-# 5. action=tempfail: 451 4.7.1 at RCPT.
-start_policyd tempfail
-d="action=tempfail: 127.0.0.187 met the tar pit first, its RCPT TO gets 451 4.7.1"
-if ! tarpit_hit 187; then
-	tap_fail "$d" "127.0.0.187 not recorded by the tar pit" "$dir/tarpit-187.out" "$dir/tarpitd.log"
-else
-	send 187 "$tok-tempfail"
-	if at_rcpt "$tok-tempfail" 451 4.7.1; then
-		tap_ok "$d" 0
-		grep -m 1 "<\*\* 451" "$dir/send-$tok-tempfail.out" | sed 's/^/# /'
-	else
-		tap_fail "$d" "no 451 4.7.1 at RCPT" "$dir/send-$tok-tempfail.out" \
-			"$inst/maillog" "$policyd_log"
-	fi
-fi
-
-# 6. action=reject: 550 5.7.1 at RCPT.
-start_policyd reject
-d="action=reject: 127.0.0.188 met the tar pit first, its RCPT TO gets 550 5.7.1"
-if ! tarpit_hit 188; then
-	tap_fail "$d" "127.0.0.188 not recorded by the tar pit" "$dir/tarpit-188.out" "$dir/tarpitd.log"
-else
-	send 188 "$tok-reject"
-	if at_rcpt "$tok-reject" 550 5.7.1; then
-		tap_ok "$d" 0
-		grep -m 1 "<\*\* 550" "$dir/send-$tok-reject.out" | sed 's/^/# /'
-	else
-		tap_fail "$d" "no 550 5.7.1 at RCPT" "$dir/send-$tok-reject.out" \
-			"$inst/maillog" "$policyd_log"
-	fi
-fi
+# 5. and 6. action=tempfail: 451 4.7.1 at RCPT; action=reject: 550 5.7.1.
+policy_refused 187 tempfail 451 4.7.1
+policy_refused 188 reject 550 5.7.1
 
 # 7. primary first (still action=reject: a wrong verdict would reject)
 d="primary first: 127.0.0.189 sent, then met the tar pit; its next message is delivered without X-Slowspam"
@@ -358,7 +209,7 @@ else
 	if ! f=$(find_in rcpt "$tok-first2"); then
 		tap_fail "$d" "second message not delivered to rcpt@" \
 			"$dir/send-$tok-first2.out" "$inst/maillog" "$policyd_log"
-	elif [ -n "$(header "$f" X-Slowspam)" ]; then
+	elif [ -n "$(mta_header "$f" X-Slowspam)" ]; then
 		tap_fail "$d" "it has X-Slowspam" "$f" "$policyd_log"
 	else
 		tap_ok "$d" 0
@@ -368,12 +219,12 @@ fi
 # 8. policy server stopped: smtpd_policy_service_default_action = DUNNO
 # lets mail through (after smtpd_policy_service_try_limit attempts,
 # smtpd_policy_service_retry_delay apart, at each of the three stages).
-stop_policyd
+policyd_stop
 d="policy server stopped: a message from 127.0.0.184 (tar pit first) is delivered, untagged"
 send 184 "$tok-nopolicy"
 if ! f=$(find_in rcpt "$tok-nopolicy"); then
 	tap_fail "$d" "not delivered" "$dir/send-$tok-nopolicy.out" "$inst/maillog"
-elif [ -n "$(header "$f" X-Slowspam)" ]; then
+elif [ -n "$(mta_header "$f" X-Slowspam)" ]; then
 	tap_fail "$d" "it has X-Slowspam" "$f"
 else
 	tap_ok "$d" 0
