@@ -21,7 +21,8 @@
 #   - action=reject: 550 5.7.1 at RCPT;
 #   - action=quarantine: the message (one recipient) is frozen in Exim's
 #     queue with X-Slowspam and Authentication-Results;
-#   - action=divert: delivered to divert_to only.
+#   - action=divert: delivered to divert_to only;
+#   - policy server stopped: mail still flows, untagged.
 # Needs root, unshare, python3, dpkg-deb, apt-get and swaks; otherwise
 # skips. Prints TAP.
 #
@@ -190,7 +191,7 @@ spool_frozen() {
 
 mta_log=$dir/log/mainlog
 tok=slowspam-exp-$$-$(date +%s)
-tap_plan 6
+tap_plan 7
 
 # 1. control: never at the tar pit; marks the primary alive.
 policy_control 193
@@ -243,6 +244,19 @@ else
 	else
 		tap_ok "$d" 0
 	fi
+fi
+
+# 7. policy server stopped: ${readsocket} cannot connect, its fail
+# string says DUNNO, and the mail flows, untagged.
+policyd_stop
+d="policy server stopped: a message from 127.0.0.194 (tar pit first) is delivered, untagged"
+send 194 "$tok-nopolicy"
+if ! f=$(find_in rcpt "$tok-nopolicy"); then
+	tap_fail "$d" "not delivered" "$dir/send-$tok-nopolicy.out" "$dir/log/mainlog"
+elif [ -n "$(mta_header "$f" X-Slowspam)" ]; then
+	tap_fail "$d" "it has X-Slowspam" "$f"
+else
+	tap_ok "$d" 0
 fi
 
 echo "# $(($(date +%s) - t_start)) s in all"
