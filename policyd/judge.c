@@ -20,6 +20,12 @@
 
 static struct complaint no_client;
 
+/* The key's parts, their separators and the NUL fit SESSION_KEY_MAX. */
+#define FIELD(f)	sizeof(((struct policy_request *)0)->f)
+G_STATIC_ASSERT(FIELD(client_address) + FIELD(client_port) +
+    FIELD(server_address) + FIELD(server_port) <= SESSION_KEY_MAX);
+#undef FIELD
+
 /* Postfix says "unknown" for a name it could not verify or find. */
 static const char *
 known_name(const struct policy_request *r, enum policy_attr a)
@@ -43,7 +49,7 @@ session_key(const struct policy_request *r, char *key)
 	for (size_t i = 0; i < G_N_ELEMENTS(parts); i++) {
 		const char *v = policy_value(r, parts[i]);
 
-		/* Each value fits its buffer, so the key fits its own. */
+		/* Each value fits its buffer, so the key fits (above). */
 		n += (size_t)g_snprintf(key + n, SESSION_KEY_MAX - n, "%s%s",
 		    i > 0 ? "|" : "", v != NULL ? v : "");
 	}
@@ -134,6 +140,25 @@ action_text(const struct psession *p, enum answer_kind kind)
 	return NULL;
 }
 
+/* At level debug: what each request was answered. */
+static void
+log_answer(const struct psession *p, const struct policy_request *r,
+    enum answer_stage stage, enum answer_kind kind)
+{
+	const char *instance = policy_value(r, POLICY_INSTANCE);
+	char addr[ADDR_STRLEN];
+	struct log_event e;
+
+	log_event_begin(&e, "answer");
+	log_event_str(&e, "client", p->vs.have_addr ?
+	    addr_format(&p->vs.addr, addr) : "none");
+	log_event_untrusted(&e, "instance", instance != NULL ? instance : "",
+	    instance != NULL ? strlen(instance) : 0, LOG_VALUE_MAX);
+	log_event_str(&e, "stage", answer_stage_name(stage));
+	log_event_str(&e, "answer", answer_kind_name(kind));
+	log_event_emit(&e, LOG_DEBUG);
+}
+
 /* The action for one request of a known client. */
 static enum answer_kind
 judge_session(struct judge *j, struct psession *p, const struct addr *client,
@@ -163,6 +188,8 @@ judge_session(struct judge *j, struct psession *p, const struct addr *client,
 		    p->vs.netkey, answer_kind_name(kind));
 		kind = ANSWER_DUNNO;
 	}
+	if (log_get_level() >= LOG_DEBUG)
+		log_answer(p, r, stage, kind);
 	return kind;
 }
 

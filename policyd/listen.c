@@ -3,15 +3,13 @@
  *
  * A unix socket gets its mode from the umask at bind(), so there is no
  * moment at which it is wider than [policyd] socket_mode; its owner and
- * group are then changed on the socket itself, through a descriptor of
- * it, never through a symbolic link (as the milter does for its own).
+ * group are then changed on the socket itself (privs_own_socket).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
 #endif
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -22,6 +20,13 @@
 #include "addr.h"
 #include "listen.h"
 #include "privs.h"
+
+/* The unix socket made, for policy_unlink. */
+static struct {
+	char	*file;
+	dev_t	dev;
+	ino_t	ino;
+} made;
 
 /* The file of a unix: or local: spec; NULL for inet. */
 static const char *
@@ -37,9 +42,6 @@ own_socket(const struct conf *c, const char *file, GError **error)
 {
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
-	const char *why = NULL;
-	struct stat sb;
-	int fd;
 
 	if (geteuid() == 0 && c->policyd.user[0] != '\0' &&
 	    !privs_lookup("[policyd]", c->policyd.user, &uid, &gid, error))
@@ -47,24 +49,7 @@ own_socket(const struct conf *c, const char *file, GError **error)
 	if (c->policyd.socket_group[0] != '\0' && !privs_lookup_group(
 	    "[policyd] socket_group", c->policyd.socket_group, &gid, error))
 		return false;
-	if (uid == (uid_t)-1 && gid == (gid_t)-1)
-		return true;
-	if ((fd = open(file, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-	    fstat(fd, &sb) != 0)
-		why = g_strerror(errno);
-	else if (!S_ISSOCK(sb.st_mode) || sb.st_uid != geteuid())
-		why = "not the socket just made (replaced?)";
-	else if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) != 0)
-		why = g_strerror(errno);
-	if (fd >= 0)
-		close(fd);
-	if (why != NULL) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-		    "%s: cannot set its owner ([policyd] user, socket_group): "
-		    "%s", file, why);
-		return false;
-	}
-	return true;
+	return privs_own_socket("[policyd]", file, uid, gid, error);
 }
 
 static int
@@ -103,6 +88,12 @@ listen_unix(const struct conf *c, const char *file, GError **error)
 		close(fd);
 		return -1;
 	}
+	if (lstat(file, &sb) == 0) {
+		g_free(made.file);
+		made.file = g_strdup(file);
+		made.dev = sb.st_dev;
+		made.ino = sb.st_ino;
+	}
 	return fd;
 }
 
@@ -136,6 +127,18 @@ listen_inet(const char *spec, GError **error)
 		return -1;
 	}
 	return fd;
+}
+
+void
+policy_unlink(void)
+{
+	struct stat sb;
+
+	if (made.file != NULL && lstat(made.file, &sb) == 0 &&
+	    S_ISSOCK(sb.st_mode) && sb.st_dev == made.dev &&
+	    sb.st_ino == made.ino)
+		unlink(made.file);
+	g_clear_pointer(&made.file, g_free);
 }
 
 int

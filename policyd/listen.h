@@ -19,4 +19,10 @@
  */
 int	policy_listen(const struct conf *c, GError **error);
 
+/*
+ * At a clean stop: remove the unix socket file policy_listen made, if it
+ * is still that one (not another's made since at the same path).
+ */
+void	policy_unlink(void);
+
 #endif /* SLOWSPAM_POLICY_LISTEN_H */

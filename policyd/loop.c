@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -63,22 +64,86 @@ struct conn {
 	GList		link;		/* on L.idle unless judged */
 };
 
-/* Why a connection was closed for bad input: metrics labels. */
-static const struct {
-	const char	*why;		/* policy_parser_why(), or ours */
-	const char	*label;
-} proto_errors[] = {
-	{ "line too long", "line_too_long" },
-	{ "too many attributes", "too_many_attributes" },
-	{ "NUL byte", "nul_byte" },
-	{ "bad attribute name", "bad_attribute_name" },
-	{ "empty attribute name", "empty_attribute_name" },
-	{ "missing '='", "missing_equals" },
-	{ "duplicate attribute", "duplicate_attribute" },
-	{ "end of input inside a request", "cut_short" },
+/* Why a connection was closed for bad input, and its metrics label. */
+static const char *const proto_whys[] = {
+	"line too long", "too many attributes", "NUL byte",
+	"bad attribute name", "empty attribute name", "missing '='",
+	"duplicate attribute", "end of input inside a request",
 };
-#define NPROTO	G_N_ELEMENTS(proto_errors)
+static const char *const proto_labels[] = {
+	"line_too_long", "too_many_attributes", "nul_byte",
+	"bad_attribute_name", "empty_attribute_name", "missing_equals",
+	"duplicate_attribute", "cut_short",
+};
+#define NPROTO	G_N_ELEMENTS(proto_whys)
+G_STATIC_ASSERT(G_N_ELEMENTS(proto_labels) == NPROTO);
 static const char why_cut[] = "end of input inside a request";
+
+/* Why we closed a sound connection. */
+enum {
+	CLOSED_IDLE,		/* idle_timeout */
+	CLOSED_EVICTED,		/* the longest idle, at max_connections */
+	CLOSED_REFUSED,		/* a new one, every other one busy */
+	CLOSED_N,
+};
+static const char *const closed_labels[] = { "idle", "evicted", "refused" };
+
+/*
+ * The counters, as the loop thread keeps them (it alone writes them and
+ * renders the scrapes) and as a snapshot for the table below.
+ */
+struct counters {
+	uint64_t	requests, accepted, open;
+	uint64_t	closed[CLOSED_N];
+	uint64_t	proto[NPROTO];
+	uint64_t	answers[ANSWER_NKINDS];
+	uint64_t	sessions, sessions_evicted, sessions_expired;
+};
+
+static const char *
+answer_label(unsigned i)
+{
+	return answer_kind_name((enum answer_kind)i);
+}
+
+/* Not "connections": the engine's count the SMTP sessions. */
+static const struct metrics_row counter_rows[] = {
+	{ .name = "slowspam_policyd_requests_total",
+	  .help = "Policy requests received whole.", .key = "requests",
+	  .offset = offsetof(struct counters, requests) },
+	{ .name = "slowspam_policyd_policy_connections_total",
+	  .help = "Policy client connections accepted.",
+	  .key = "policy_connections",
+	  .offset = offsetof(struct counters, accepted) },
+	{ .name = "slowspam_policyd_policy_connections_open",
+	  .help = "Policy client connections open.", .kind = METRICS_GAUGE,
+	  .key = "open", .offset = offsetof(struct counters, open) },
+	{ .name = "slowspam_policyd_policy_connections_closed_total",
+	  .help = "Sound connections we closed: idle for idle_timeout, the "
+	    "longest idle to make room at max_connections, a new one at "
+	    "once when every other one was busy.", .key = "closed_",
+	  .offset = offsetof(struct counters, closed), .label = "reason",
+	  .values = closed_labels, .count = CLOSED_N },
+	{ .name = "slowspam_policyd_protocol_errors_total",
+	  .help = "Connections closed for malformed input, by why.",
+	  .key = "error_", .offset = offsetof(struct counters, proto),
+	  .label = "why", .values = proto_labels, .count = NPROTO },
+	{ .name = "slowspam_policyd_answers_total",
+	  .help = "Answers given, by action.", .key = "answer_",
+	  .offset = offsetof(struct counters, answers), .label = "answer",
+	  .value_name = answer_label, .count = ANSWER_NKINDS },
+	{ .name = "slowspam_policyd_sessions",
+	  .help = "SMTP sessions kept.", .kind = METRICS_GAUGE,
+	  .key = "sessions", .offset = offsetof(struct counters, sessions) },
+	{ .name = "slowspam_policyd_sessions_evicted_total",
+	  .help = "Sessions dropped to make room (max_sessions).",
+	  .key = "sessions_evicted",
+	  .offset = offsetof(struct counters, sessions_evicted) },
+	{ .name = "slowspam_policyd_sessions_expired_total",
+	  .help = "Sessions dropped after session_ttl idle.",
+	  .key = "sessions_expired",
+	  .offset = offsetof(struct counters, sessions_expired) },
+};
 
 /* Upper bounds of the request-latency buckets, in seconds. */
 static const double latency_bounds[] = {
@@ -102,10 +167,7 @@ static struct {
 	bool		stopping;
 	int64_t		stop_deadline;
 	int64_t		next_expire;
-	/* Counters: the loop thread's alone (metrics are rendered here). */
-	uint64_t	accepted, requests, timed_out, evicted, refused;
-	uint64_t	proto[NPROTO];
-	uint64_t	answers[ANSWER_NKINDS];
+	struct counters	c;		/* sessions and open: at snapshots */
 	uint64_t	latency[NLATENCY + 1];
 	double		latency_sum;
 } L;
@@ -173,10 +235,9 @@ conn_bad(struct conn *c, const char *why)
 {
 	size_t i;
 
-	for (i = 0; i < NPROTO - 1 && strcmp(proto_errors[i].why, why) != 0;
-	    i++)
+	for (i = 0; i < NPROTO - 1 && strcmp(proto_whys[i], why) != 0; i++)
 		;
-	L.proto[i]++;
+	L.c.proto[i]++;
 	complain(&bad_input[i], LOG_WARNING, "policy client %s: %s: closing "
 	    "the connection", c->peer, why);
 	conn_close(c);
@@ -204,7 +265,7 @@ worker(gpointer data, gpointer user_data)
 static void
 submit(struct conn *c)
 {
-	L.requests++;
+	L.c.requests++;
 	c->t0 = g_get_monotonic_time();
 	c->judged = true;
 	L.judged++;
@@ -320,7 +381,7 @@ on_done(void)
 	while ((c = g_async_queue_try_pop(L.done)) != NULL) {
 		c->judged = false;
 		L.judged--;
-		L.answers[c->kind]++;
+		L.c.answers[c->kind]++;
 		count_latency(g_get_monotonic_time() - c->t0);
 		g_queue_push_head_link(&L.idle, &c->link);
 		if (c->gone) {
@@ -348,8 +409,12 @@ conn_event(struct conn *c, uint32_t events)
 		conn_close(c);
 		return;
 	}
-	if ((events & EPOLLOUT) != 0 && c->out_len > 0) {
-		flush(c);
+	/* Writing an answer: nothing is read until it is out. */
+	if (c->out_len > 0) {
+		if ((events & EPOLLOUT) != 0)
+			flush(c);
+		else if ((events & EPOLLHUP) != 0)
+			conn_close(c);
 		return;
 	}
 	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP)) != 0)
@@ -381,7 +446,7 @@ evict_one(void)
 
 	if (l == NULL)
 		return false;
-	L.evicted++;
+	L.c.closed[CLOSED_EVICTED]++;
 	conn_close(l->data);
 	return true;
 }
@@ -416,7 +481,7 @@ on_accept(void)
 			return;
 		}
 		if (L.open >= max && !evict_one()) {
-			L.refused++;
+			L.c.closed[CLOSED_REFUSED]++;
 			close(fd);
 			continue;
 		}
@@ -436,7 +501,7 @@ on_accept(void)
 		}
 		g_queue_push_head_link(&L.idle, &c->link);
 		L.open++;
-		L.accepted++;
+		L.c.accepted++;
 	}
 }
 
@@ -451,87 +516,66 @@ expire_idle(int64_t now)
 	verdict_setup_unref(s);
 	while ((l = g_queue_peek_tail_link(&L.idle)) != NULL &&
 	    now - ((struct conn *)l->data)->active >= idle) {
-		L.timed_out++;
+		L.c.closed[CLOSED_IDLE]++;
 		conn_close(l->data);
 	}
 	return l != NULL ? ((struct conn *)l->data)->active + idle : INT64_MAX;
 }
 
 static void
-render(GString *out, void *data)
+counters_get(struct counters *out)
 {
 	struct sessions_stats ss;
-	char labels[64];
-	const char *name;
+
+	sessions_get_stats(L.judge.sessions, &ss);
+	*out = L.c;
+	out->open = L.open;
+	out->sessions = ss.count;
+	out->sessions_evicted = ss.evicted;
+	out->sessions_expired = ss.expired;
+}
+
+static void
+render(GString *out, void *data)
+{
+	struct counters c;
 
 	(void)data;
-	sessions_get_stats(L.judge.sessions, &ss);
-	metrics_counter(out, "slowspam_policyd_requests_total",
-	    "Policy requests received whole.", NULL, L.requests);
-	/* Not "connections": the engine's count the SMTP sessions. */
-	metrics_counter(out, "slowspam_policyd_policy_connections_total",
-	    "Policy client connections accepted.", NULL, L.accepted);
-	metrics_gauge(out, "slowspam_policyd_policy_connections_open",
-	    "Policy client connections open.", NULL, L.open);
-	name = "slowspam_policyd_policy_connections_closed_total";
-	metrics_counter(out, name, "Policy client connections we closed "
-	    "other than for bad input: idle for idle_timeout, the longest "
-	    "idle to make room at max_connections, or a new one at once "
-	    "when every one was busy.", "reason=\"idle\"", L.timed_out);
-	metrics_counter(out, name, NULL, "reason=\"evicted\"", L.evicted);
-	metrics_counter(out, name, NULL, "reason=\"refused\"", L.refused);
-	name = "slowspam_policyd_protocol_errors_total";
-	for (size_t i = 0; i < NPROTO; i++) {
-		g_snprintf(labels, sizeof(labels), "why=\"%s\"",
-		    proto_errors[i].label);
-		metrics_counter(out, name, i == 0 ? "Connections closed for "
-		    "malformed input, by why." : NULL, labels, L.proto[i]);
-	}
-	name = "slowspam_policyd_answers_total";
-	for (unsigned i = 0; i < ANSWER_NKINDS; i++) {
-		g_snprintf(labels, sizeof(labels), "answer=\"%s\"",
-		    answer_kind_name((enum answer_kind)i));
-		metrics_counter(out, name, i == 0 ? "Answers given, by "
-		    "action." : NULL, labels, L.answers[i]);
-	}
+	counters_get(&c);
+	metrics_table_render(out, counter_rows, G_N_ELEMENTS(counter_rows),
+	    &c);
 	metrics_histogram(out, "slowspam_policyd_request_seconds",
 	    "From a whole request to its answer (the verdict's time, the "
 	    "wait for a worker included).", latency_bounds, L.latency,
 	    NLATENCY, L.latency_sum);
-	metrics_gauge(out, "slowspam_policyd_sessions",
-	    "SMTP sessions kept.", NULL, ss.count);
-	metrics_counter(out, "slowspam_policyd_sessions_evicted_total",
-	    "Sessions dropped to make room (max_sessions).", NULL,
-	    ss.evicted);
-	metrics_counter(out, "slowspam_policyd_sessions_expired_total",
-	    "Sessions dropped after session_ttl idle.", NULL, ss.expired);
 	verdict_engine_metrics(L.judge.engine, out, "slowspam_policyd");
 	metrics_log_stats(out);
 }
 
+/* SIGUSR1: ours, the engine's and the log's counters on one line. */
 static void
 log_totals(void)
 {
-	g_autoptr(GString) s = g_string_new(NULL);
-	struct sessions_stats ss;
+	g_autoptr(GString) engine = g_string_new(NULL);
+	g_auto(GStrv) words = NULL;
+	struct counters c;
+	struct log_event e;
 
-	sessions_get_stats(L.judge.sessions, &ss);
-	g_string_append_printf(s, "counters: requests=%" PRIu64
-	    " policy_connections=%" PRIu64 " open=%u sessions=%u", L.requests,
-	    L.accepted, L.open, ss.count);
-	for (unsigned i = 0; i < ANSWER_NKINDS; i++)
-		g_string_append_printf(s, " %s=%" PRIu64,
-		    answer_kind_name((enum answer_kind)i), L.answers[i]);
-	{
-		uint64_t errors = 0;
+	counters_get(&c);
+	log_event_begin(&e, "totals");
+	metrics_table_totals(&e, counter_rows, G_N_ELEMENTS(counter_rows), &c);
+	verdict_engine_totals(L.judge.engine, engine);
+	words = g_strsplit(engine->str, " ", -1);
+	for (size_t i = 0; words[i] != NULL; i++) {
+		char *eq = strchr(words[i], '=');
 
-		for (size_t i = 0; i < NPROTO; i++)
-			errors += L.proto[i];
-		g_string_append_printf(s, " protocol_errors=%" PRIu64, errors);
+		if (eq != NULL) {
+			*eq = '\0';
+			log_event_str(&e, words[i], eq + 1);
+		}
 	}
-	g_string_append_c(s, ' ');
-	verdict_engine_totals(L.judge.engine, s);
-	log_msg(LOG_NOTICE, "%s", s->str);
+	metrics_log_totals(&e);
+	log_event_emit(&e, LOG_NOTICE);
 }
 
 /* SIGHUP: a new configuration; a bad file keeps the running one. */

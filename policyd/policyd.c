@@ -15,6 +15,7 @@
 #include "config.h"
 #endif
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -170,6 +171,7 @@ main(int argc, char **argv)
 	    store_describe(store), lp.setup->conf->policyd.workers);
 	if (!(ok = loop_run(&lp, &err)))
 		log_msg(LOG_ERR, "%s", err->message);
+	policy_unlink();
 	log_msg(LOG_NOTICE, PROG " stopped");
 	verdict_engine_free(lp.engine);
 	spf_free(spf);

@@ -6,7 +6,10 @@
  *	metrics_server_run	do what is ready or due, never waiting
  *	metrics_server_fd, metrics_server_deadline	what to wait for
  *	metrics_counter, metrics_gauge, metrics_histogram	samples
- *	metrics_log_stats	the log queue's counters (log.c), for every daemon
+ *	metrics_table_render	a table of counters as Prometheus samples
+ *	metrics_table_totals	the same table as totals-line fields
+ *	metrics_log_stats, metrics_log_totals	the log queue's counters
+ *			(log.c), for every daemon
  *
  * One request per connection, answered and closed: no keep-alive, no
  * chunks, nothing but the request line is looked at. The caller may be
@@ -22,6 +25,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -475,18 +479,139 @@ metrics_histogram(GString *out, const char *name, const char *help,
 	g_string_append_printf(out, "%" G_GUINT64_FORMAT "\n", total);
 }
 
+/* Value i of a row; memcpy: the snapshot need not be aligned for us. */
+static uint64_t
+row_value(const struct metrics_row *r, unsigned i, const void *snapshot)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)snapshot + r->offset + i * sizeof(v),
+	    sizeof(v));
+	return v;
+}
+
+/* Label value i of a row, NULL past the last. */
+static const char *
+row_label_value(const struct metrics_row *r, unsigned i)
+{
+	if (r->value_name != NULL)
+		return r->value_name(i);
+	return r->values[i - r->first];
+}
+
+static void
+row_sample(GString *out, const struct metrics_row *r, const char *help,
+    const char *labels, uint64_t v)
+{
+	if (r->kind == METRICS_GAUGE)
+		metrics_gauge(out, r->name, help, labels, r->divisor != 0 ?
+		    (double)v / r->divisor : (double)v);
+	else if (r->divisor != 0)
+		metrics_counter_f(out, r->name, help, labels,
+		    (double)v / r->divisor);
+	else
+		metrics_counter(out, r->name, help, labels, v);
+}
+
+void
+metrics_table_render(GString *out, const struct metrics_row *rows,
+    size_t nrows, const void *snapshot)
+{
+	for (size_t n = 0; n < nrows; n++) {
+		const struct metrics_row *r = &rows[n];
+		const char *help = r->help;
+
+		if (r->name == NULL)
+			continue;
+		if (r->label == NULL) {
+			row_sample(out, r, help, NULL,
+			    row_value(r, 0, snapshot));
+			continue;
+		}
+		for (unsigned i = r->first; i - r->first < r->count; i++) {
+			const char *val = row_label_value(r, i);
+			char labels[METRICS_KEY_MAX + 8];
+
+			if (val == NULL)
+				break;
+			g_snprintf(labels, sizeof(labels), "%s=\"%s\"",
+			    r->label, val);
+			row_sample(out, r, help, labels,
+			    row_value(r, i, snapshot));
+			help = NULL;		/* HELP and TYPE once */
+		}
+	}
+}
+
+static void
+row_field(struct log_event *ev, const struct metrics_row *r, const char *key,
+    uint64_t v)
+{
+	if (r->totals_divisor != 0)
+		log_event_fmt(ev, key, "%.2f", (double)v / r->totals_divisor);
+	else
+		log_event_int(ev, key, (long long)v);
+}
+
+void
+metrics_table_totals(struct log_event *ev, const struct metrics_row *rows,
+    size_t nrows, const void *snapshot)
+{
+	for (size_t n = 0; n < nrows; n++) {
+		const struct metrics_row *r = &rows[n];
+
+		if (r->key == NULL)
+			continue;
+		if (r->label == NULL) {
+			row_field(ev, r, r->key, row_value(r, 0, snapshot));
+			continue;
+		}
+		for (unsigned i = r->first; i - r->first < r->count; i++) {
+			const char *val = row_label_value(r, i);
+			char key[METRICS_KEY_MAX];
+
+			if (val == NULL)
+				break;
+			g_snprintf(key, sizeof(key), "%s%s%s", r->key, val,
+			    r->key_suffix != NULL ? r->key_suffix : "");
+			row_field(ev, r, key, row_value(r, i, snapshot));
+		}
+	}
+}
+
+static const char *const log_dests[] = { "log", "event_log" };
+
+/* struct log_stats has dropped_log and dropped_event side by side. */
+static const struct metrics_row log_rows[] = {
+	{ .name = "slowspam_log_lines_dropped_total",
+	  .help = "Lines the log queue had no room for (the reader of the "
+	    "log or event log was too slow), by destination.",
+	  .key = "", .key_suffix = "_dropped",
+	  .offset = offsetof(struct log_stats, dropped_log),
+	  .label = "dest", .values = log_dests,
+	  .count = G_N_ELEMENTS(log_dests) },
+	{ .name = "slowspam_log_lines_failed_total",
+	  .help = "Lines lost to a write error, or refused as too long.",
+	  .key = "log_failed", .offset = offsetof(struct log_stats, failed) },
+};
+
+G_STATIC_ASSERT(offsetof(struct log_stats, dropped_event) ==
+    offsetof(struct log_stats, dropped_log) + sizeof(uint64_t));
+
 void
 metrics_log_stats(GString *out)
 {
-	static const char name[] = "slowspam_log_lines_dropped_total";
 	struct log_stats ls;
 
 	log_get_stats(&ls);
-	metrics_counter(out, name, "Lines the log queue had no room for (the "
-	    "reader of the log or event log was too slow), by destination.",
-	    "dest=\"log\"", ls.dropped_log);
-	metrics_counter(out, name, NULL, "dest=\"event_log\"",
-	    ls.dropped_event);
-	metrics_counter(out, "slowspam_log_lines_failed_total", "Lines lost "
-	    "to a write error, or refused as too long.", NULL, ls.failed);
+	metrics_table_render(out, log_rows, G_N_ELEMENTS(log_rows), &ls);
+}
+
+void
+metrics_log_totals(struct log_event *ev)
+{
+	struct log_stats ls;
+
+	log_get_stats(&ls);
+	metrics_table_totals(ev, log_rows, G_N_ELEMENTS(log_rows), &ls);
 }

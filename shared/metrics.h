@@ -12,6 +12,7 @@
 #include <glib.h>
 
 #include "conf.h"
+#include "log.h"
 
 /* Write the whole exposition into out (called once per scrape). */
 typedef void (*metrics_render_fn)(GString *out, void *data);
@@ -98,9 +99,71 @@ void	metrics_histogram(GString *out, const char *name, const char *help,
 	    double sum);
 
 /*
+ * A table of counters: a daemon describes each of its counters once, in
+ * an array of rows, and renders the same array twice, as Prometheus
+ * samples for a scrape and as the fields of its "totals" log line
+ * (SIGUSR1, exit), so the two cannot drift apart.
+ *
+ * Every value is a uint64_t in a snapshot the daemon fills just before
+ * rendering (copied under its lock, if it has one): a row names it by
+ * its offsetof() in the snapshot. A row with a label is a family of
+ * samples, one per label value i, first <= i < first + count; value i
+ * is the uint64_t at offset + i * sizeof(uint64_t), so an array indexed
+ * by an enum takes offsetof(the array) and the enum's range. Label
+ * values are value_name(i) if given, else values[i - first]; the first
+ * NULL ends them early (count is then a bound, the array's size).
+ * Label values and keys are the daemon's own words ([a-z0-9_]): no
+ * escaping is done, and none may come from the network.
+ *
+ * Prometheus: name, help once per family (HELP and TYPE lines with its
+ * first sample), kind; the sample is the integer, or value / divisor
+ * if divisor is not 0 (held_ms as seconds: 1000).
+ *
+ * Totals: key=N, or with a label key VALUE key_suffix=N for each label
+ * value (key "end_", value "limit": end_limit=N; key "", key_suffix
+ * "_dropped": log_dropped=N); if totals_divisor is not 0, value /
+ * totals_divisor with two decimals. A row with name NULL is in the totals
+ * only (a sum the line has always had); one with key NULL is left out
+ * of the totals line.
+ */
+enum metrics_kind {
+	METRICS_COUNTER,
+	METRICS_GAUGE,
+};
+
+struct metrics_row {
+	const char	*name;		/* family; NULL: totals only */
+	const char	*help;
+	enum metrics_kind kind;
+	const char	*key;		/* totals key, or its start */
+	const char	*key_suffix;	/* after a label value, or NULL */
+	size_t		 offset;	/* of the uint64_t in the snapshot */
+	double		 divisor;	/* 0, or sample = value / it */
+	double		 totals_divisor; /* 0, or "%.2f" of value / it */
+	const char	*label;		/* label name; NULL: none */
+	const char	*(*value_name)(unsigned i);
+	const char *const *values;	/* if value_name is NULL */
+	unsigned	 first, count;	/* label values first.. */
+};
+
+/* Longest totals key made from key, a label value and key_suffix. */
+#define METRICS_KEY_MAX	64
+
+/* The table as Prometheus samples, appended to out. */
+void	metrics_table_render(GString *out, const struct metrics_row *rows,
+	    size_t nrows, const void *snapshot);
+/* The table as fields of ev (log_event_int, log_event_fmt). */
+void	metrics_table_totals(struct log_event *ev,
+	    const struct metrics_row *rows, size_t nrows,
+	    const void *snapshot);
+
+/*
+ * The log queue's counters, from log_get_stats(), for every daemon:
  * slowspam_log_lines_dropped_total{dest="log"|"event_log"} and
- * slowspam_log_lines_failed_total, from log_get_stats().
+ * slowspam_log_lines_failed_total; in the totals line log_dropped,
+ * event_log_dropped and log_failed.
  */
 void	metrics_log_stats(GString *out);
+void	metrics_log_totals(struct log_event *ev);
 
 #endif /* SLOWSPAM_METRICS_H */

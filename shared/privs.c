@@ -4,6 +4,7 @@
  *
  *	privs_lookup		a user, refusing root
  *	privs_lookup_group	a group
+ *	privs_own_socket	give a unix socket just made its owner
  *	privs_become		chroot, become the user; shed capabilities
  *
  * As OpenBSD spamd and Postfix do: look the user up before chroot,
@@ -19,6 +20,7 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
 #include <pwd.h>
@@ -73,6 +75,35 @@ privs_lookup_group(const char *key, const char *group, gid_t *gid,
 		return false;
 	}
 	*gid = gr->gr_gid;
+	return true;
+}
+
+bool
+privs_own_socket(const char *key, const char *file, uid_t uid, gid_t gid,
+    GError **error)
+{
+	const char *why = NULL;
+	struct stat sb;
+	int fd;
+
+	if (uid == (uid_t)-1 && gid == (gid_t)-1)
+		return true;
+	/* Through a descriptor of the file: never through a link. */
+	if ((fd = open(file, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
+	    fstat(fd, &sb) != 0)
+		why = g_strerror(errno);
+	else if (!S_ISSOCK(sb.st_mode) || sb.st_uid != geteuid())
+		why = "not the socket just made (replaced?)";
+	else if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) != 0)
+		why = g_strerror(errno);
+	if (fd >= 0)
+		close(fd);
+	if (why != NULL) {
+		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+		    "%s: cannot set its owner (%s user, socket_group): %s",
+		    file, key, why);
+		return false;
+	}
 	return true;
 }
 

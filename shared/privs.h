@@ -1,5 +1,5 @@
 /*
- * privs.h - giving up root and capabilities, for tarpitd and the milter.
+ * privs.h - giving up root and capabilities, for the daemons.
  */
 #ifndef SLOWSPAM_PRIVS_H
 #define SLOWSPAM_PRIVS_H
@@ -21,6 +21,15 @@ bool	privs_lookup(const char *key, const char *user, uid_t *uid,
 /* Look group up; key names the setting ("[milter] socket_group"). */
 bool	privs_lookup_group(const char *key, const char *group, gid_t *gid,
 	    GError **error);
+/*
+ * Give the unix socket file, just made by this process, the owner uid
+ * and group gid ((uid_t)-1, (gid_t)-1: leave it), changed on the socket
+ * itself through a descriptor (never through a symbolic link, never on
+ * anything but a socket this user owns). key names the group of
+ * settings ("[policyd]") in the error, which also names file.
+ */
+bool	privs_own_socket(const char *key, const char *file, uid_t uid,
+	    gid_t gid, GError **error);
 /*
  * If root: chroot (unless chroot_dir is NULL or "") and become user,
  * with its own group only, for good. Root or not: then keep no

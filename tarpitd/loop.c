@@ -42,6 +42,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -108,6 +109,9 @@ struct fifo {
 	int32_t		head, tail;
 };
 
+/* Evidence flags counted: at least as many as record_evidence_name() has. */
+#define EVIDENCE_SLOTS	8
+
 /* Counters for SIGUSR1 and the metrics. */
 struct totals {
 	uint64_t	started;	/* accepted, limit-refused ones too */
@@ -115,7 +119,7 @@ struct totals {
 	uint64_t	bytes_sent;
 	uint64_t	held_ms;
 	uint64_t	ended[SMTP_END_ERROR + 1];
-	uint64_t	evidence[8];
+	uint64_t	evidence[EVIDENCE_SLOTS];
 	uint64_t	helos;
 	uint64_t	unrecorded[UNRECORDED_COUNT];
 };
@@ -523,7 +527,7 @@ end_session(struct tarpit *t, int fd)
 	t->totals.held_ms += u.held_ms;
 	t->totals.bytes_sent += c->s.bytes_sent;
 	t->totals.ended[MIN(c->s.end, SMTP_END_ERROR)]++;
-	for (unsigned i = 0; i < 8; i++)
+	for (unsigned i = 0; i < EVIDENCE_SLOTS; i++)
 		t->totals.evidence[i] += (c->s.evidence >> i) & 1;
 	if (c->s.end != SMTP_END_LIMIT) {
 		net_count(t, &c->addr, -1);
@@ -757,109 +761,132 @@ next_timeout(const struct tarpit *t, int64_t now)
 	return next <= now ? 0 : (int)MIN(next - now, 60 * 60 * 1000);
 }
 
+/*
+ * What the counters table reads: the totals and the gauges of one
+ * moment, all uint64_t (metrics.h). The log queue's counters are
+ * metrics.c's own table, rendered after this one.
+ */
+struct counters {
+	struct totals	t;
+	uint64_t	held_now;
+	uint64_t	budget_networks;
+	struct storeq_stats store;
+};
+
+static const char *
+end_label(unsigned i)
+{
+	return smtp_end_name((enum smtp_end)i);
+}
+
+static const char *
+unrecorded_label(unsigned i)
+{
+	return unrecorded_name((enum unrecorded)i);
+}
+
+/* struct storeq_stats has written, dropped and failed side by side. */
+static const char *const store_results[] = { "written", "dropped", "failed" };
+G_STATIC_ASSERT(offsetof(struct storeq_stats, failed) ==
+    offsetof(struct storeq_stats, written) + 2 * sizeof(uint64_t));
+
+/*
+ * Every counter of a worker, once: its scrape (render_metrics) and its
+ * totals line (log_totals) are both this table. The totals line starts
+ * "held_now=N sessions=N" as it always has; scripts read it.
+ */
+static const struct metrics_row counter_rows[] = {
+	{ .name = "slowspam_tarpit_clients_held", .help = "Clients held now.",
+	  .kind = METRICS_GAUGE, .key = "held_now",
+	  .offset = offsetof(struct counters, held_now) },
+	/* The sum of the ended sessions, which the scrape has by reason. */
+	{ .key = "sessions", .offset = offsetof(struct counters, t.sessions) },
+	{ .name = "slowspam_tarpit_sessions_started_total",
+	  .help = "Connections accepted (those refused over a limit too).",
+	  .key = "started", .offset = offsetof(struct counters, t.started) },
+	{ .name = "slowspam_tarpit_held_seconds_total",
+	  .help = "Time clients were held, summed over ended sessions.",
+	  .key = "hours_held", .offset = offsetof(struct counters, t.held_ms),
+	  .divisor = 1000, .totals_divisor = 3600000 },
+	{ .name = "slowspam_tarpit_bytes_sent_total",
+	  .help = "Bytes sent to clients, summed over ended sessions.",
+	  .key = "bytes_sent",
+	  .offset = offsetof(struct counters, t.bytes_sent) },
+	{ .name = "slowspam_tarpit_helos_total",
+	  .help = "HELO and EHLO commands received.", .key = "helos",
+	  .offset = offsetof(struct counters, t.helos) },
+	{ .name = "slowspam_tarpit_sessions_ended_total",
+	  .help = "Sessions ended, by reason.", .key = "end_",
+	  .offset = offsetof(struct counters, t.ended), .label = "reason",
+	  .value_name = end_label, .first = SMTP_END_MAX_HOLD,
+	  .count = SMTP_END_ERROR - SMTP_END_MAX_HOLD + 1 },
+	{ .name = "slowspam_tarpit_limit_rejections_total",
+	  .help = "Connections turned away over max_clients or "
+	    "max_clients_per_net.", .key = "limit_rejections",
+	  .offset = offsetof(struct counters, t.ended[SMTP_END_LIMIT]) },
+	/* The flag names alone, as the totals line has always had them. */
+	{ .name = "slowspam_tarpit_evidence_total",
+	  .help = "Ended sessions that showed each kind of bot evidence.",
+	  .key = "", .offset = offsetof(struct counters, t.evidence),
+	  .label = "flag", .value_name = record_evidence_name,
+	  .count = EVIDENCE_SLOTS },
+	{ .name = "slowspam_tarpit_unrecorded_total",
+	  .help = "Sessions counted but not recorded (no line, no store): "
+	    "refused over a limit, closed before the greeting, over "
+	    "records_per_minute.", .key = "unrecorded_",
+	  .offset = offsetof(struct counters, t.unrecorded),
+	  .label = "reason", .value_name = unrecorded_label,
+	  .count = UNRECORDED_COUNT },
+	{ .name = "slowspam_tarpit_budget_networks",
+	  .help = "Aggregate networks whose records_per_minute budget is in "
+	    "use.", .kind = METRICS_GAUGE, .key = "budget_networks",
+	  .offset = offsetof(struct counters, budget_networks) },
+	{ .name = "slowspam_store_events_total",
+	  .help = "Tar-pit store events, by result.", .key = "store_",
+	  .offset = offsetof(struct counters, store.written),
+	  .label = "result", .values = store_results,
+	  .count = G_N_ELEMENTS(store_results) },
+};
+
+const struct metrics_row *
+tarpit_counter_table(size_t *nrows, size_t *snapshot_size)
+{
+	*nrows = G_N_ELEMENTS(counter_rows);
+	*snapshot_size = sizeof(struct counters);
+	return counter_rows;
+}
+
+static void
+counters_get(struct tarpit *t, struct counters *out)
+{
+	out->t = t->totals;
+	out->held_now = t->nclients;
+	out->budget_networks = budget_size(t->budget);
+	storeq_get_stats(t->queue, &out->store);
+}
+
 /* The Prometheus exposition of this worker's counters. */
 static void
 render_metrics(GString *out, void *data)
 {
-	struct tarpit *t = data;
-	struct storeq_stats q;
-	const char *name;
+	struct counters c;
 
-	storeq_get_stats(t->queue, &q);
-	metrics_counter(out, "slowspam_tarpit_sessions_started_total",
-	    "Connections accepted (those refused over a limit too).", NULL,
-	    t->totals.started);
-	name = "slowspam_tarpit_sessions_ended_total";
-	for (int i = SMTP_END_MAX_HOLD; i <= SMTP_END_ERROR; i++) {
-		char labels[64];
-
-		g_snprintf(labels, sizeof(labels), "reason=\"%s\"",
-		    smtp_end_name(i));
-		metrics_counter(out, name, i == SMTP_END_MAX_HOLD ?
-		    "Sessions ended, by reason." : NULL, labels,
-		    t->totals.ended[i]);
-	}
-	metrics_gauge(out, "slowspam_tarpit_clients_held",
-	    "Clients held now.", NULL, t->nclients);
-	metrics_counter_f(out, "slowspam_tarpit_held_seconds_total",
-	    "Time clients were held, summed over ended sessions.", NULL,
-	    (double)t->totals.held_ms / 1000.0);
-	metrics_counter(out, "slowspam_tarpit_bytes_sent_total",
-	    "Bytes sent to clients, summed over ended sessions.", NULL,
-	    t->totals.bytes_sent);
-	metrics_counter(out, "slowspam_tarpit_helos_total",
-	    "HELO and EHLO commands received.", NULL, t->totals.helos);
-	name = "slowspam_tarpit_evidence_total";
-	for (unsigned i = 0; record_evidence_name(i) != NULL; i++) {
-		char labels[64];
-
-		g_snprintf(labels, sizeof(labels), "flag=\"%s\"",
-		    record_evidence_name(i));
-		metrics_counter(out, name, i == 0 ? "Ended sessions that "
-		    "showed each kind of bot evidence." : NULL, labels,
-		    t->totals.evidence[i]);
-	}
-	metrics_counter(out, "slowspam_tarpit_limit_rejections_total",
-	    "Connections turned away over max_clients or "
-	    "max_clients_per_net.", NULL, t->totals.ended[SMTP_END_LIMIT]);
-	name = "slowspam_tarpit_unrecorded_total";
-	for (int i = 0; i < UNRECORDED_COUNT; i++) {
-		char labels[64];
-
-		g_snprintf(labels, sizeof(labels), "reason=\"%s\"",
-		    unrecorded_name(i));
-		metrics_counter(out, name, i == 0 ? "Sessions counted but not "
-		    "recorded (no line, no store): refused over a limit, closed "
-		    "before the greeting, over records_per_minute." : NULL,
-		    labels, t->totals.unrecorded[i]);
-	}
-	metrics_gauge(out, "slowspam_tarpit_budget_networks",
-	    "Aggregate networks whose records_per_minute budget is in use.",
-	    NULL, budget_size(t->budget));
+	counters_get(data, &c);
+	metrics_table_render(out, counter_rows, G_N_ELEMENTS(counter_rows),
+	    &c);
 	metrics_log_stats(out);
-	name = "slowspam_store_events_total";
-	metrics_counter(out, name, "Tar-pit store events, by result.",
-	    "result=\"written\"", q.written);
-	metrics_counter(out, name, NULL, "result=\"dropped\"", q.dropped);
-	metrics_counter(out, name, NULL, "result=\"failed\"", q.failed);
 }
 
 static void
 log_totals(struct tarpit *t)
 {
-	struct storeq_stats q;
-	struct log_stats ls;
+	struct counters c;
 	struct log_event e;
 
-	storeq_get_stats(t->queue, &q);
+	counters_get(t, &c);
 	log_event_begin(&e, "totals");
-	log_event_int(&e, "held_now", t->nclients);
-	log_event_int(&e, "sessions", (long long)t->totals.sessions);
-	log_event_fmt(&e, "hours_held", "%.2f",
-	    (double)t->totals.held_ms / 3600000.0);
-	log_event_int(&e, "helos", (long long)t->totals.helos);
-	for (int i = SMTP_END_MAX_HOLD; i <= SMTP_END_ERROR; i++) {
-		char key[32];
-
-		g_snprintf(key, sizeof(key), "end_%s", smtp_end_name(i));
-		log_event_int(&e, key, (long long)t->totals.ended[i]);
-	}
-	for (unsigned i = 0; record_evidence_name(i) != NULL; i++)
-		log_event_int(&e, record_evidence_name(i),
-		    (long long)t->totals.evidence[i]);
-	for (int i = 0; i < UNRECORDED_COUNT; i++) {
-		char key[32];
-
-		g_snprintf(key, sizeof(key), "unrecorded_%s",
-		    unrecorded_name(i));
-		log_event_int(&e, key, (long long)t->totals.unrecorded[i]);
-	}
-	log_get_stats(&ls);
-	log_event_int(&e, "log_dropped", (long long)ls.dropped_log);
-	log_event_int(&e, "event_log_dropped", (long long)ls.dropped_event);
-	log_event_int(&e, "store_written", (long long)q.written);
-	log_event_int(&e, "store_dropped", (long long)q.dropped);
-	log_event_int(&e, "store_failed", (long long)q.failed);
+	metrics_table_totals(&e, counter_rows, G_N_ELEMENTS(counter_rows), &c);
+	metrics_log_totals(&e);
 	log_event_emit(&e, LOG_NOTICE);
 }
 

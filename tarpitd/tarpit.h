@@ -130,6 +130,15 @@ void	summary_emit(struct summary *s, int64_t period_ms);
 void	summary_free(struct summary *s);
 const char *unrecorded_name(enum unrecorded why);
 
+/*
+ * loop.c: a worker's counters table (metrics.h), whose rows read a
+ * snapshot of *snapshot_size bytes; its scrape and its totals line are
+ * this table, then the log queue's (metrics_log_stats). For tests.
+ */
+struct metrics_row;
+const struct metrics_row *tarpit_counter_table(size_t *nrows,
+	    size_t *snapshot_size);
+
 /* session.c */
 /* What one ended session leaves: log line, event-log line. */
 struct session_report {

@@ -128,7 +128,7 @@ need_cmds() {
 # nothing more. Cleaning up runs on_cleanup (the script may redefine
 # it), stops every Postfix instance started and every tracked process,
 # then removes $dir (kept if KEEP_TMP is set).
-# With SLOWSPAM_VALGRIND set, $tarpitd, $milter and $ctl (set by the
+# With SLOWSPAM_VALGRIND set, $tarpitd, $milter, $ctl and $policyd (set by the
 # script before) become wrappers in $dir/vg that exec the program under
 # valgrind, pid and all.
 make_dir() {
@@ -139,7 +139,7 @@ make_dir() {
 	trap 'exit 1' PIPE
 	[ -n "${SLOWSPAM_VALGRIND:-}" ] || return 0
 	mkdir "$dir/vg"
-	for _v in tarpitd milter ctl; do
+	for _v in tarpitd milter ctl policyd; do
 		eval "_prog=\${$_v:-}"
 		[ -n "$_prog" ] || continue
 		printf '#!/bin/sh\nexec sh "%s" "%s" "$@"\n' \

@@ -2,7 +2,9 @@
  * test_metrics.c - the Prometheus responder (shared/metrics.c) over real
  * loopback sockets: what a scrape gets, what any other request gets, that
  * a silent, slow or non-reading client never holds the caller and is
- * dropped at its deadline, that squatters and EMFILE cost no spinning; and the sample writers against the text format's rules.
+ * dropped at its deadline, that squatters and EMFILE cost no spinning;
+ * the sample writers against the text format's rules; and that a table
+ * of counters renders the same rows as samples and as totals fields.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -13,6 +15,7 @@
 #include <math.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -22,6 +25,7 @@
 
 #include "addr.h"
 #include "metrics.h"
+#include "tarpit.h"
 #include "testutil.h"
 
 /* Generous for loaded CI machines: a deadline is 1 s. */
@@ -822,6 +826,226 @@ test_histogram_edges(void)
 	g_assert_nonnull(strstr(out->str, "# TYPE t_b histogram\n"));
 }
 
+/* The snapshot of the test table: every value a uint64_t. */
+struct t_snap {
+	uint64_t	conns;
+	uint64_t	ends[4];	/* [0] unused: enum starts at 1 */
+	uint64_t	held_ms;
+	uint64_t	queue[2];
+	uint64_t	flags[4];	/* three names, then NULL */
+	uint64_t	now;
+};
+
+static const char *
+t_end_name(unsigned i)
+{
+	static const char *const names[] = { "none", "done", "lost", "cut" };
+
+	return i < G_N_ELEMENTS(names) ? names[i] : "unknown";
+}
+
+static const char *
+t_flag_name(unsigned i)
+{
+	static const char *const names[] = { "early", "bare_lf", "long" };
+
+	return i < G_N_ELEMENTS(names) ? names[i] : NULL;
+}
+
+static const char *const t_queues[] = { "log", "event_log" };
+
+static const struct metrics_row t_rows[] = {
+	{ .name = "t_conns_total", .help = "Connections.", .key = "conns",
+	  .offset = offsetof(struct t_snap, conns) },
+	{ .key = "ended", .offset = offsetof(struct t_snap, now) },
+	{ .name = "t_ended_total", .help = "Ended, by reason.", .key = "end_",
+	  .offset = offsetof(struct t_snap, ends), .label = "reason",
+	  .value_name = t_end_name, .first = 1, .count = 3 },
+	{ .name = "t_held_seconds_total", .help = "Time held.",
+	  .key = "hours_held", .offset = offsetof(struct t_snap, held_ms),
+	  .divisor = 1000, .totals_divisor = 3600000 },
+	{ .name = "t_queue_dropped", .help = "Dropped, by queue.",
+	  .kind = METRICS_GAUGE, .key = "", .key_suffix = "_dropped",
+	  .offset = offsetof(struct t_snap, queue), .label = "dest",
+	  .values = t_queues, .count = G_N_ELEMENTS(t_queues) },
+	{ .name = "t_flags_total", .help = "Flags.", .key = "",
+	  .offset = offsetof(struct t_snap, flags), .label = "flag",
+	  .value_name = t_flag_name, .count = 4 },
+	{ .name = "t_now", .help = "Now.", .kind = METRICS_GAUGE,
+	  .offset = offsetof(struct t_snap, now) },
+};
+
+static const struct t_snap t_snap = {
+	.conns = 42, .ends = { 99, 1, 2, 3 }, .held_ms = 9001500,
+	.queue = { 5, 6 }, .flags = { 7, 8, 9, 99 }, .now = 12,
+};
+
+/* One table, rendered as Prometheus text: every sample, HELP once. */
+static void
+test_table_render(void)
+{
+	g_autoptr(GString) out = g_string_new(NULL);
+
+	metrics_table_render(out, t_rows, G_N_ELEMENTS(t_rows), &t_snap);
+	g_assert_cmpstr(out->str, ==,
+	    "# HELP t_conns_total Connections.\n"
+	    "# TYPE t_conns_total counter\n"
+	    "t_conns_total 42\n"
+	    "# HELP t_ended_total Ended, by reason.\n"
+	    "# TYPE t_ended_total counter\n"
+	    "t_ended_total{reason=\"done\"} 1\n"
+	    "t_ended_total{reason=\"lost\"} 2\n"
+	    "t_ended_total{reason=\"cut\"} 3\n"
+	    "# HELP t_held_seconds_total Time held.\n"
+	    "# TYPE t_held_seconds_total counter\n"
+	    "t_held_seconds_total 9001.5\n"
+	    "# HELP t_queue_dropped Dropped, by queue.\n"
+	    "# TYPE t_queue_dropped gauge\n"
+	    "t_queue_dropped{dest=\"log\"} 5\n"
+	    "t_queue_dropped{dest=\"event_log\"} 6\n"
+	    "# HELP t_flags_total Flags.\n"
+	    "# TYPE t_flags_total counter\n"
+	    "t_flags_total{flag=\"early\"} 7\n"
+	    "t_flags_total{flag=\"bare_lf\"} 8\n"
+	    "t_flags_total{flag=\"long\"} 9\n"
+	    "# HELP t_now Now.\n"
+	    "# TYPE t_now gauge\n"
+	    "t_now 12\n");
+}
+
+/* The same table as the fields of a totals line. */
+static void
+test_table_totals(void)
+{
+	struct log_event ev;
+
+	log_event_begin(&ev, "totals");
+	metrics_table_totals(&ev, t_rows, G_N_ELEMENTS(t_rows), &t_snap);
+	g_assert_false(ev.truncated);
+	g_assert_cmpstr(ev.buf, ==, "totals conns=42 ended=12 end_done=1 "
+	    "end_lost=2 end_cut=3 hours_held=2.50 log_dropped=5 "
+	    "event_log_dropped=6 early=7 bare_lf=8 long=9");
+}
+
+/* "key=value" words of a totals line (after its name) into a table. */
+static GHashTable *
+totals_fields(const char *line, GPtrArray *values)
+{
+	GHashTable *h = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+	    g_free);
+	g_auto(GStrv) words = g_strsplit(line, " ", -1);
+
+	g_assert_cmpstr(words[0], ==, "totals");
+	for (size_t i = 1; words[i] != NULL; i++) {
+		char *eq = strchr(words[i], '=');
+
+		g_assert_nonnull(eq);
+		g_assert_false(g_hash_table_contains(h, words[i]));
+		g_ptr_array_add(values, g_strdup(eq + 1));
+		g_hash_table_insert(h, g_strndup(words[i],
+		    (gsize)(eq - words[i])), g_strdup(eq + 1));
+	}
+	return h;
+}
+
+/*
+ * tarpitd's table: the scrape keeps every family it has always had,
+ * each with HELP and TYPE once, and every sample of the scrape is a
+ * field of the totals line too (the same value; the one scaled sample,
+ * seconds held, is hours_held there). Every uint64_t of the snapshot
+ * is distinct, so a field that reads the wrong one shows.
+ */
+static void
+test_tarpit_table(void)
+{
+	static const char *const families[] = {
+		"slowspam_tarpit_clients_held",
+		"slowspam_tarpit_sessions_started_total",
+		"slowspam_tarpit_held_seconds_total",
+		"slowspam_tarpit_bytes_sent_total",
+		"slowspam_tarpit_helos_total",
+		"slowspam_tarpit_sessions_ended_total",
+		"slowspam_tarpit_limit_rejections_total",
+		"slowspam_tarpit_evidence_total",
+		"slowspam_tarpit_unrecorded_total",
+		"slowspam_tarpit_budget_networks",
+		"slowspam_store_events_total",
+		"slowspam_log_lines_dropped_total",
+		"slowspam_log_lines_failed_total",
+	};
+	g_autoptr(GString) out = g_string_new(NULL);
+	g_autoptr(GPtrArray) values = g_ptr_array_new_with_free_func(g_free);
+	g_autoptr(GHashTable) fields = NULL, samples = NULL;
+	g_autofree uint64_t *snap = NULL;
+	g_auto(GStrv) lines = NULL;
+	const struct metrics_row *rows;
+	struct log_event ev;
+	size_t nrows, size, ntypes = 0, totals_only = 0;
+	uint64_t held_ms = 0;
+	GHashTableIter it;
+	gpointer k, v;
+
+	rows = tarpit_counter_table(&nrows, &size);
+	g_assert_cmpuint(size % sizeof(uint64_t), ==, 0);
+	snap = g_new(uint64_t, size / sizeof(uint64_t));
+	for (size_t i = 0; i < size / sizeof(uint64_t); i++)
+		snap[i] = 1000 + i;
+	for (size_t i = 0; i < nrows; i++) {
+		/* Every family has its key; totals-only rows are sums. */
+		if (g_strcmp0(rows[i].key, "hours_held") == 0)
+			held_ms = snap[rows[i].offset / sizeof(uint64_t)];
+		if (rows[i].name != NULL)
+			g_assert_nonnull(rows[i].key);
+		else {
+			g_assert_null(rows[i].label);
+			totals_only++;
+		}
+	}
+
+	metrics_table_render(out, rows, nrows, snap);
+	metrics_log_stats(out);
+	log_event_begin(&ev, "totals");
+	metrics_table_totals(&ev, rows, nrows, snap);
+	metrics_log_totals(&ev);
+	g_assert_false(ev.truncated);
+	fields = totals_fields(ev.buf, values);
+
+	samples = parse_exposition(out->str);
+	lines = g_strsplit(out->str, "\n", -1);
+	for (size_t i = 0; lines[i] != NULL; i++) {
+		if (!g_str_has_prefix(lines[i], "# TYPE "))
+			continue;
+		ntypes++;
+		g_assert_true(g_strv_contains(families, strtok(lines[i] + 7,
+		    " ")));
+	}
+	g_assert_cmpuint(ntypes, ==, G_N_ELEMENTS(families));
+	for (size_t i = 0; i < G_N_ELEMENTS(families); i++)
+		g_assert_nonnull(strstr(out->str, families[i]));
+
+	/* One field per sample, and the totals-only ones. */
+	g_assert_cmpuint(g_hash_table_size(fields), ==,
+	    g_hash_table_size(samples) + totals_only);
+	g_hash_table_iter_init(&it, samples);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		guint at;
+
+		if (strcmp(k, "slowspam_tarpit_held_seconds_total") == 0) {
+			g_assert_cmpfloat(g_ascii_strtod(v, NULL), ==,
+			    (double)held_ms / 1000);
+			continue;
+		}
+		/* Each value once: the two that read one slot match twice. */
+		g_assert_true(g_ptr_array_find_with_equal_func(values, v,
+		    g_str_equal, &at));
+		g_ptr_array_remove_index(values, at);
+	}
+	/* Scripts read the start of the line. */
+	g_assert_true(g_str_has_prefix(ev.buf, "totals held_now="));
+	g_assert_nonnull(strstr(ev.buf, " sessions="));
+	g_assert_cmpstr(g_hash_table_lookup(fields, "hours_held"), ==, "0.00");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -842,5 +1066,8 @@ main(int argc, char **argv)
 	g_test_add_func("/metrics/counter-gauge", test_counter_gauge);
 	g_test_add_func("/metrics/histogram", test_histogram);
 	g_test_add_func("/metrics/histogram-edges", test_histogram_edges);
+	g_test_add_func("/metrics/table-render", test_table_render);
+	g_test_add_func("/metrics/table-totals", test_table_totals);
+	g_test_add_func("/metrics/tarpit-table", test_tarpit_table);
 	return g_test_run();
 }

@@ -3,12 +3,14 @@
 # and on inet:PORT@127.0.0.1, driven by policy_client.py: a message's
 # answers in turn (X-Slowspam, Authentication-Results, HOLD) with the
 # contact recorded once per SMTP session (the store, read back), reject
-# on every request, no client address, an exempt client; bad input
-# (over-long line, NUL, too many attributes, duplicate attribute, no
-# empty line before EOF) closing with one log line each; a request then
-# EOF answered; 50 idle connections not delaying a request; idle timeout
+# on every request, a failing store's 451 4.3.0, no client address, an
+# exempt client; bad input (over-long line, NUL, too many attributes,
+# duplicate attribute, no empty line before EOF, binary) closing with one
+# log line each; a request then EOF answered; 50 idle connections not
+# delaying a request, nor a verdict waiting on Redis; idle timeout
 # and max_connections; SIGUSR1 totals, the metrics, SIGHUP reload (good
-# and bad), -t naming file:line, SIGTERM exiting 0. Prints TAP.
+# and bad), -t naming file:line; as root, the socket's owner and the
+# drop to [policyd] user; SIGTERM exiting 0. Prints TAP.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 # shellcheck source=tests/lib.sh
@@ -18,7 +20,7 @@ storetool=$top_builddir/tests/storetool
 client="python3 $top_srcdir/tests/policy_client.py"
 need_cmds python3
 make_dir policyd
-tap_plan 26
+tap_plan 33
 
 mport=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
 cat > "$dir/a.conf" <<CONF
@@ -112,6 +114,29 @@ $client "$B" session $(attrs 192.0.2.11 1111 m4) -- RCPT:a@primary.test \
 [ "$(grep -c '^550 5\.7\.1 ' "$dir/m4.out")" -eq 5 ]
 tap_ok "inet: a bot with action_bot = reject: 550 5.7.1 to all 5 requests" $? "$dir/m4.out"
 
+# A store that fails (a damaged record) with on_store_error = tempfail:
+# 451 4.3.0 to every request of the message.
+if command -v mdb_load >/dev/null; then
+	printf '192.0.2.99/32\njunk\n' > "$dir/junk.txt"
+	mdb_load -n -s hits -T -f "$dir/junk.txt" "$dir/store/hits.lmdb" ||
+		bail "mdb_load could not damage a record"
+	"$policyd" -f -c "$dir/a.conf" --socket "unix:$dir/e.sock" \
+		--set milter.on_store_error=tempfail --set policyd.metrics_listen= \
+		--spf-zone "$dir/zone" 2>"$dir/e.log" &
+	track_pid $!
+	wait_for 5 grep -q "slowspam-policyd .* on unix:" "$dir/e.log"
+	# shellcheck disable=SC2046
+	$client "unix:$dir/e.sock" session $(attrs 192.0.2.99 1111 t1) -- \
+		RCPT:a@primary.test RCPT:b@primary.test DATA END-OF-MESSAGE \
+		> "$dir/tempfail.out" 2>&1
+	[ "$(grep -c '^451 4\.3\.0 ' "$dir/tempfail.out")" -eq 4 ] &&
+		grep -q "store unavailable" "$dir/e.log"
+	tap_ok "the store fails, on_store_error = tempfail: 451 4.3.0 to all 4 requests" $? \
+		"$dir/tempfail.out" "$dir/e.log"
+else
+	tap_ok "store failure # SKIP no mdb_load" 0
+fi
+
 $client "$A" session protocol_name=SMTP sender=x@pass.test instance=n1 -- \
 	RCPT:a@primary.test > "$dir/noaddr.out" 2>&1
 [ "$(cat "$dir/noaddr.out")" = DUNNO ] &&
@@ -143,6 +168,8 @@ bad nul "NUL byte"
 bad many "too many attributes"
 bad dup "duplicate attribute"
 bad cut "end of input inside a request"
+printf '\200\377\033[0m=\001\n\n' > "$dir/binary.in"
+bad binary "bad attribute name"
 
 # shellcheck disable=SC2046
 $client "$A" eof $(attrs 192.0.2.10 4444 x1) protocol_state=RCPT \
@@ -152,7 +179,7 @@ $client "$A" eof $(attrs 192.0.2.10 4444 x1) protocol_state=RCPT \
 tap_ok "a request then EOF (Exim's readsocket): answered, then closed" $? "$dir/eof.out"
 
 kill -USR1 $pid_a
-wait_for 5 grep -q "counters: requests=.* protocol_errors=5 .*connections=" "$dir/a.log"
+wait_for 5 grep -q "totals requests=.* error_line_too_long=1 .*error_cut_short=1 .* connections=4 .*log_dropped=0" "$dir/a.log"
 tap_ok "SIGUSR1 logs the totals" $? "$dir/a.log"
 
 python3 - "$mport" > "$dir/metrics.out" 2>&1 <<'PY'
@@ -217,11 +244,89 @@ tap_ok "-t on a bad file fails, naming file:line" $? "$dir/t.out"
 "$policyd" -t -c "$dir/good.conf" > "$dir/t2.out" 2>&1
 tap_ok "-t on a good file: OK" $? "$dir/t2.out"
 
+# As root with [policyd] user: the socket is given away, then the drop.
+if [ "$(id -u)" -eq 0 ] && getent group nogroup >/dev/null; then
+	mkdir "$dir/cstore" && chown nobody "$dir/cstore"
+	"$policyd" -f -c "$dir/good.conf" --socket "unix:$dir/c.sock" \
+		--set policyd.user=nobody --set policyd.socket_group=nogroup \
+		--set policyd.socket_mode=0620 --set policyd.metrics_listen= \
+		--set "store.path=$dir/cstore/hits.lmdb" \
+		--spf-zone "$dir/zone" 2>"$dir/c.log" &
+	pid_c=$!
+	track_pid $pid_c
+	wait_for 5 grep -q "slowspam-policyd .* on unix:" "$dir/c.log"
+	owner=$(stat -c '%U:%G %a' "$dir/c.sock" 2>&1)
+	[ "$owner" = "nobody:nogroup 620" ]
+	tap_ok "[policyd] user, socket_group, socket_mode: $owner" $? "$dir/c.log"
+	# Its own store, empty: no verdict, but SPF.
+	# shellcheck disable=SC2046
+	$client "unix:$dir/c.sock" session $(attrs 192.0.2.10 1111 c1) -- \
+		RCPT:a@primary.test > "$dir/c.out" 2>&1
+	uid=$(awk '/^Uid:/ { print $2 $3 $4 $5 }' "/proc/$pid_c/status")
+	[ "$uid" = "$(id -u nobody)$(id -u nobody)$(id -u nobody)$(id -u nobody)" ] &&
+		grep -q "^PREPEND Authentication-Results:" "$dir/c.out"
+	tap_ok "then it runs as nobody, and answers" $? "$dir/c.out" "$dir/c.log"
+else
+	tap_ok "[policyd] user # SKIP not root" 0
+	tap_ok "the drop to [policyd] user # SKIP not root" 0
+fi
+
+# A verdict that waits (Redis busy for 2 s in DEBUG SLEEP): another
+# connection is answered meanwhile, and SIGTERM still gives the answer
+# in flight before the exit.
+if command -v redis-server >/dev/null && command -v redis-cli >/dev/null; then
+	rport=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
+	redis-server --port "$rport" --bind 127.0.0.1 --save '' \
+		--appendonly no --dir "$dir" --daemonize no \
+		--enable-debug-command local > "$dir/redis.log" 2>&1 &
+	track_pid $!
+	wait_for 10 sh -c "redis-cli -p $rport PING 2>/dev/null | grep -q PONG"
+	"$policyd" -f -c "$dir/good.conf" --socket "unix:$dir/d.sock" \
+		--set store.backend=redis --set "store.redis=127.0.0.1:$rport" \
+		--set store.redis_timeout=10s --set policyd.workers=2 \
+		--set policyd.metrics_listen= --spf-zone "$dir/zone" \
+		2>"$dir/d.log" &
+	pid_d=$!
+	track_pid $pid_d
+	wait_for 5 grep -q "slowspam-policyd .* on unix:" "$dir/d.log"
+	redis-cli -p "$rport" DEBUG SLEEP 2 >/dev/null 2>&1 &
+	sleep 0.2
+	# shellcheck disable=SC2046
+	$client "unix:$dir/d.sock" session $(attrs 192.0.2.30 1111 s1) -- \
+		RCPT:a@primary.test > "$dir/slow.out" 2>&1 &
+	slow=$!
+	sleep 0.3
+	t0=$(date +%s%N)
+	$client "unix:$dir/d.sock" session protocol_name=SMTP -- RCPT \
+		> "$dir/fast.out" 2>&1
+	t1=$(date +%s%N)
+	echo "# answered in $(((t1 - t0) / 1000000)) ms while a verdict waits on Redis"
+	[ "$(cat "$dir/fast.out")" = DUNNO ] && [ $((t1 - t0)) -lt 1000000000 ] &&
+		kill -0 $slow 2>/dev/null
+	tap_ok "a verdict waiting on the store delays no other connection" $? "$dir/fast.out"
+	kill $pid_d
+	wait $slow
+	grep -q "^PREPEND Authentication-Results:" "$dir/slow.out" &&
+		grep -q "stopping: 1 answers in flight" "$dir/d.log"
+	tap_ok "SIGTERM with a verdict in flight: its answer is given" $? "$dir/slow.out" "$dir/d.log"
+	wait $pid_d
+	st=$?
+	# shellcheck disable=SC2086
+	lib_pids=$(lib_without "$pid_d" $lib_pids)
+	[ $st -eq 0 ]
+	tap_ok "... then it exits 0" $? "$dir/d.log"
+else
+	tap_ok "slow verdict # SKIP no redis-server" 0
+	tap_ok "SIGTERM in flight # SKIP no redis-server" 0
+	tap_ok "exit 0 # SKIP no redis-server" 0
+fi
+
 kill $pid_a
 wait $pid_a
 st=$?
+# shellcheck disable=SC2086
 lib_pids=$(lib_without "$pid_a" $lib_pids)
 [ $st -eq 0 ] && grep -q "slowspam-policyd stopped" "$dir/a.log" &&
-	[ ! -e "$dir/a.sock" ] || [ $st -eq 0 ]
-tap_ok "SIGTERM stops it, status 0" $? "$dir/a.log"
+	[ ! -e "$dir/a.sock" ]
+tap_ok "SIGTERM stops it, status 0, its socket removed" $? "$dir/a.log"
 tap_done

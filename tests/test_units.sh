@@ -6,7 +6,9 @@
 # documented figures: tarpitd, max_clients of the example configuration
 # plus its own 64; the milter, two per connection of a Postfix at its
 # default_process_limit (100) plus 64, and above systemd's default soft
-# limit (1024). Prints TAP.
+# limit (1024); the policy server, one per connection of the example's
+# [policyd] max_connections plus one per worker (64 at most) plus 64.
+# Prints TAP.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 # shellcheck source=tests/lib.sh
@@ -19,15 +21,18 @@ limit() {
 	sed -n 's/^LimitNOFILE=\([0-9]*\)$/\1/p' "$ex/$1"
 }
 
-tap_plan 5
+tap_plan 6
 if command -v systemd-analyze >/dev/null 2>&1; then
-	for u in tarpitd.service tarpitd.socket slowspam-milter.service; do
+	for u in tarpitd.service tarpitd.socket slowspam-milter.service \
+		slowspam-policyd.service; do
 		sed -e "s|/usr/sbin/tarpitd|$top_builddir/tarpitd/tarpitd|" \
 			-e "s|/usr/sbin/slowspam-milter|$top_builddir/milter/slowspam-milter|" \
+			-e "s|/usr/sbin/slowspam-policyd|$top_builddir/policyd/slowspam-policyd|" \
 			"$ex/$u" > "$dir/$u"
 	done
 	(cd "$dir" && systemd-analyze verify --man=no ./tarpitd.service \
-		./tarpitd.socket ./slowspam-milter.service) > "$dir/verify.out" 2>&1 &&
+		./tarpitd.socket ./slowspam-milter.service \
+		./slowspam-policyd.service) > "$dir/verify.out" 2>&1 &&
 		[ ! -s "$dir/verify.out" ]
 	tap_ok "systemd-analyze verify: nothing to say" $? "$dir/verify.out"
 else
@@ -36,7 +41,9 @@ fi
 grep -qx 'ExecStart=/usr/sbin/tarpitd -f -c /etc/slowspam/slowspam.conf' \
 	"$ex/tarpitd.service" &&
 	grep -qx 'ExecStart=/usr/sbin/slowspam-milter -f -c /etc/slowspam/slowspam.conf' \
-	"$ex/slowspam-milter.service"
+	"$ex/slowspam-milter.service" &&
+	grep -qx 'ExecStart=/usr/sbin/slowspam-policyd -f -c /etc/slowspam/slowspam.conf' \
+	"$ex/slowspam-policyd.service"
 tap_ok "ExecStart= as scripts/test-deb expects" $?
 
 max_clients=$(sed -n 's/^max_clients = \([0-9]*\)$/\1/p' "$ex/slowspam.conf")
@@ -48,12 +55,18 @@ m=$(limit slowspam-milter.service)
 [ -n "$m" ] && [ "$m" -ge $((2 * 100 + 64)) ] && [ "$m" -gt 1024 ]
 tap_ok "slowspam-milter.service: LimitNOFILE=$m >= 2 x 100 + 64, > 1024" $? \
 	"$ex/slowspam-milter.service"
+max_conn=$(sed -n '/^\[policyd\]/,/^\[/s/^max_connections = \([0-9]*\)$/\1/p' \
+	"$ex/slowspam.conf")
+p=$(limit slowspam-policyd.service)
+[ -n "$max_conn" ] && [ -n "$p" ] && [ "$p" -ge $((max_conn + 64 + 64)) ]
+tap_ok "slowspam-policyd.service: LimitNOFILE=$p >= max_connections $max_conn + 64 + 64" \
+	$? "$ex/slowspam-policyd.service"
 # Each has its reason written above it.
-for u in tarpitd.service slowspam-milter.service; do
+for u in tarpitd.service slowspam-milter.service slowspam-policyd.service; do
 	awk '/^LimitNOFILE=/ { found = 1; ok = prev ~ /^#/; exit }
 		{ prev = $0 } END { exit !(found && ok) }' "$ex/$u" ||
 		echo "$u: no comment above LimitNOFILE="
 done > "$dir/comments.out"
 [ ! -s "$dir/comments.out" ]
-tap_ok "both say why, above LimitNOFILE=" $? "$dir/comments.out"
+tap_ok "each says why, above LimitNOFILE=" $? "$dir/comments.out"
 tap_done

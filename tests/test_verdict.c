@@ -49,7 +49,7 @@ struct row {
 	enum verdict	verdict;
 	int		action;		/* enum conf_action or NONE */
 	enum verdict_do	todo;
-	const char	*code;		/* verdict_reply's, NULL: none */
+	const char	*code;		/* verdict_reply's code and xcode */
 };
 
 /* What every row shares: action tag, action_bot quarantine. */
@@ -185,8 +185,8 @@ run_row(const struct row *r, unsigned n)
 	struct spf *spf;
 	struct addr a;
 	enum verdict_do todo;
-	const char *code = NULL, *xcode, *text;
-	g_autofree char *h = NULL;
+	const char *code, *xcode, *text;
+	g_autofree char *h = NULL, *reply = NULL;
 	g_autoptr(GString) totals = g_string_new(NULL);
 
 	if (r->client != NULL) {
@@ -210,12 +210,12 @@ run_row(const struct row *r, unsigned n)
 	todo = verdict_mail(e, &s, r->from != NULL ? r->from :
 	    "user@none.test", r->auth);
 	h = verdict_header(&s);
-	if (!verdict_reply(&s, &code, &xcode, &text))
-		code = NULL;
+	if (verdict_reply(&s, &code, &xcode, &text))
+		reply = g_strdup_printf("%s %s", code, xcode);
 	g_test_message("%s: exempt=%s verdict=%s (%s) action=%d do=%d "
 	    "reply=%s header=%s", r->what, s.exempt ? s.exempt_why : "no",
 	    verdict_name(s.msg.verdict), s.msg.why, s.action, todo,
-	    code != NULL ? code : "-", h != NULL ? h : "-");
+	    reply != NULL ? reply : "-", h != NULL ? h : "-");
 
 	if (r->exempt != NULL) {
 		g_assert_true(s.exempt);
@@ -230,7 +230,7 @@ run_row(const struct row *r, unsigned n)
 	}
 	g_assert_cmpint(s.action, ==, r->action);
 	g_assert_cmpint(todo, ==, r->todo);
-	g_assert_cmpstr(code, ==, r->code);
+	g_assert_cmpstr(reply, ==, r->code);
 	if (h != NULL)
 		g_assert_true(g_str_has_prefix(h, "verdict="));
 	/* A damaged record is a store error, counted, whatever follows. */
@@ -359,7 +359,7 @@ test_table(void)
 		    .client = "192.0.2.37", .damaged = true,
 		    .set = { "milter.on_store_error=tempfail" },
 		    .verdict = VERDICT_NONE, .action = NONE,
-		    .todo = VERDICT_DO_STORE_TEMPFAIL, .code = "451" },
+		    .todo = VERDICT_DO_STORE_TEMPFAIL, .code = "451 4.3.0" },
 		{ .what = "store error, tempfail, but authenticated",
 		    .client = "192.0.2.38", .damaged = true, .auth = true,
 		    .set = { "milter.on_store_error=tempfail" },
@@ -376,12 +376,12 @@ test_table(void)
 		    .tarpit = -5, .set = { "milter.action=tempfail" },
 		    .verdict = VERDICT_BACKUP_FIRST,
 		    .action = CONF_ACTION_TEMPFAIL, .todo = VERDICT_DO_ACT,
-		    .code = "451" },
+		    .code = "451 4.7.1" },
 		{ .what = "action reject", .client = "192.0.2.43",
 		    .tarpit = -5, .set = { "milter.action=reject" },
 		    .verdict = VERDICT_BACKUP_FIRST,
 		    .action = CONF_ACTION_REJECT, .todo = VERDICT_DO_ACT,
-		    .code = "550" },
+		    .code = "550 5.7.1" },
 		{ .what = "action_bot tag", .client = "192.0.2.44",
 		    .tarpit = -5, .evidence = EVIDENCE_PREGREET,
 		    .set = { "milter.action_bot=tag",
@@ -398,13 +398,13 @@ test_table(void)
 		    .set = { "milter.action_bot=tempfail" },
 		    .verdict = VERDICT_BACKUP_FIRST_BOT,
 		    .action = CONF_ACTION_TEMPFAIL, .todo = VERDICT_DO_ACT,
-		    .code = "451" },
+		    .code = "451 4.7.1" },
 		{ .what = "action_bot reject", .client = "192.0.2.47",
 		    .tarpit = -5, .evidence = EVIDENCE_PREGREET,
 		    .set = { "milter.action_bot=reject" },
 		    .verdict = VERDICT_BACKUP_FIRST_BOT,
 		    .action = CONF_ACTION_REJECT, .todo = VERDICT_DO_ACT,
-		    .code = "550" },
+		    .code = "550 5.7.1" },
 		{ .what = "IPv6 backup first", .client = "2001:db8::5",
 		    .tarpit = -5, .verdict = VERDICT_BACKUP_FIRST,
 		    .action = CONF_ACTION_TAG, .todo = VERDICT_DO_ACT },
@@ -455,6 +455,9 @@ test_texts_and_counters(void)
 	struct store *st;
 	struct spf *spf;
 	struct addr a, b;
+	struct hit_record hit;
+	struct alive alive;
+	bool found;
 
 	g_assert_no_error(err);
 	g_assert_true(addr_parse("192.0.2.50", &a));
@@ -468,6 +471,13 @@ test_texts_and_counters(void)
 	/* Backup first, rejected: 550 5.7.1. */
 	verdict_session_init(&s, setup);
 	verdict_connect(e, &s, &a, NULL, false, now_ms);
+	/* The contact is recorded and the primary marked up this minute. */
+	g_assert_true(store_lookup(st, "192.0.2.50/32", &hit, &found, &err));
+	g_assert_true(found);
+	g_assert_cmpuint(hit.primary_sessions, ==, 1);
+	g_assert_cmpint(hit.primary_first, ==, now_ms);
+	g_assert_true(store_alive_get(st, &alive, &err));
+	g_assert_true(alive_any(&alive, now_ms, now_ms));
 	verdict_helo(e, &s, "mail.client.test");
 	g_assert_cmpint(verdict_mail(e, &s, from, false), ==, VERDICT_DO_ACT);
 	g_assert_true(verdict_reply(&s, &code, &xcode, &text));

@@ -1,5 +1,5 @@
 /*
- * decide.h - the milter's verdict on one client, as a pure function of
+ * decide.h - the verdict on one client, as a pure function of
  * its hit record, the primary's liveness and the clock.
  */
 #ifndef SLOWSPAM_DECIDE_H
@@ -29,7 +29,7 @@ struct decide_input {
 	const struct hit_record *rec;	/* before this contact; NULL: none */
 	const struct alive *alive;	/* when the primary was up */
 	int64_t		now;		/* ms */
-	int64_t		started;	/* this milter's start, ms */
+	int64_t		started;	/* the daemon's start, ms */
 	int64_t		window, margin, grace;
 	enum spf_result	spf;		/* SPF_NONE_ if not checked */
 };
@@ -41,6 +41,11 @@ struct decision {
 	const char	*why;		/* one phrase, for logs and headers */
 };
 
+/*
+ * The one place SPF is folded in: in->spf fail or softfail makes a
+ * backup-first client a bot (verdict_mail calls it again with each
+ * message's result; at connect it is SPF_NONE_).
+ */
 void	decide(const struct decide_input *in, struct decision *out);
 
 /* The action for a decision: none (-1), or action / action_bot. */

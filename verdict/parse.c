@@ -1,5 +1,5 @@
 /*
- * parse.c - the milter's handling of strings the client controls.
+ * parse.c - strings the client controls, and the MTA's words for it.
  *
  *	parse_bare_address	MAIL FROM argument without its <>
  *	parse_ar_authserv_id	the authserv-id an A-R header starts with

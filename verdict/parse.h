@@ -1,5 +1,5 @@
 /*
- * parse.h - the milter's handling of strings the client controls, pure.
+ * parse.h - strings the client controls, and the MTA's words for it, pure.
  */
 #ifndef SLOWSPAM_PARSE_H
 #define SLOWSPAM_PARSE_H

@@ -5,7 +5,7 @@
  *	spf_check	one check, MAIL FROM (or HELO when it is empty)
  *	spf_free	release it
  *
- * A DNS failure is "temperror", never an error of ours: the milter lets
+ * A DNS failure is "temperror", never an error of ours: the verdict lets
  * the mail through with that result recorded (fail open).
  */
 #ifdef HAVE_CONFIG_H

@@ -1,5 +1,5 @@
 /*
- * spf.h - SPF checks (RFC 7208) with libspf2, for the milter.
+ * spf.h - SPF checks (RFC 7208) with libspf2, for the verdict.
  */
 #ifndef SLOWSPAM_SPF_H
 #define SLOWSPAM_SPF_H

@@ -15,9 +15,9 @@
  * (the session's decision), once per message with its SPF result, so
  * SPF is folded in at one place only.
  *
- * Counters: one table (counters[]) names every family, its help text,
- * its label and its key in the SIGUSR1 totals line; the Prometheus text
- * and the totals line are both written from it.
+ * Counters: one table (counter_rows, metrics.h) names every counter,
+ * its help text, its label and its key in the SIGUSR1 totals line; the
+ * Prometheus text and the totals line are both written from it.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -48,6 +48,8 @@ struct counts {
 	uint64_t	spf[SPF_PERMERROR_ + 1];
 	uint64_t	lookup[NBOUNDS + 1];	/* per bucket, +Inf last */
 	double		lookup_sum;		/* seconds */
+	/* Filled in the snapshot only: */
+	uint64_t	acted;			/* the sum of actions */
 };
 
 struct verdict_engine {
@@ -86,45 +88,40 @@ spf_label(unsigned i)
 }
 
 /*
- * The counter families: name after "PREFIX_", help, offset in struct
- * counts, how many values (1: no label), the label's key and names, and
- * the key in the totals line (NULL: not there; a family is summed).
+ * The counters, each described once (metrics.h), the Prometheus names
+ * after "PREFIX_". The totals line has kept its four fields since 0.1.0:
+ * connections, verdicts (the messages acted on, a sum), exempt and
+ * store_errors.
  */
-static const struct counter_family {
-	const char	*name;
-	const char	*help;
-	size_t		off;
-	unsigned	n;
-	const char	*label;
-	const char	*(*label_name)(unsigned);
-	const char	*total;
-} counters[] = {
-	{ "connections_total", "SMTP connections the MTA passed to the "
-	    "milter.", offsetof(struct counts, connections), 1, NULL, NULL,
-	    "connections" },
-	{ "verdicts_total", "Messages judged (not exempt), by verdict.",
-	    offsetof(struct counts, verdicts), VERDICT_BACKUP_FIRST_BOT + 1,
-	    "verdict", verdict_label, NULL },
-	{ "actions_total", "Messages acted on, by action.",
-	    offsetof(struct counts, actions), CONF_ACTION_REJECT + 1,
-	    "action", action_label, "verdicts" },
-	{ "exempt_total", "Messages exempt (local, trusted, allow-listed, "
-	    "authenticated).", offsetof(struct counts, exempt), 1, NULL, NULL,
-	    "exempt" },
-	{ "store_errors_total", "Store failures at connect (the mail went "
-	    "on, or was tempfailed with on_store_error = tempfail).",
-	    offsetof(struct counts, store_errors), 1, NULL, NULL,
-	    "store_errors" },
-	{ "spf_results_total", "SPF checks, by result.",
-	    offsetof(struct counts, spf), SPF_PERMERROR_ + 1, "result",
-	    spf_label, NULL },
+static const struct metrics_row counter_rows[] = {
+	{ .name = "connections_total",
+	  .help = "SMTP connections the MTA passed on.",
+	  .key = "connections",
+	  .offset = offsetof(struct counts, connections) },
+	{ .name = "verdicts_total",
+	  .help = "Messages judged (not exempt), by verdict.",
+	  .offset = offsetof(struct counts, verdicts),
+	  .label = "verdict", .value_name = verdict_label,
+	  .count = VERDICT_BACKUP_FIRST_BOT + 1 },
+	{ .name = "actions_total", .help = "Messages acted on, by action.",
+	  .offset = offsetof(struct counts, actions),
+	  .label = "action", .value_name = action_label,
+	  .count = CONF_ACTION_REJECT + 1 },
+	{ .key = "verdicts", .offset = offsetof(struct counts, acted) },
+	{ .name = "exempt_total",
+	  .help = "Messages exempt (local, trusted, allow-listed, "
+	    "authenticated).",
+	  .key = "exempt", .offset = offsetof(struct counts, exempt) },
+	{ .name = "store_errors_total",
+	  .help = "Store failures at connect (the mail went on, or was "
+	    "tempfailed with on_store_error = tempfail).",
+	  .key = "store_errors",
+	  .offset = offsetof(struct counts, store_errors) },
+	{ .name = "spf_results_total", .help = "SPF checks, by result.",
+	  .offset = offsetof(struct counts, spf),
+	  .label = "result", .value_name = spf_label,
+	  .count = SPF_PERMERROR_ + 1 },
 };
-
-static const uint64_t *
-family_values(const struct counts *c, const struct counter_family *f)
-{
-	return (const uint64_t *)(const void *)((const char *)c + f->off);
-}
 
 static void
 snapshot(struct verdict_engine *e, struct counts *out)
@@ -132,29 +129,30 @@ snapshot(struct verdict_engine *e, struct counts *out)
 	g_mutex_lock(&e->lock);
 	*out = e->counts;
 	g_mutex_unlock(&e->lock);
+	out->acted = 0;
+	for (size_t i = 0; i < G_N_ELEMENTS(out->actions); i++)
+		out->acted += out->actions[i];
 }
 
 void
 verdict_engine_metrics(struct verdict_engine *e, GString *out,
     const char *prefix)
 {
+	struct metrics_row rows[G_N_ELEMENTS(counter_rows)];
+	char names[G_N_ELEMENTS(counter_rows)][128], name[128];
 	struct counts c;
-	char name[128], labels[64];
 
 	snapshot(e, &c);
-	for (size_t i = 0; i < G_N_ELEMENTS(counters); i++) {
-		const struct counter_family *f = &counters[i];
-		const uint64_t *v = family_values(&c, f);
-
-		g_snprintf(name, sizeof(name), "%s_%s", prefix, f->name);
-		for (unsigned j = 0; j < f->n; j++) {
-			if (f->label != NULL)
-				g_snprintf(labels, sizeof(labels), "%s=\"%s\"",
-				    f->label, f->label_name(j));
-			metrics_counter(out, name, j == 0 ? f->help : NULL,
-			    f->label != NULL ? labels : NULL, v[j]);
-		}
+	/* The same rows, their names under this daemon's prefix. */
+	for (size_t i = 0; i < G_N_ELEMENTS(rows); i++) {
+		rows[i] = counter_rows[i];
+		if (rows[i].name == NULL)
+			continue;
+		g_snprintf(names[i], sizeof(names[i]), "%s_%s", prefix,
+		    rows[i].name);
+		rows[i].name = names[i];
 	}
+	metrics_table_render(out, rows, G_N_ELEMENTS(rows), &c);
 	g_snprintf(name, sizeof(name), "%s_lookup_seconds", prefix);
 	metrics_histogram(out, name, "Time of the store lookup at connect.",
 	    lookup_bounds, c.lookup, NBOUNDS, c.lookup_sum);
@@ -163,23 +161,18 @@ verdict_engine_metrics(struct verdict_engine *e, GString *out,
 void
 verdict_engine_totals(struct verdict_engine *e, GString *out)
 {
+	static const char name[] = "totals";
+	struct log_event ev;
 	struct counts c;
-	bool first = true;
 
 	snapshot(e, &c);
-	for (size_t i = 0; i < G_N_ELEMENTS(counters); i++) {
-		const struct counter_family *f = &counters[i];
-		const uint64_t *v = family_values(&c, f);
-		uint64_t sum = 0;
-
-		if (f->total == NULL)
-			continue;
-		for (unsigned j = 0; j < f->n; j++)
-			sum += v[j];
-		g_string_append_printf(out, "%s%s=%" PRIu64, first ? "" : " ",
-		    f->total, sum);
-		first = false;
-	}
+	log_event_begin(&ev, name);
+	metrics_table_totals(&ev, counter_rows, G_N_ELEMENTS(counter_rows),
+	    &c);
+	/* The fields, without the event's name and the blank after it. */
+	if (ev.len > sizeof(name))
+		g_string_append_len(out, ev.buf + sizeof(name),
+		    (gssize)(ev.len - sizeof(name)));
 }
 
 /* Add one to the counter at off (a uint64_t in struct counts). */
@@ -497,6 +490,8 @@ verdict_helo(struct verdict_engine *e, struct verdict_session *s,
 	const struct conf_milter *mc = &s->setup->conf->milter;
 	enum spf_result r = SPF_NONE_;
 
+	if (helo == NULL)	/* an MTA that sent none: nothing to keep */
+		return;
 	g_free(s->helo);
 	s->helo = g_strdup(helo);
 	if (s->exempt || !s->have_addr || s->helo_checked ||

@@ -116,14 +116,24 @@ void	verdict_connect(struct verdict_engine *e, struct verdict_session *s,
 	    const struct addr *client, const char *name, bool name_confirmed,
 	    int64_t now);
 
-/* The client said HELO/EHLO helo (kept; a repeated one costs nothing). */
+/*
+ * The client said HELO/EHLO helo (kept; a repeated one costs nothing;
+ * NULL is ignored). Its SPF check, if the name is allow-listed, is the
+ * HELO identity's (RFC 7208), not counted in the SPF results.
+ */
 void	verdict_helo(struct verdict_engine *e, struct verdict_session *s,
 	    const char *helo);
 
 /*
- * A message begins: mail_from is the bare MAIL FROM address ("" for the
- * null sender), authenticated whether the MTA says the client
- * authenticated (SMTP AUTH). Resets the previous message's state.
+ * A message begins: mail_from is the bare MAIL FROM address ("" or NULL
+ * for the null sender), authenticated whether the MTA says the client
+ * authenticated (SMTP AUTH; it exempts the rest of the session). Resets
+ * the previous message's state. Counts the message (exempt, or its
+ * verdict and action) and logs the verdict line for one other than
+ * none: call it once per MAIL FROM. VERDICT_DO_STORE_TEMPFAIL and
+ * VERDICT_DO_ACT with action tempfail or reject want verdict_reply's
+ * answer to MAIL FROM; the other actions are carried out on the message
+ * (a header, quarantine, divert to divert_to).
  */
 enum verdict_do verdict_mail(struct verdict_engine *e,
 	    struct verdict_session *s, const char *mail_from,
