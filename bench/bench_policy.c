@@ -464,6 +464,9 @@ main(int argc, char **argv)
 		if ((ws[i].fd = open_conn()) < 0) {
 			fprintf(stderr, "bench_policy: connect %s: %s\n",
 			    argv[optind], strerror(errno));
+			while (i-- > 0)
+				close(ws[i].fd);
+			free(ws);
 			return 1;
 		}
 	}
