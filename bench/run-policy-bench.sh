@@ -35,8 +35,8 @@
 # postgrey: Debian's package (installed with apt-get if missing; its
 # system service is not used), in the foreground on ADDR with its
 # Berkeley DB in the work folder, default settings (greylisting by /24,
-# 300 s delay): every request is a new triplet and is answered
-# DEFER_IF_PERMIT after a database write.
+# 300 s delay) but -q (quiet): every request is a new triplet and is
+# answered DEFER_IF_PERMIT after a database write.
 # Each SMTP session comes from the next address of the pool and a port
 # of its own. slowspam-policyd looks a session up and records its
 # contact with the primary (one synced LMDB write transaction) at its
@@ -222,7 +222,8 @@ wait_listen "$ADDR" "$pport" 10 ||
 # --- postgrey -------------------------------------------------------------
 mkdir -p "$work/postgrey"
 chown postgrey "$work/postgrey" 2>/dev/null
-postgrey --inet="$ADDR:$gport" --dbdir="$work/postgrey" \
+# -q: no line per request, as slowspam-policyd at log level warning.
+postgrey -q --inet="$ADDR:$gport" --dbdir="$work/postgrey" \
     --pidfile="$work/postgrey/pid" >"$work/postgrey.log" 2>&1 &
 pids+=($!)
 wait_listen "$ADDR" "$gport" 10 ||
