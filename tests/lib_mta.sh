@@ -10,7 +10,13 @@
 #   namespaces  mta_etc ETC HOSTNAME ADDR [USER:UID:GID...],
 #               mta_start NAME HOSTNAME ETC [OPTION...] -- CMD...,
 #               mta_ns_pids NAME, mta_ns_kill NAME
-#   tar pit     tarpit_record CONF ADDR, tarpit_evidence CONF ADDR
+#   tar pit     tarpit_record CONF ADDR, tarpit_evidence CONF ADDR,
+#               tarpit_meet SERVER:PORT CONF LOG ADDR OUT
+#   messages    mta_header FILE NAME, mta_header_count FILE NAME,
+#               mta_at_rcpt OUT CODE XCODE (swaks' RCPT TO reply)
+#   policyd     policyd_start LOG ARG..., policyd_stop; the cases
+#               policy_setup CONF ADDR:PORT, policy_control N, policy_tagged N,
+#               policy_refused N ACTION CODE XCODE
 #
 # Exim, OpenSMTPD and Sendmail conflict with Postfix (all are
 # mail-transport-agent), so they are never installed: their packages are
@@ -349,4 +355,206 @@ tarpit_evidence() {
 	printf '%s\n' "$_rec" | python3 -c '
 import json, sys
 print(json.load(sys.stdin).get("evidence") or "-")'
+}
+
+# --- a client at the tar pit, then at the primary
+
+# tarpit_meet SERVER:PORT CONF LOG ADDR OUT: swaks from ADDR meets the
+# tar pit at SERVER:PORT (held, then 421; swaks' output in OUT), saying
+# HELO clientN.example (N: ADDR's last number); succeed once the tar
+# pit logged the session in LOG (tarpitd_start's) and its record is in
+# the store of CONF, within 5 s.
+tarpit_meet() {
+	swaks --server "$1" --local-interface "$4" --quit-after EHLO \
+		--helo "client${4##*.}.example" --timeout 5 > "$5" 2>&1
+	wait_for 5 lib_mta_recorded "$2" "$3" "$4"
+}
+lib_mta_recorded() {
+	grep -q "session client=$3 " "$2" &&
+		tarpit_record "$1" "$3" | grep -q '"tarpit_sessions":[1-9]'
+}
+
+# --- what a message or a client was told
+
+# mta_header FILE NAME: the unfolded values of the header NAME of the
+# message in FILE, one a line (none if it has none).
+mta_header() {
+	awk -v want="$2" '
+	/^$/ { exit }
+	/^[ \t]/ { if (cur != "") cur = cur $0; next }
+	{ if (cur != "") print cur; cur = "" }
+	tolower(substr($0, 1, length(want) + 1)) == tolower(want ":") {
+		cur = substr($0, length(want) + 2); sub(/^[ \t]+/, "", cur)
+	}
+	END { if (cur != "") print cur }' "$1"
+}
+
+# mta_header_count FILE NAME: how many header fields NAME it has.
+mta_header_count() {
+	mta_header "$1" "$2" | wc -l | tr -d ' '
+}
+
+# mta_at_rcpt OUT CODE XCODE: in swaks' output OUT, the reply to the
+# (first) RCPT TO began "CODE XCODE" ("CODE-XCODE" when it has several
+# lines: Exim splits long ones), and no message was accepted (no 250
+# naming a queue ID: Postfix's "queued as", Exim's "id=").
+mta_at_rcpt() {
+	awk -v code="$2" -v xcode="$3" '
+	/ -> RCPT TO:/ { rcpt = 1; next }
+	rcpt && /<[*~]* / {
+		sub(/^.*<[*~]* /, "")
+		ok = index($0, code) == 1 && index($0, xcode " ") == 5 &&
+		    substr($0, 4, 1) ~ /[- ]/
+		exit
+	}
+	END { exit !ok }' "$1" &&
+		! grep -Eq "^ *<[~]* 250 .*(queued as|id=)" "$1"
+}
+
+# --- slowspam-policyd
+
+policyd_pid=	# the one policyd_start started, until policyd_stop
+
+# policyd_start LOG ARG...: start $policyd -f ARG... (the script sets
+# policyd), stdout and stderr to LOG, tracked; stop the one started
+# before, if any. Bail unless it says it serves within 10 s (its notice
+# "slowspam-policyd VERSION on SOCKET, ...", logged once it listens).
+policyd_start() {
+	policyd_stop
+	_plog=$1
+	shift
+	# shellcheck disable=SC2154
+	"$policyd" -f "$@" > "$_plog" 2>&1 &
+	policyd_pid=$!
+	track_pid "$policyd_pid"
+	wait_for 10 lib_mta_policyd_up "$_plog" ||
+		bail "slowspam-policyd did not start ($_plog)"
+}
+lib_mta_policyd_up() {
+	kill -0 "$policyd_pid" 2>/dev/null ||
+		bail "slowspam-policyd did not start ($1)"
+	grep -q "slowspam-policyd .* on [a-z]*:" "$1"
+}
+
+# policyd_stop: stop the policy server policyd_start started, if any.
+policyd_stop() {
+	[ -z "$policyd_pid" ] || stop_pid "$policyd_pid"
+	policyd_pid=
+}
+
+# --- cases of the tests of slowspam-policyd behind a real MTA
+# They call the script's start_policyd ACTION, tarpit_hit N (127.0.0.N
+# meets the tar pit), send N TOKEN [TO...] (a message from
+# sN@sender.example at 127.0.0.N, to rcpt@primary.example or the
+# comma-separated TO) and find_in BOX TOKEN (wait for it in the Maildir
+# BOX, print its file), and use $tok, $policyd_log and $mta_log (the
+# MTA's log, shown when a case fails). Each prints one TAP line.
+
+# policy_setup CONF ADDR:PORT: write CONF, one slowspam.conf for a tar
+# pit on ADDR:PORT (greet_wait and drip_interval 200ms, max_hold 1s)
+# and the policy server (action tag, divert_to trap@primary.example,
+# SPF on, nothing trusted: all test traffic is 127.x; authserv-id
+# primary.test), the store in $dir/store (tarpitd makes the folder,
+# owned by nobody; the policy server opens it as root); and the SPF
+# zone $dir/zone (--spf-zone), which passes sender.example for
+# 127.0.0.0/8.
+policy_setup() {
+	cat > "$1" <<EOF
+[tarpitd]
+listen = $2
+hostname = tarpit.test
+greet_wait = 200ms
+drip_interval = 200ms
+max_hold = 1s
+user = nobody
+[milter]
+action = tag
+divert_to = trap@primary.example
+trusted_networks =
+spf = yes
+grace = 0
+authserv_id = primary.test
+[store]
+path = $dir/store/hits.lmdb
+EOF
+	printf 'sender.example TXT v=spf1 ip4:127.0.0.0/8 -all\n' > "$dir/zone"
+}
+
+# policy_control N: 127.0.0.N, never at the tar pit, sends a message;
+# it arrives without X-Slowspam. Its contact marks the primary alive;
+# and as the verdict counts only the minutes before a tar-pit contact's
+# own, the primary's last quarter of an hour is written as tarpitd's
+# store would hold it after it had been up that long (storetool, a test
+# helper, into $dir/store/hits.lmdb).
+policy_control() {
+	_d="control: a message from 127.0.0.$1 (never at the tar pit) is delivered without X-Slowspam"
+	send "$1" "$tok-control"
+	"$top_builddir/tests/storetool" "$dir/store/hits.lmdb" alive \
+		now-900000 now-60000 >/dev/null
+	if ! _f=$(find_in rcpt "$tok-control"); then
+		tap_fail "$_d" "not delivered" "$dir/send-$tok-control.out" \
+			"$mta_log" "$policyd_log"
+	elif [ -n "$(mta_header "$_f" X-Slowspam)" ]; then
+		tap_fail "$_d" "it has X-Slowspam" "$_f" "$policyd_log"
+	else
+		tap_ok "$_d" 0
+	fi
+}
+
+# policy_tagged N: 127.0.0.N met the tar pit first; its message to
+# rcpt, rcpt2 and rcpt3@primary.example arrives in each of the three
+# with exactly one X-Slowspam (backup-first, its network) and one
+# Authentication-Results (primary.test, spf=pass for its sender).
+policy_tagged() {
+	_d="action=tag: 127.0.0.$1 met the tar pit first; each of three copies has one X-Slowspam (backup-first) and one Authentication-Results (spf=pass)"
+	if ! tarpit_hit "$1"; then
+		tap_fail "$_d" "127.0.0.$1 not recorded by the tar pit" \
+			"$dir/tarpit-$1.out" "$dir/tarpitd.log"
+		return
+	fi
+	send "$1" "$tok-tag" rcpt@primary.example,rcpt2@primary.example,rcpt3@primary.example
+	_why='' _f=''
+	for _box in rcpt rcpt2 rcpt3; do
+		if ! _f=$(find_in $_box "$tok-tag"); then
+			_why="not delivered to $_box@"
+			break
+		fi
+		_h=$(mta_header "$_f" X-Slowspam)
+		_ar=$(mta_header "$_f" Authentication-Results)
+		if [ "$(mta_header_count "$_f" X-Slowspam)" != 1 ] ||
+			[ "$(mta_header_count "$_f" Authentication-Results)" != 1 ]; then
+			_why="$_box@: $(mta_header_count "$_f" X-Slowspam) X-Slowspam, $(mta_header_count "$_f" Authentication-Results) Authentication-Results"
+			break
+		fi
+		echo "$_h" | grep -q "verdict=backup-first .*network=127\.0\.0\.$1/32" ||
+			{ _why="$_box@: X-Slowspam: '$_h'"; break; }
+		echo "$_ar" | grep -q "^primary\.test;.*spf=pass .*smtp\.mailfrom=s$1@sender\.example" ||
+			{ _why="$_box@: Authentication-Results: '$_ar'"; break; }
+	done
+	if [ -z "$_why" ]; then
+		tap_ok "$_d" 0
+		echo "# X-Slowspam: $_h"
+		echo "# Authentication-Results: $_ar"
+	else
+		tap_fail "$_d" "$_why" ${_f:+"$_f"} "$dir/send-$tok-tag.out" \
+			"$mta_log" "$policyd_log"
+	fi
+}
+
+# policy_refused N ACTION CODE XCODE: with the policy server at ACTION,
+# 127.0.0.N meets the tar pit first, then its RCPT TO gets "CODE XCODE
+# ..." and its message is not accepted.
+policy_refused() {
+	start_policyd "$2"
+	_d="action=$2: 127.0.0.$1 met the tar pit first, its RCPT TO gets $3 $4"
+	if ! tarpit_hit "$1"; then
+		tap_fail "$_d" "127.0.0.$1 not recorded by the tar pit" \
+			"$dir/tarpit-$1.out" "$dir/tarpitd.log"
+	elif send "$1" "$tok-$2"; mta_at_rcpt "$dir/send-$tok-$2.out" "$3" "$4"; then
+		tap_ok "$_d" 0
+		grep -m 1 "<\*\* $3" "$dir/send-$tok-$2.out" | sed 's/^/# /'
+	else
+		tap_fail "$_d" "no $3 $4 at RCPT" "$dir/send-$tok-$2.out" \
+			"$mta_log" "$policyd_log"
+	fi
 }
