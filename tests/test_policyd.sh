@@ -24,7 +24,7 @@ storetool=$top_builddir/tests/storetool
 client="python3 $top_srcdir/tests/policy_client.py"
 need_cmds python3
 make_dir policyd
-tap_plan 44
+tap_plan 45
 
 mport=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
 cat > "$dir/a.conf" <<CONF
@@ -187,6 +187,12 @@ sed -n 1p "$dir/retry.out" | grep -q "^PREPEND X-Slowspam: verdict=backup-first 
 	[ "$(sed -n 3,4p "$dir/retry.out" | tr '\n' ' ')" = "HOLD slowspam: backup MX first DUNNO " ] &&
 	wait_for 5 grep -q "answer client=192.0.2.10 instance=d1 stage=rcpt answer=prepend_header again=yes" "$dir/a.log"
 tap_ok "an answer never read, asked again on a new connection: the same answer, then the rest" $? "$dir/retry.out" "$dir/a.log"
+# shellcheck disable=SC2046
+$client "$A" session $(attrs 192.0.2.10 6006 d2) -- RCPT:a@primary.test \
+	RCPT:a@primary.test > "$dir/twice.out" 2>&1
+sed -n 1p "$dir/twice.out" | grep -q "^PREPEND X-Slowspam: " &&
+	sed -n 2p "$dir/twice.out" | grep -q "^PREPEND Authentication-Results: "
+tap_ok "the same request twice on one connection: two requests, the next answer" $? "$dir/twice.out"
 
 # shellcheck disable=SC2046
 $client "$B" session $(attrs 192.0.2.11 1111 m4) -- RCPT:a@primary.test \
@@ -260,7 +266,7 @@ $client "$A" eof $(attrs 192.0.2.10 4444 x1) protocol_state=RCPT \
 tap_ok "a request then EOF (Exim's readsocket): answered, then closed" $? "$dir/eof.out"
 
 kill -USR1 $pid_a
-wait_for 5 grep -q "totals requests=.* error_line_too_long=1 .*error_cut_short=1 .* connections=9 .*log_dropped=0" "$dir/a.log"
+wait_for 5 grep -q "totals requests=.* error_line_too_long=1 .*error_cut_short=1 .* connections=10 .*log_dropped=0" "$dir/a.log"
 tap_ok "SIGUSR1 logs the totals" $? "$dir/a.log"
 
 python3 - "$mport" > "$dir/metrics.out" 2>&1 <<'PY'
@@ -270,7 +276,7 @@ print(urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1],
 PY
 m=$dir/metrics.out
 grep -q '^slowspam_policyd_answers_total{answer="hold"} 5$' "$m" &&
-	grep -q '^slowspam_policyd_answers_total{answer="prepend_header"} 9$' "$m" &&
+	grep -q '^slowspam_policyd_answers_total{answer="prepend_header"} 10$' "$m" &&
 	grep -q '^slowspam_policyd_protocol_errors_total{why="line_too_long"} 1$' "$m" &&
 	grep -q '^slowspam_policyd_protocol_errors_total{why="cut_short"} 1$' "$m" &&
 	grep -q '^slowspam_policyd_requests_total ' "$m" &&
