@@ -8,6 +8,7 @@
 #define SLOWSPAM_POLICY_JUDGE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "answer.h"
 #include "proto.h"
@@ -25,10 +26,19 @@ struct judge {
 /*
  * Answer req on setup (the configuration now; the session keeps the one
  * it began with): "action=...\n\n" into reply[0..JUDGE_REPLY_MAX), its
- * length in *len. Never fails: anything unexpected answers DUNNO,
- * logged.
+ * length in *len, the action's kind in *kind; true. Never fails:
+ * anything unexpected answers DUNNO, logged. conn names the connection
+ * req came on (never reused): the same request again on another one is
+ * a client that lost the answer, and gets it again.
+ *
+ * False when another request of the same session is being judged: req
+ * is parked under tag (the caller's, not NULL; req must stay as it is)
+ * and nothing is answered yet. Either way *next is NULL or the tag of a
+ * parked request of the session this call released, which the caller
+ * must now judge (calling judge_request for it again) and answer.
  */
-enum answer_kind judge_request(struct judge *j, struct verdict_setup *setup,
-	    const struct policy_request *req, char *reply, size_t *len);
+bool	judge_request(struct judge *j, struct verdict_setup *setup,
+	    const struct policy_request *req, uint64_t conn, void *tag,
+	    char *reply, size_t *len, enum answer_kind *kind, void **next);
 
 #endif /* SLOWSPAM_POLICY_JUDGE_H */

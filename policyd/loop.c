@@ -11,7 +11,13 @@
  *			take at once
  * After an answer the bytes already read are parsed first: they may hold
  * the next request. Only the loop thread touches a connection that no
- * worker has; the done queue hands it back.
+ * worker has; the done queue hands it back. A judged connection whose
+ * session is busy is parked on the session (judge.h) and judged by the
+ * worker that releases the session, so that no thread waits for it.
+ *
+ * At the stop deadline, requests still queued or being judged are given
+ * up: the process exits without freeing what the workers use (Postfix
+ * falls back on its default action for them).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -22,6 +28,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -32,6 +39,7 @@
 #include "addr.h"
 #include "complain.h"
 #include "judge.h"
+#include "listen.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -48,6 +56,7 @@ enum {
 
 struct conn {
 	int		fd;		/* -1: closed, freed after the batch */
+	uint64_t	serial;		/* never reused: judge_request's conn */
 	char		peer[ADDR_STRLEN + 8];	/* for log lines */
 	struct policy_parser parser;
 	char		in[LOOP_READ_MAX];
@@ -169,6 +178,7 @@ static struct {
 	GQueue		idle;		/* not judged; most recent first */
 	GPtrArray	*dead;		/* closed during this epoll batch */
 	unsigned	open, judged;
+	uint64_t	serial;		/* of the last connection accepted */
 	bool		stopping;
 	int64_t		stop_deadline;
 	int64_t		next_expire;
@@ -249,22 +259,40 @@ conn_bad(struct conn *c, const char *why)
 	conn_close(c);
 }
 
+/* A judged connection back to the loop thread, its answer in out. */
 static void
-worker(gpointer data, gpointer user_data)
+answered(struct conn *c)
 {
-	struct conn *c = data;
-	struct verdict_setup *s = setup_get();
 	uint64_t one = 1;
 
-	(void)user_data;
-	c->kind = judge_request(&L.judge, s, &c->parser.req, c->out,
-	    &c->out_len);
 	c->out_off = 0;
-	verdict_setup_unref(s);
 	g_async_queue_push(L.done, c);
 	/* The counter only grows: a failed write still leaves it readable. */
 	if (write(L.wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		log_msg(LOG_ERR, "eventfd: %m");
+}
+
+/*
+ * Judge c, then the requests parked on its session meanwhile, in turn;
+ * c itself parked comes back through another worker's call.
+ */
+static void
+worker(gpointer data, gpointer user_data)
+{
+	struct conn *c = data;
+	void *next;
+
+	(void)user_data;
+	for (; c != NULL; c = next) {
+		struct verdict_setup *s = setup_get();
+		bool done = judge_request(&L.judge, s, &c->parser.req,
+		    c->serial, c, c->out, &c->out_len, &c->kind, &next);
+
+		verdict_setup_unref(s);
+		/* next first: c is the loop thread's once answered. */
+		if (done)
+			answered(c);
+	}
 }
 
 /* A whole request: to the workers, off the idle list, not read. */
@@ -521,6 +549,7 @@ on_accept(void)
 		}
 		c = g_new0(struct conn, 1);
 		c->fd = fd;
+		c->serial = ++L.serial;
 		peer_name(fd, c->peer, sizeof(c->peer));
 		c->link.data = c;
 		c->events = ev.events;
@@ -792,6 +821,23 @@ dispatch(const struct epoll_event *ev)
 	}
 }
 
+/*
+ * The stop deadline passed with answers not given: a worker may wait on
+ * DNS or the store for longer still, and the queued requests would be
+ * judged before the pool could go. Exit now, freeing nothing the workers
+ * use; Postfix takes its default action for the answers not given.
+ */
+static void
+abandon(void)
+{
+	log_msg(LOG_WARNING, "stopping: %u answers not given after %d ms: "
+	    "exiting without them", L.judged, LOOP_STOP_MS);
+	policy_unlink();
+	log_msg(LOG_NOTICE, "slowspam-policyd stopped");
+	log_writer_stop(1000);
+	_exit(EXIT_SUCCESS);
+}
+
 static void
 loop_free(void)
 {
@@ -850,10 +896,11 @@ loop_run(struct loop_params *p, GError **error)
 			dispatch(&evs[i]);
 		g_ptr_array_set_size(L.dead, 0);
 	}
+	if (L.stopping && L.judged > 0)
+		abandon();
 	if (L.stopping && L.open > 0)
 		log_msg(LOG_WARNING, "stopping with %u connections still open "
-		    "(%u being judged) after %d ms", L.open, L.judged,
-		    LOOP_STOP_MS);
+		    "after %d ms", L.open, LOOP_STOP_MS);
 	loop_free();
 	return ok;
 }

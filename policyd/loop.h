@@ -16,7 +16,9 @@
  *	SIGHUP		reload the configuration (a bad file keeps the old)
  *	SIGUSR1		log the totals
  *	SIGTERM, SIGINT	stop: the answers being judged are given, then
- *			everything is closed
+ *			everything is closed; those not given by
+ *			LOOP_STOP_MS are given up and the process exits
+ *			at once (loop_run does not return)
  */
 #ifndef SLOWSPAM_POLICY_LOOP_H
 #define SLOWSPAM_POLICY_LOOP_H
@@ -25,7 +27,7 @@
 
 #include "verdict.h"
 
-/* How long a stop waits for the answers in flight. */
+/* How long a stop waits for the answers in flight, at most. */
 #define LOOP_STOP_MS	10000
 /* Out of descriptors, accepting pauses this long instead of spinning. */
 #define LOOP_ACCEPT_PAUSE_MS	1000

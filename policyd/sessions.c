@@ -17,13 +17,14 @@ struct entry {
 	struct psession	p;		/* first: the caller's pointer */
 	char		*key;
 	bool		busy;
+	GQueue		parked;		/* tags waiting for it, in order */
+	void		*heir;		/* the parked tag it was handed to */
 	int64_t		used;		/* monotonic ms, at its release */
 	GList		link;		/* on idle while not busy */
 };
 
 struct sessions {
 	GMutex		lock;
-	GCond		released;
 	GHashTable	*byk;		/* key -> entry */
 	GQueue		idle;		/* most recently used first */
 	unsigned	max;
@@ -37,8 +38,11 @@ psession_message_clear(struct psession *p)
 	g_clear_pointer(&p->msg_id, g_free);
 	g_clear_pointer(&p->header, g_free);
 	g_clear_pointer(&p->ar, g_free);
+	g_clear_pointer(&p->last_req, g_free);
+	g_clear_pointer(&p->last_text, g_free);
 	memset(&p->plan, 0, sizeof(p->plan));
 	p->have_msg = false;
+	p->adopt = false;
 }
 
 static void
@@ -48,6 +52,7 @@ entry_free(gpointer data)
 
 	psession_message_clear(&e->p);
 	verdict_session_clear(&e->p.vs);
+	g_queue_clear(&e->parked);
 	g_free(e->key);
 	g_free(e);
 }
@@ -58,7 +63,6 @@ sessions_new(unsigned max, int64_t ttl_ms)
 	struct sessions *t = g_new0(struct sessions, 1);
 
 	g_mutex_init(&t->lock);
-	g_cond_init(&t->released);
 	/* The entry owns its key: the table frees the entry only. */
 	t->byk = g_hash_table_new_full(g_str_hash, g_str_equal, NULL,
 	    entry_free);
@@ -74,7 +78,6 @@ sessions_free(struct sessions *t)
 	if (t == NULL)
 		return;
 	g_hash_table_destroy(t->byk);
-	g_cond_clear(&t->released);
 	g_mutex_clear(&t->lock);
 	g_free(t);
 }
@@ -103,15 +106,25 @@ expire_locked(struct sessions *t, int64_t now)
 
 struct psession *
 sessions_acquire(struct sessions *t, const char *key,
-    struct verdict_setup *setup, int64_t now)
+    struct verdict_setup *setup, int64_t now, void *tag)
 {
 	struct entry *e;
 
 	g_mutex_lock(&t->lock);
 	expire_locked(t, now);
-	/* Its user gives it back soon: a verdict is bounded in time. */
-	while ((e = g_hash_table_lookup(t->byk, key)) != NULL && e->busy)
-		g_cond_wait(&t->released, &t->lock);
+	e = g_hash_table_lookup(t->byk, key);
+	if (e != NULL && e->busy && e->heir == tag) {
+		/* Handed over at its release: busy and off the list still. */
+		e->heir = NULL;
+		g_mutex_unlock(&t->lock);
+		return &e->p;
+	}
+	if (e != NULL && e->busy) {
+		/* Its DNS may take long: no worker waits for it. */
+		g_queue_push_tail(&e->parked, tag);
+		g_mutex_unlock(&t->lock);
+		return NULL;
+	}
 	if (e != NULL) {
 		g_queue_unlink(&t->idle, &e->link);
 	} else {
@@ -132,17 +145,22 @@ sessions_acquire(struct sessions *t, const char *key,
 	return &e->p;
 }
 
-void
+void *
 sessions_release(struct sessions *t, struct psession *p, int64_t now)
 {
 	struct entry *e = (struct entry *)p;
+	void *next;
 
 	g_mutex_lock(&t->lock);
-	e->busy = false;
 	e->used = now;
-	g_queue_push_head_link(&t->idle, &e->link);
-	g_cond_broadcast(&t->released);
+	if ((next = g_queue_pop_head(&e->parked)) != NULL) {
+		e->heir = next;
+	} else {
+		e->busy = false;
+		g_queue_push_head_link(&t->idle, &e->link);
+	}
 	g_mutex_unlock(&t->lock);
+	return next;
 }
 
 void

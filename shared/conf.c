@@ -688,7 +688,7 @@ static const struct key keys[] = {
 	    "", STR },
 	{ "policyd", "metrics_listen", parse_hostport_opt,
 	    F(policyd, metrics_listen), "" },
-	{ "policyd", "workers", parse_uint, F(policyd, workers), "4", 1, 64 },
+	{ "policyd", "workers", parse_uint, F(policyd, workers), "16", 1, 64 },
 	{ "policyd", "max_connections", parse_uint,
 	    F(policyd, max_connections), "1000", 1, 100000 },
 	/* Postfix keeps an idle policy connection up to 300 s (max_idle). */

@@ -1,9 +1,16 @@
 #!/usr/bin/env python3
 """policy_client.py - a Postfix policy client for test_policyd.sh.
 
-  policy_client.py SOCK session ATTR=VALUE... -- STAGE[:RECIPIENT]...
-      one connection; one request per STAGE (RCPT, DATA, END-OF-MESSAGE
-      ...), each with the ATTRs; prints each answer's action, one a line
+  policy_client.py SOCK session ATTR=VALUE... -- STAGE[:RECIPIENT][,A=V...]...
+      one connection; one request per STAGE (MAIL, RCPT, DATA,
+      END-OF-MESSAGE ...), each with the ATTRs, the A=Vs after a comma
+      in their place (instance=, as Postfix sends it at MAIL); prints
+      each answer's action, one a line
+  policy_client.py SOCK drop ATTR=VALUE... -- STAGE[:RECIPIENT][,A=V...]
+      sends that one request and closes without reading the answer, as
+      a Postfix that timed out; prints "dropped"
+  policy_client.py SOCK timed ATTR=VALUE... -- STAGE[:RECIPIENT][,A=V...]
+      one request; prints "ms=MILLISECONDS ACTION"
   policy_client.py SOCK raw FILE
       sends FILE's bytes and shuts its side down, reads to EOF (at most
       5 s); prints "answer
@@ -37,9 +44,18 @@ def connect(spec):
 
 
 def request(attrs, extra=()):
+    names = {a.partition("=")[0] for a in extra}
     lines = ["request=smtpd_access_policy"]
-    lines += list(attrs) + list(extra)
+    lines += [a for a in attrs if a.partition("=")[0] not in names]
+    lines += list(extra)
     return ("\n".join(lines) + "\n\n").encode()
+
+
+def stage_attrs(st):
+    """STAGE[:RECIPIENT][,A=V...] to its attribute lines."""
+    head, *more = st.split(",")
+    stage, _, rcpt = head.partition(":")
+    return ["protocol_state=" + stage, "recipient=" + rcpt] + more
 
 
 def read_answer(s, buf):
@@ -62,12 +78,29 @@ def session(spec, args):
     s = connect(spec)
     buf = b""
     for st in stages:
-        stage, _, rcpt = st.partition(":")
-        s.sendall(request(attrs, ["protocol_state=" + stage,
-                                  "recipient=" + rcpt]))
+        s.sendall(request(attrs, stage_attrs(st)))
         answer, buf = read_answer(s, buf)
         print(action(answer) if answer is not None else "closed")
     s.close()
+
+
+def drop(spec, args):
+    cut = args.index("--")
+    s = connect(spec)
+    s.sendall(request(args[:cut], stage_attrs(args[cut + 1])))
+    s.close()
+    print("dropped")
+
+
+def timed(spec, args):
+    cut = args.index("--")
+    s = connect(spec)
+    s.settimeout(60)
+    t0 = time.monotonic()
+    s.sendall(request(args[:cut], stage_attrs(args[cut + 1])))
+    answer, _ = read_answer(s, b"")
+    print("ms=%d %s" % ((time.monotonic() - t0) * 1000,
+                        action(answer) if answer else "closed"))
 
 
 def read_all(s):
@@ -153,6 +186,10 @@ def main():
     spec, cmd, args = sys.argv[1], sys.argv[2], sys.argv[3:]
     if cmd == "session":
         session(spec, args)
+    elif cmd == "drop":
+        drop(spec, args)
+    elif cmd == "timed":
+        timed(spec, args)
     elif cmd == "raw":
         raw(spec, args[0])
     elif cmd == "eof":

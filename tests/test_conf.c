@@ -101,7 +101,7 @@ test_defaults(void)
 	g_assert_cmpuint(c->policyd.socket_mode, ==, 0660);
 	g_assert_cmpstr(c->policyd.socket_group, ==, "");
 	g_assert_cmpuint(c->policyd.metrics_listen.port, ==, 0);
-	g_assert_cmpuint(c->policyd.workers, ==, 4);
+	g_assert_cmpuint(c->policyd.workers, ==, 16);
 	g_assert_cmpuint(c->policyd.max_connections, ==, 1000);
 	g_assert_cmpint(c->policyd.idle_timeout, ==, 330000);
 	g_assert_cmpuint(c->policyd.max_sessions, ==, 20000);

@@ -4,13 +4,17 @@
 # answers in turn (X-Slowspam, Authentication-Results, HOLD) with the
 # contact recorded once per SMTP session (the store, read back), reject
 # on every request, a failing store's 451 4.3.0, no client address, an
-# exempt client; bad input (over-long line, NUL, too many attributes,
+# exempt client; what Postfix sends at MAIL (no instance, or the previous
+# message's): one message, judged once; a sasl_username or a sender too
+# long to keep; an answer never read asked again on a new connection; bad input (over-long line, NUL, too many attributes,
 # duplicate attribute, no empty line before EOF, binary) closing with one
 # log line each; a request then EOF answered; 50 idle connections not
 # delaying a request, nor a verdict waiting on Redis; idle timeout
 # and max_connections; SIGUSR1 totals, the metrics, SIGHUP reload (good
 # and bad), -t naming file:line; as root, the socket's owner and the
-# drop to [policyd] user; SIGTERM exiting 0. Prints TAP.
+# drop to [policyd] user; SPF's DNS that never answers (unshare -m):
+# retries parked, another client answered, SIGTERM exiting at its
+# deadline; SIGTERM exiting 0. Prints TAP.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 # shellcheck source=tests/lib.sh
@@ -20,7 +24,7 @@ storetool=$top_builddir/tests/storetool
 client="python3 $top_srcdir/tests/policy_client.py"
 need_cmds python3
 make_dir policyd
-tap_plan 35
+tap_plan 45
 
 mport=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
 cat > "$dir/a.conf" <<CONF
@@ -44,7 +48,11 @@ cat >> "$dir/b.conf" <<CONF
 idle_timeout = 1s
 max_connections = 5
 CONF
-echo "pass.test TXT v=spf1 ip4:192.0.2.0/24 -all" > "$dir/zone"
+cat > "$dir/zone" <<ZONE
+pass.test TXT v=spf1 ip4:192.0.2.0/24 -all
+fail.test TXT v=spf1 -all
+mail.client.example TXT v=spf1 -all
+ZONE
 
 # The primary up for the last hour; .10 and .11 (a bot) at the tar pit.
 mkdir "$dir/store"
@@ -106,6 +114,85 @@ $client "$A" session $(attrs 192.0.2.10 2222 m3) -- RCPT:a@primary.test \
 	> "$dir/m3.out" 2>&1
 [ "$(primaries 192.0.2.10/32)" = 2 ]
 tap_ok "another session (client port) is another contact" $? "$dir/m3.out"
+
+# What Postfix really sends at MAIL (smtpd_sender_restrictions): no
+# instance for a session's first message, the previous message's for the
+# later ones (instance is set after the sender restrictions, and kept
+# across messages). Each message is judged once, at MAIL, and its first
+# later request adopts it: one X-Slowspam, one verdict line a message.
+verdicts() { grep -c "verdict client=$1 " "$dir/a.log"; }
+# settled ADDR N: the log shows N verdict lines for ADDR, and no more
+# come.
+settled() {
+	wait_for 5 sh -c "[ \$(grep -c 'verdict client=$1 ' '$dir/a.log') -ge $2 ]"
+	sleep 0.3
+	[ "$(verdicts "$1")" -eq "$2" ]
+}
+v0=$(verdicts 192.0.2.10)
+# shellcheck disable=SC2046
+$client "$A" session $(attrs 192.0.2.10 6001 "") -- MAIL \
+	RCPT:a@primary.test,instance=f1.1 RCPT:b@primary.test,instance=f1.1 \
+	DATA,instance=f1.1 END-OF-MESSAGE,instance=f1.1 > "$dir/f1.out" 2>&1
+sed -n 1p "$dir/f1.out" | grep -q "^PREPEND X-Slowspam: verdict=backup-first " &&
+	sed -n 2p "$dir/f1.out" | grep -q "^PREPEND Authentication-Results: " &&
+	[ "$(sed -n 3,5p "$dir/f1.out" | tr '\n' ' ')" = "HOLD slowspam: backup MX first DUNNO DUNNO " ] &&
+	[ "$(grep -c X-Slowspam "$dir/f1.out")" -eq 1 ]
+tap_ok "MAIL without instance, then RCPT with it: one message, one X-Slowspam" $? "$dir/f1.out"
+settled 192.0.2.10 $((v0 + 1))
+tap_ok "... judged once: one verdict line" $? "$dir/f1.out" "$dir/a.log"
+# shellcheck disable=SC2046
+$client "$A" session $(attrs 192.0.2.10 6002 "") -- MAIL,sender=x@fail.test \
+	RCPT:a@primary.test,instance=f2.1,sender=x@fail.test \
+	MAIL,instance=f2.1 RCPT:a@primary.test,instance=f2.2 \
+	RCPT:b@primary.test,instance=f2.2 DATA,instance=f2.2 \
+	END-OF-MESSAGE,instance=f2.2 > "$dir/f2.out" 2>&1
+[ "$(sed -n 1,2p "$dir/f2.out" | grep -c '^550 5\.7\.1 ')" -eq 2 ] &&
+	sed -n 3p "$dir/f2.out" | grep -q "^PREPEND X-Slowspam: verdict=backup-first " &&
+	sed -n 4p "$dir/f2.out" | grep -q "^PREPEND Authentication-Results: .*spf=pass" &&
+	[ "$(sed -n 5,7p "$dir/f2.out" | tr '\n' ' ')" = "HOLD slowspam: backup MX first DUNNO DUNNO " ]
+tap_ok "a refused message, then MAIL with its instance: a new message, not refused" $? "$dir/f2.out"
+settled 192.0.2.10 $((v0 + 3))
+tap_ok "... two messages, two verdict lines" $? "$dir/f2.out" "$dir/a.log"
+
+# Values too long to keep: a sasl_username over 255 bytes still
+# exempts; a sender over 511 bytes is not the null sender (whose SPF
+# would check the HELO name, here failing): no SPF for the message.
+long=$(python3 -c 'print("u" * 300)')
+# shellcheck disable=SC2046
+$client "$A" session $(attrs 192.0.2.11 6003 l1) "sasl_username=$long" -- \
+	RCPT:a@primary.test DATA > "$dir/sasl.out" 2>&1
+[ "$(tr '\n' ' ' < "$dir/sasl.out")" = "DUNNO DUNNO " ]
+tap_ok "sasl_username over 255 bytes: authenticated, exempt" $? "$dir/sasl.out"
+long=$(python3 -c 'print("s" * 600 + "@pass.test")')
+# shellcheck disable=SC2046
+$client "$A" session $(attrs 192.0.2.10 6004 l2) -- \
+	"RCPT:a@primary.test,sender=$long" "RCPT:b@primary.test,sender=$long" \
+	"DATA,sender=$long" > "$dir/sender.out" 2>&1
+sed -n 1p "$dir/sender.out" | grep -q "^PREPEND X-Slowspam: verdict=backup-first .*spf=none " &&
+	[ "$(sed -n 2,3p "$dir/sender.out" | tr '\n' ' ')" = "HOLD slowspam: backup MX first DUNNO " ] &&
+	wait_for 5 grep -q "sender longer than 511 bytes: SPF not checked" "$dir/a.log"
+tap_ok "sender over 511 bytes: SPF not checked (no A-R, not the HELO's fail), logged" $? "$dir/sender.out" "$dir/a.log"
+
+# Postfix times out, closes, and asks the same again on a new
+# connection: the same answer, and the message still gets all of them.
+# shellcheck disable=SC2046
+$client "$A" drop $(attrs 192.0.2.10 6005 d1) -- RCPT:a@primary.test \
+	> "$dir/drop.out" 2>&1
+sleep 0.5
+# shellcheck disable=SC2046
+$client "$A" session $(attrs 192.0.2.10 6005 d1) -- RCPT:a@primary.test \
+	RCPT:b@primary.test DATA END-OF-MESSAGE > "$dir/retry.out" 2>&1
+sed -n 1p "$dir/retry.out" | grep -q "^PREPEND X-Slowspam: verdict=backup-first " &&
+	sed -n 2p "$dir/retry.out" | grep -q "^PREPEND Authentication-Results: " &&
+	[ "$(sed -n 3,4p "$dir/retry.out" | tr '\n' ' ')" = "HOLD slowspam: backup MX first DUNNO " ] &&
+	wait_for 5 grep -q "answer client=192.0.2.10 instance=d1 stage=rcpt answer=prepend_header again=yes" "$dir/a.log"
+tap_ok "an answer never read, asked again on a new connection: the same answer, then the rest" $? "$dir/retry.out" "$dir/a.log"
+# shellcheck disable=SC2046
+$client "$A" session $(attrs 192.0.2.10 6006 d2) -- RCPT:a@primary.test \
+	RCPT:a@primary.test > "$dir/twice.out" 2>&1
+sed -n 1p "$dir/twice.out" | grep -q "^PREPEND X-Slowspam: " &&
+	sed -n 2p "$dir/twice.out" | grep -q "^PREPEND Authentication-Results: "
+tap_ok "the same request twice on one connection: two requests, the next answer" $? "$dir/twice.out"
 
 # shellcheck disable=SC2046
 $client "$B" session $(attrs 192.0.2.11 1111 m4) -- RCPT:a@primary.test \
@@ -179,7 +266,7 @@ $client "$A" eof $(attrs 192.0.2.10 4444 x1) protocol_state=RCPT \
 tap_ok "a request then EOF (Exim's readsocket): answered, then closed" $? "$dir/eof.out"
 
 kill -USR1 $pid_a
-wait_for 5 grep -q "totals requests=.* error_line_too_long=1 .*error_cut_short=1 .* connections=4 .*log_dropped=0" "$dir/a.log"
+wait_for 5 grep -q "totals requests=.* error_line_too_long=1 .*error_cut_short=1 .* connections=10 .*log_dropped=0" "$dir/a.log"
 tap_ok "SIGUSR1 logs the totals" $? "$dir/a.log"
 
 python3 - "$mport" > "$dir/metrics.out" 2>&1 <<'PY'
@@ -188,8 +275,8 @@ print(urllib.request.urlopen("http://127.0.0.1:%s/metrics" % sys.argv[1],
                              timeout=5).read().decode())
 PY
 m=$dir/metrics.out
-grep -q '^slowspam_policyd_answers_total{answer="hold"} 1$' "$m" &&
-	grep -q '^slowspam_policyd_answers_total{answer="prepend_header"} 4$' "$m" &&
+grep -q '^slowspam_policyd_answers_total{answer="hold"} 5$' "$m" &&
+	grep -q '^slowspam_policyd_answers_total{answer="prepend_header"} 10$' "$m" &&
 	grep -q '^slowspam_policyd_protocol_errors_total{why="line_too_long"} 1$' "$m" &&
 	grep -q '^slowspam_policyd_protocol_errors_total{why="cut_short"} 1$' "$m" &&
 	grep -q '^slowspam_policyd_requests_total ' "$m" &&
@@ -358,6 +445,75 @@ else
 	tap_ok "slow verdict # SKIP no redis-server" 0
 	tap_ok "SIGTERM in flight # SKIP no redis-server" 0
 	tap_ok "exit 0 # SKIP no redis-server" 0
+fi
+
+# SPF's DNS never answers: a resolv.conf naming a local UDP port that
+# reads and never answers, bind-mounted in a mount namespace of the
+# daemon's own, SPF on real DNS (no --spf-zone), workers = 4. Three
+# sessions wait on it, each asked again on a new connection (Postfix
+# after its timeout): the retries are parked on their busy sessions, so
+# the fourth worker answers another client at once. Then SIGTERM: at
+# the deadline (10 s) the answers not given are given up, and it exits.
+if [ -z "${SLOWSPAM_VALGRIND:-}" ] && unshare -m true 2>/dev/null; then
+	ns=127.53.$(($$ % 250 + 1)).$((($$ / 250) % 250 + 1))
+	python3 - "$ns" > "$dir/bh.out" 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind((sys.argv[1], 53))
+print("ready", flush=True)
+while True:
+    s.recvfrom(4096)    # never answers
+PY
+	track_pid $!
+	wait_for 5 grep -q ready "$dir/bh.out"
+	printf 'nameserver %s\noptions timeout:20 attempts:1\n' "$ns" \
+		> "$dir/resolv.conf"
+	# shellcheck disable=SC2016
+	unshare -m sh -c 'mount --bind "$1" /etc/resolv.conf && shift &&
+		exec "$@"' sh "$dir/resolv.conf" "$policyd" -f -c "$dir/good.conf" \
+		--socket "unix:$dir/h.sock" --set policyd.workers=4 \
+		--set policyd.metrics_listen= 2>"$dir/h.log" &
+	pid_h=$!
+	track_pid $pid_h
+	wait_for 5 grep -q "slowspam-policyd .* on unix:" "$dir/h.log"
+	H=unix:$dir/h.sock
+	# slow NAME: sessions 1 to 3 each ask, in the background.
+	slow() {
+		for p in 1 2 3; do
+			# shellcheck disable=SC2046
+			$client "$H" timed $(attrs 192.0.2.6$p 700$p h$p) -- \
+				RCPT:a@primary.test,sender=a@slow.test \
+				> "$dir/$1$p.out" 2>&1 &
+		done
+		sleep 0.5
+	}
+	slow slow
+	slow again
+	# shellcheck disable=SC2046
+	$client "$H" timed $(attrs 192.0.2.70 7100 h4) sasl_username=user -- \
+		RCPT:a@primary.test > "$dir/quick.out" 2>&1
+	ms=$(sed -n 's/^ms=\([0-9]*\) .*/\1/p' "$dir/quick.out")
+	echo "# 3 SPF checks stuck in DNS, 3 retries parked: another client answered in $ms ms"
+	[ -n "$ms" ] && [ "$ms" -lt 2000 ] && grep -q " DUNNO$" "$dir/quick.out" &&
+		[ ! -s "$dir/slow1.out" ]
+	tap_ok "DNS that never answers: retries parked, another client answered at once" $? \
+		"$dir/quick.out" "$dir/slow1.out" "$dir/h.log"
+	t0=$(date +%s%N)
+	kill $pid_h
+	wait $pid_h
+	st=$?
+	t1=$(date +%s%N)
+	# shellcheck disable=SC2086
+	lib_pids=$(lib_without "$pid_h" $lib_pids)
+	ms=$(((t1 - t0) / 1000000))
+	echo "# SIGTERM with 6 answers stuck in DNS: exited after $ms ms"
+	[ $st -eq 0 ] && [ "$ms" -lt 12000 ] &&
+		grep -q "stopping: 6 answers not given after 10000 ms: exiting without them" "$dir/h.log" &&
+		[ ! -e "$dir/h.sock" ]
+	tap_ok "SIGTERM with answers stuck in DNS: exits 0 at the deadline" $? "$dir/h.log"
+else
+	tap_ok "DNS that never answers # SKIP no unshare -m, or valgrind" 0
+	tap_ok "SIGTERM stuck in DNS # SKIP no unshare -m, or valgrind" 0
 fi
 
 kill $pid_a

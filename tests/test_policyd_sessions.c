@@ -3,8 +3,9 @@
  * (policyd/sessions.c): one entry per key, kept across acquire and
  * release; the least recently used evicted at max_sessions, and one
  * touched since kept; idle entries expired after session_ttl, and an
- * entry in use neither evicted nor expired; a second user of a key waits
- * for the first; the counters.
+ * entry in use neither evicted nor expired; a second user of a key is
+ * parked, not kept waiting, and gets the entry from the first one's
+ * release, in order; the counters.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -20,16 +21,18 @@
 #define TTL	1000
 
 static struct verdict_setup *setup;
+/* The callers' tags. */
+static int me, second, third;
 
 /* Acquire key at now; mark it seen; true if it was new. */
 static bool
 visit(struct sessions *t, const char *key, int64_t now)
 {
-	struct psession *p = sessions_acquire(t, key, setup, now);
+	struct psession *p = sessions_acquire(t, key, setup, now, &me);
 	bool fresh = !p->connected;
 
 	p->connected = true;
-	sessions_release(t, p, now);
+	g_assert_null(sessions_release(t, p, now));
 	return fresh;
 }
 
@@ -80,7 +83,7 @@ test_ttl(void)
 
 	visit(t, "a", 0);
 	visit(t, "b", 500);
-	busy = sessions_acquire(t, "c", setup, 0);
+	busy = sessions_acquire(t, "c", setup, 0, &me);
 	sessions_expire(t, TTL - 1);
 	sessions_get_stats(t, &st);
 	g_assert_cmpuint(st.count, ==, 3);
@@ -92,7 +95,7 @@ test_ttl(void)
 	sessions_expire(t, 10 * TTL);
 	sessions_get_stats(t, &st);
 	g_assert_cmpuint(st.count, ==, 1);
-	sessions_release(t, busy, 10 * TTL);
+	g_assert_null(sessions_release(t, busy, 10 * TTL));
 	g_assert_true(visit(t, "a", 10 * TTL));
 	g_assert_true(visit(t, "b", 10 * TTL));
 	sessions_free(t);
@@ -109,7 +112,7 @@ test_busy_not_evicted(void)
 
 	for (int i = 0; i < NMAX; i++) {
 		g_snprintf(key, sizeof(key), "k%d", i);
-		held[i] = sessions_acquire(t, key, setup, 0);
+		held[i] = sessions_acquire(t, key, setup, 0, &me);
 		held[i]->connected = true;
 	}
 	g_assert_true(visit(t, "more", 1));
@@ -117,7 +120,7 @@ test_busy_not_evicted(void)
 	g_assert_cmpuint(st.count, ==, NMAX + 1);
 	g_assert_cmpuint(st.evicted, ==, 0);
 	for (int i = 0; i < NMAX; i++)
-		sessions_release(t, held[i], 2);
+		g_assert_null(sessions_release(t, held[i], 2));
 	/* Full again: the least recently used idle one goes. */
 	g_assert_true(visit(t, "again", 3));
 	sessions_get_stats(t, &st);
@@ -125,38 +128,44 @@ test_busy_not_evicted(void)
 	sessions_free(t);
 }
 
-struct waiter {
-	struct sessions	*t;
-	gint		got;		/* it has the entry */
-};
-
-static gpointer
-second_user(gpointer data)
-{
-	struct waiter *w = data;
-	struct psession *p = sessions_acquire(w->t, "shared", setup, 5);
-
-	g_atomic_int_set(&w->got, 1);
-	g_assert_true(p->connected);	/* the first user's entry */
-	sessions_release(w->t, p, 6);
-	return NULL;
-}
-
+/*
+ * A second and a third user of a held key are parked (no thread waits);
+ * each release hands the entry to the next one, in order, and the entry
+ * stays in use meanwhile: neither evicted nor expired.
+ */
 static void
-test_one_user(void)
+test_parked(void)
 {
-	struct waiter w = { .t = sessions_new(NMAX, TTL) };
-	struct psession *p = sessions_acquire(w.t, "shared", setup, 0);
-	GThread *th;
+	struct sessions *t = sessions_new(1, TTL);
+	struct psession *p = sessions_acquire(t, "shared", setup, 0, &me), *q;
+	struct sessions_stats st;
 
 	p->connected = true;
-	th = g_thread_new("second", second_user, &w);
-	g_usleep(200 * 1000);
-	g_assert_cmpint(g_atomic_int_get(&w.got), ==, 0);
-	sessions_release(w.t, p, 1);
-	g_thread_join(th);
-	g_assert_cmpint(g_atomic_int_get(&w.got), ==, 1);
-	sessions_free(w.t);
+	g_assert_null(sessions_acquire(t, "shared", setup, 1, &second));
+	g_assert_null(sessions_acquire(t, "shared", setup, 2, &third));
+	g_assert_true(sessions_release(t, p, 3) == &second);
+	/* Handed over: still in use, so a newcomer neither evicts it... */
+	g_assert_true(visit(t, "other", 4));
+	/* ...nor expires it, nor takes it before its heir. */
+	sessions_expire(t, 10 * TTL);
+	g_assert_null(sessions_acquire(t, "shared", setup, 10 * TTL, &me));
+	q = sessions_acquire(t, "shared", setup, 10 * TTL, &second);
+	g_assert_true(q == p);
+	g_assert_true(q->connected);
+	g_assert_true(sessions_release(t, q, 10 * TTL) == &third);
+	q = sessions_acquire(t, "shared", setup, 10 * TTL, &third);
+	g_assert_true(q == p);
+	g_assert_true(sessions_release(t, q, 10 * TTL) == &me);
+	q = sessions_acquire(t, "shared", setup, 10 * TTL, &me);
+	g_assert_null(sessions_release(t, q, 10 * TTL));
+	sessions_get_stats(t, &st);
+	g_assert_cmpuint(st.created, ==, 2);
+	g_assert_cmpuint(st.evicted, ==, 0);
+	/* Idle now: it can go. */
+	g_assert_true(visit(t, "third", 10 * TTL + 1));
+	sessions_get_stats(t, &st);
+	g_assert_cmpuint(st.evicted, ==, 1);
+	sessions_free(t);
 }
 
 int
@@ -177,7 +186,7 @@ main(int argc, char **argv)
 	g_test_add_func("/policyd/sessions/ttl", test_ttl);
 	g_test_add_func("/policyd/sessions/busy-not-evicted",
 	    test_busy_not_evicted);
-	g_test_add_func("/policyd/sessions/one-user", test_one_user);
+	g_test_add_func("/policyd/sessions/parked", test_parked);
 	status = g_test_run();
 	verdict_setup_unref(setup);
 	g_unlink(path);
