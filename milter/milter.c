@@ -461,13 +461,11 @@ static bool
 open_socket(const struct conf *c, GError **error)
 {
 	const char *spec = c->milter.socket, *file = socket_file(spec);
-	const char *why = NULL;
 	uid_t uid = (uid_t)-1;
 	gid_t gid = (gid_t)-1;
 	struct stat sb;
 	mode_t mask;
 	bool ok;
-	int fd;
 
 	if (geteuid() == 0 && c->milter.user[0] != '\0' &&
 	    !privs_lookup("[milter]", c->milter.user, &uid, &gid, error))
@@ -488,24 +486,9 @@ open_socket(const struct conf *c, GError **error)
 		    "cannot listen on %s", spec);
 		return false;
 	}
-	if (file == NULL || (uid == (uid_t)-1 && gid == (gid_t)-1))
-		return true;
-	if ((fd = open(file, O_PATH | O_NOFOLLOW | O_CLOEXEC)) < 0 ||
-	    fstat(fd, &sb) != 0)
-		why = g_strerror(errno);
-	else if (!S_ISSOCK(sb.st_mode) || sb.st_uid != geteuid())
-		why = "not the socket just made (replaced?)";
-	else if (fchownat(fd, "", uid, gid, AT_EMPTY_PATH) != 0)
-		why = g_strerror(errno);
-	if (fd >= 0)
-		close(fd);
-	if (why != NULL) {
-		g_set_error(error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
-		    "%s: cannot set its owner ([milter] user, socket_group): "
-		    "%s", file, why);
-		return false;
-	}
-	return true;
+	/* inet: no file to own. */
+	return file == NULL ||
+	    privs_own_socket("[milter]", file, uid, gid, error);
 }
 
 /*

@@ -21,7 +21,7 @@ limit() {
 	sed -n 's/^LimitNOFILE=\([0-9]*\)$/\1/p' "$ex/$1"
 }
 
-tap_plan 6
+tap_plan 7
 if command -v systemd-analyze >/dev/null 2>&1; then
 	for u in tarpitd.service tarpitd.socket slowspam-milter.service \
 		slowspam-policyd.service; do
@@ -69,4 +69,13 @@ for u in tarpitd.service slowspam-milter.service slowspam-policyd.service; do
 done > "$dir/comments.out"
 [ ! -s "$dir/comments.out" ]
 tap_ok "each says why, above LimitNOFILE=" $? "$dir/comments.out"
+# Units that share a RuntimeDirectory= keep it at stop, or stopping one
+# removes the other's socket with the folder.
+for u in tarpitd.service slowspam-milter.service slowspam-policyd.service; do
+	grep -q '^RuntimeDirectory=' "$ex/$u" &&
+		! grep -qx 'RuntimeDirectoryPreserve=yes' "$ex/$u" &&
+		echo "$u: RuntimeDirectory= without RuntimeDirectoryPreserve=yes"
+done > "$dir/preserve.out"
+[ ! -s "$dir/preserve.out" ]
+tap_ok "RuntimeDirectory= is preserved at stop" $? "$dir/preserve.out"
 tap_done

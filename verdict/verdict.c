@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "complain.h"
 #include "log.h"
 #include "metrics.h"
 #include "parse.h"
@@ -63,10 +64,7 @@ struct verdict_engine {
 	GMutex		alive_lock;
 	int64_t		alive_newest;	/* for alive_clock_ok */
 	bool		alive_behind;
-	/* complain_store: */
-	GMutex		complain_lock;
-	gint64		complain_last;	/* monotonic us */
-	unsigned	complain_quiet;
+	struct complaint store_complaint;	/* complain_store */
 };
 
 static const char *
@@ -274,7 +272,7 @@ verdict_engine_new(struct store *store, struct spf *spf, int64_t started)
 	e->started = started;
 	g_mutex_init(&e->lock);
 	g_mutex_init(&e->alive_lock);
-	g_mutex_init(&e->complain_lock);
+	complaint_init(&e->store_complaint);
 	return e;
 }
 
@@ -285,7 +283,7 @@ verdict_engine_free(struct verdict_engine *e)
 		return;
 	g_mutex_clear(&e->lock);
 	g_mutex_clear(&e->alive_lock);
-	g_mutex_clear(&e->complain_lock);
+	complaint_clear(&e->store_complaint);
 	g_free(e);
 }
 
@@ -359,27 +357,10 @@ static void
 complain_store(struct verdict_engine *e, const struct verdict_session *s,
     const GError *err)
 {
-	gint64 now = g_get_monotonic_time();
-	unsigned more = 0;
-	bool say = false;
-
 	count(e, offsetof(struct counts, store_errors));
-	g_mutex_lock(&e->complain_lock);
-	if (e->complain_last == 0 ||
-	    now - e->complain_last >= 60 * G_USEC_PER_SEC) {
-		say = true;
-		more = e->complain_quiet;
-		e->complain_quiet = 0;
-		e->complain_last = now;
-	} else {
-		e->complain_quiet++;
-	}
-	g_mutex_unlock(&e->complain_lock);
-	if (say)
-		log_msg(LOG_WARNING, "%s: store unavailable, %s: %s "
-		    "(%u more since the last such line)", s->netkey,
-		    s->store_failed ? "tempfail" : "no verdict", err->message,
-		    more);
+	complain(&e->store_complaint, LOG_WARNING, "%s: store unavailable, "
+	    "%s: %s", s->netkey, s->store_failed ? "tempfail" : "no verdict",
+	    err->message);
 }
 
 static void
