@@ -105,7 +105,7 @@ apply_one(struct store *st, struct store_item it)
 {
 	g_autoptr(GError) err = NULL;
 
-	g_assert_true(store_tarpit_apply(st, &it, 1, &err));
+	g_assert_true(store_apply(st, &it, 1, &err));
 	g_assert_no_error(err);
 }
 
@@ -142,7 +142,7 @@ test_roundtrip(void)
 	g_assert_cmpstr(store_describe(st), ==, describe);
 	items[2].update.held_ms = 1500;
 	items[2].update.evidence = EVIDENCE_BARE_LF;
-	g_assert_true(store_tarpit_apply(st, items, 3, &err));
+	g_assert_true(store_apply(st, items, 3, &err));
 	r = must_find(st, "192.0.2.1/32");
 	g_assert_cmpuint(r.tarpit_sessions, ==, 1);
 	g_assert_cmpint(r.tarpit_first, ==, T0);
@@ -207,7 +207,7 @@ test_bad_keys(void)
 		g_assert_error(err, STORE_ERROR, STORE_ERROR_BAD_KEY);
 		g_clear_error(&err);
 		it.key[0] = '\0';
-		g_assert_false(store_tarpit_apply(st, &it, 1, &err));
+		g_assert_false(store_apply(st, &it, 1, &err));
 		g_assert_error(err, STORE_ERROR, STORE_ERROR_BAD_KEY);
 	}
 	store_free(st);
@@ -305,7 +305,7 @@ test_expire(void)
 		items[i] = item(key, i % 2 == 0 ? T0 - 40 * DAY_MS : T0, true,
 		    NULL);
 	}
-	g_assert_true(store_tarpit_apply(st, items, n, &err));
+	g_assert_true(store_apply(st, items, n, &err));
 	/* An old tar-pit record the primary saw recently stays. */
 	g_assert_true(store_primary_contact(st, "10.0.0.0/32", T0, NULL, &err));
 
@@ -373,7 +373,7 @@ test_damaged_record(void)
 	    &err));
 	g_assert_error(err, STORE_ERROR, STORE_ERROR_CORRUPT);
 	g_clear_error(&err);
-	g_assert_true(store_tarpit_apply(st, &it, 1, &err));
+	g_assert_true(store_apply(st, &it, 1, &err));
 	g_assert_true(store_foreach(st, count_one, &removed, &bad, &err));
 	g_assert_cmpuint(removed, ==, 10);	/* 9 + the good record */
 	g_assert_cmpuint(bad, ==, 1);
@@ -478,7 +478,7 @@ test_full(void)
 			    n >> 16, (n >> 8) & 255, n & 255);
 			items[i] = item(key, store_now(), true, helo);
 		}
-		if (store_tarpit_apply(st, items, G_N_ELEMENTS(items), &err))
+		if (store_apply(st, items, G_N_ELEMENTS(items), &err))
 			stored += G_N_ELEMENTS(items);
 		else
 			full = true;
@@ -510,7 +510,7 @@ test_full(void)
 			items[i] = item(key, store_now() + 1000, true, helo);
 		}
 		g_clear_error(&err);
-		g_assert_true(store_tarpit_apply(st, items, G_N_ELEMENTS(items),
+		g_assert_true(store_apply(st, items, G_N_ELEMENTS(items),
 		    &err));
 		g_assert_no_error(err);
 	}
@@ -549,7 +549,7 @@ two_proc_writer(const char *path)
 			two_proc_key(b * TWO_PROC_BATCH + i, key, sizeof(key));
 			items[i] = item(key, T0 + 1, true, helo);
 		}
-		if (!store_tarpit_apply(st, items, TWO_PROC_BATCH, NULL))
+		if (!store_apply(st, items, TWO_PROC_BATCH, NULL))
 			_exit(3);
 	}
 	store_free(st);
@@ -658,7 +658,7 @@ kill_writer(const char *path, int ready_fd)
 		items[i] = item(key, T0, true, "crash.example");
 	}
 	for (unsigned n = 0;; n++) {
-		if (!store_tarpit_apply(st, items, KILL_KEYS, NULL))
+		if (!store_apply(st, items, KILL_KEYS, NULL))
 			_exit(3);
 		if (n == 0 && write(ready_fd, "r", 1) != 1)
 			_exit(4);
@@ -809,17 +809,17 @@ test_redis_down(void)
 	st = store_open(&o, &err);
 	g_assert_no_error(err);
 	g_assert_nonnull(st);
-	g_assert_false(store_tarpit_apply(st, &it, 1, &err));
+	g_assert_false(store_apply(st, &it, 1, &err));
 	g_assert_error(err, STORE_ERROR, STORE_ERROR_UNAVAILABLE);
 	g_clear_error(&err);
 	store_free(st);
 	o.redis = addr;
 	st = store_open(&o, &err);
 	g_assert_no_error(err);
-	g_assert_true(store_tarpit_apply(st, &it, 1, &err));
+	g_assert_true(store_apply(st, &it, 1, &err));
 	redis_stop(pid);
 	t = g_get_monotonic_time();
-	g_assert_false(store_tarpit_apply(st, &it, 1, &err));
+	g_assert_false(store_apply(st, &it, 1, &err));
 	g_assert_error(err, STORE_ERROR, STORE_ERROR_UNAVAILABLE);
 	g_assert_nonnull(strstr(err->message, addr));
 	g_clear_error(&err);
@@ -839,7 +839,7 @@ test_redis_down(void)
 		    G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, NULL));
 	}
 	for (tries = 0; tries < 100; tries++) {
-		if (store_tarpit_apply(st, &it, 1, NULL))
+		if (store_apply(st, &it, 1, NULL))
 			break;
 		g_usleep(50000);
 	}
@@ -881,7 +881,7 @@ test_redis_auth_db(void)
 	o.redis_db = 0;
 	b = store_open(&o, &err);
 	g_assert_no_error(err);
-	g_assert_true(store_tarpit_apply(a, &it, 1, &err));
+	g_assert_true(store_apply(a, &it, 1, &err));
 	g_assert_true(store_lookup(a, "192.0.2.9/32", &r, &found, &err));
 	g_assert_true(found);
 	g_assert_true(store_lookup(b, "192.0.2.9/32", &r, &found, &err));

@@ -149,12 +149,37 @@ seed(const struct row *r, const char *path, const char *key)
 		it.update.held_ms = 600000;
 		record_update_set_helo(&it.update, helo, strlen(helo),
 		    r->helo_class != 0 ? r->helo_class : HELO_FQDN);
-		g_assert_true(store_tarpit_apply(st, &it, 1, &err));
+		g_assert_true(store_apply(st, &it, 1, &err));
 	}
 	g_assert_no_error(err);
 	store_free(st);
 	if (r->damaged)
 		damage(path, key);
+}
+
+/*
+ * After verdict_connect and a flush: a judged session's contact is in
+ * the store once, at connect; an exempt one or a failed lookup adds none.
+ */
+static void
+check_contact(struct store *st, const struct row *r, const char *key,
+    bool judged)
+{
+	g_autoptr(GError) err = NULL;
+	struct hit_record hit;
+	bool found = false;
+
+	if (r->client == NULL || r->damaged)
+		return;
+	g_assert_true(store_lookup(st, key, &hit, &found, &err));
+	g_assert_no_error(err);
+	if (!judged) {
+		g_assert_true(!found || hit.primary_last != now_ms);
+		return;
+	}
+	g_assert_true(found);
+	g_assert_cmpuint(hit.primary_sessions, ==, r->primary != 0 ? 2 : 1);
+	g_assert_cmpint(hit.primary_last, ==, now_ms);
 }
 
 static struct verdict_setup *
@@ -205,6 +230,8 @@ run_row(const struct row *r, unsigned n)
 	verdict_setup_unref(setup);	/* the session holds it */
 	verdict_connect(e, &s, r->client != NULL ? &a : NULL, r->name,
 	    r->confirmed, now_ms);
+	verdict_engine_flush(e);
+	check_contact(st, r, key, s.judged);
 	if (r->helo != NULL)
 		verdict_helo(e, &s, r->helo);
 	todo = verdict_mail(e, &s, r->from != NULL ? r->from :
@@ -472,6 +499,7 @@ test_texts_and_counters(void)
 	verdict_session_init(&s, setup);
 	verdict_connect(e, &s, &a, NULL, false, now_ms);
 	/* The contact is recorded and the primary marked up this minute. */
+	verdict_engine_flush(e);
 	g_assert_true(store_lookup(st, "192.0.2.50/32", &hit, &found, &err));
 	g_assert_true(found);
 	g_assert_cmpuint(hit.primary_sessions, ==, 1);
@@ -516,10 +544,18 @@ test_texts_and_counters(void)
 	verdict_engine_totals(e, totals);
 	g_assert_cmpstr(totals->str, ==, "connections=3 verdicts=2 exempt=1 "
 	    "store_errors=0");
+	verdict_engine_flush(e);
 	verdict_engine_metrics(e, metrics, "slowspam_milter");
 	g_test_message("%s", metrics->str);
 	g_assert_nonnull(strstr(metrics->str,
 	    "\nslowspam_milter_connections_total 3\n"));
+	/* Two contacts (the local session has none), written, none lost. */
+	g_assert_nonnull(strstr(metrics->str, "\nslowspam_milter_store_events"
+	    "_total{result=\"written\"} 2\n"));
+	g_assert_nonnull(strstr(metrics->str, "\nslowspam_milter_store_events"
+	    "_total{result=\"dropped\"} 0\n"));
+	g_assert_nonnull(strstr(metrics->str, "\nslowspam_milter_store_events"
+	    "_total{result=\"failed\"} 0\n"));
 	g_assert_nonnull(strstr(metrics->str,
 	    "\nslowspam_milter_verdicts_total{verdict=\"backup-first\"} 2\n"));
 	g_assert_nonnull(strstr(metrics->str,
