@@ -576,6 +576,79 @@ test_texts_and_counters(void)
 	store_free(st);
 }
 
+/*
+ * Another process holds the store's write lock, as a disk that never
+ * finishes a sync: verdict_connect still answers at once (it only reads;
+ * the contact waits in the queue), and every contact is written once the
+ * lock is let go. A connect that wrote would wait for the holder (20 s).
+ */
+static void
+test_connect_no_wait(void)
+{
+	g_autofree char *path = g_build_filename(tmpdir, "nowait.lmdb", NULL);
+	static const struct row empty = { .what = "no record" };
+	g_autoptr(GError) err = NULL;
+	struct verdict_setup *setup = verdict_setup_load(conf_path, NULL, &err);
+	g_autoptr(GString) metrics = g_string_new(NULL);
+	struct test_lmdb_hold hold;
+	struct verdict_session s;
+	struct verdict_engine *e;
+	struct store *st;
+	struct spf *spf;
+	struct addr a;
+	gint64 t;
+
+	g_assert_no_error(err);
+	seed(&empty, path, "");
+	st = open_store(path);
+	spf = spf_new(zone_path, &err);
+	g_assert_no_error(err);
+	e = verdict_engine_new(st, spf, now_ms - 600 * MIN_MS);
+	/* The minute's liveness mark (a write of its own) before the lock. */
+	g_assert_true(addr_parse("192.0.2.99", &a));
+	verdict_session_init(&s, setup);
+	verdict_connect(e, &s, &a, NULL, false, now_ms);
+	verdict_session_clear(&s);
+	verdict_engine_flush(e);
+
+	test_lmdb_hold(path, &hold);
+	t = g_get_monotonic_time();
+	for (int i = 0; i < 50; i++) {
+		char text[32];
+
+		g_snprintf(text, sizeof(text), "10.9.0.%d", i);
+		g_assert_true(addr_parse(text, &a));
+		verdict_session_init(&s, setup);
+		verdict_connect(e, &s, &a, NULL, false, now_ms);
+		g_assert_true(s.judged);
+		verdict_session_clear(&s);
+	}
+	t = g_get_monotonic_time() - t;
+	g_test_message("50 connects against a locked store took %"
+	    G_GINT64_FORMAT " us", t);
+	g_assert_cmpint(t, <, 2 * G_USEC_PER_SEC * test_slow());
+	verdict_engine_metrics(e, metrics, "slowspam_milter");
+	g_assert_nonnull(strstr(metrics->str, "\nslowspam_milter_store_events"
+	    "_total{result=\"written\"} 1\n"));
+
+	test_lmdb_release(&hold);
+	verdict_engine_flush(e);
+	for (int i = 0; i < 50; i++) {
+		char key[32];
+		struct hit_record hit;
+		bool found = false;
+
+		g_snprintf(key, sizeof(key), "10.9.0.%d/32", i);
+		g_assert_true(store_lookup(st, key, &hit, &found, &err));
+		g_assert_true(found);
+		g_assert_cmpuint(hit.primary_sessions, ==, 1);
+	}
+	verdict_setup_unref(setup);
+	verdict_engine_free(e);
+	spf_free(spf);
+	store_free(st);
+}
+
 /* The liveness ring: marks, spans, laps, and the encoding. */
 static void
 test_alive(void)
@@ -674,6 +747,7 @@ main(int argc, char **argv)
 	g_test_add_func("/verdict/table", test_table);
 	g_test_add_func("/verdict/evidence", test_evidence);
 	g_test_add_func("/verdict/texts-and-counters", test_texts_and_counters);
+	g_test_add_func("/verdict/connect-no-wait", test_connect_no_wait);
 	g_test_add_func("/verdict/alive", test_alive);
 	g_test_add_func("/verdict/alive-clock-back", test_alive_clock_back);
 	g_test_add_func("/verdict/allow", test_allow);

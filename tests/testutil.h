@@ -20,4 +20,15 @@ int	test_slow(void);
  */
 char	**test_cmd(const char *const *argv);
 
+/*
+ * Another process holding an LMDB store's write lock, as a writer stuck
+ * on a disk that never finishes, until test_lmdb_release().
+ */
+struct test_lmdb_hold {
+	int	pid;
+	int	go;		/* write a byte: the child lets go */
+};
+void	test_lmdb_hold(const char *path, struct test_lmdb_hold *h);
+void	test_lmdb_release(struct test_lmdb_hold *h);
+
 #endif /* SLOWSPAM_TESTUTIL_H */
