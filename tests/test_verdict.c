@@ -582,6 +582,9 @@ test_texts_and_counters(void)
  * the contact waits in the queue), and every contact is written once the
  * lock is let go. A connect that wrote would wait for the holder (20 s).
  */
+/* More contacts than the engine's queue holds (8192). */
+#define CONTACTS_OVER	8300
+
 static void
 test_connect_no_wait(void)
 {
@@ -631,8 +634,37 @@ test_connect_no_wait(void)
 	g_assert_nonnull(strstr(metrics->str, "\nslowspam_milter_store_events"
 	    "_total{result=\"written\"} 1\n"));
 
+	/* A full queue: the session is judged all the same, the contact
+	 * dropped and counted (the writer holds a batch, the ring more). */
+	g_assert_true(addr_parse("10.8.0.1", &a));
+	for (int i = 0; i < CONTACTS_OVER; i++) {
+		verdict_session_init(&s, setup);
+		verdict_connect(e, &s, &a, NULL, false, now_ms);
+		g_assert_true(s.judged);
+		verdict_session_clear(&s);
+	}
 	test_lmdb_release(&hold);
 	verdict_engine_flush(e);
+	g_string_truncate(metrics, 0);
+	verdict_engine_metrics(e, metrics, "slowspam_milter");
+	{
+		struct hit_record hit;
+		bool found = false;
+		uint64_t dropped = 0;
+		const char *p = strstr(metrics->str,
+		    "\nslowspam_milter_store_events_total{result=\"dropped\"} ");
+
+		g_assert_nonnull(p);
+		dropped = g_ascii_strtoull(strchr(p, '}') + 2, NULL, 10);
+		g_assert_true(store_lookup(st, "10.8.0.1/32", &hit, &found,
+		    &err));
+		g_test_message("%d contacts into a full queue: %u written, %"
+		    G_GUINT64_FORMAT " dropped", CONTACTS_OVER,
+		    hit.primary_sessions, dropped);
+		g_assert_cmpuint(dropped, >, 0);
+		g_assert_cmpuint(hit.primary_sessions + dropped, ==,
+		    CONTACTS_OVER);
+	}
 	for (int i = 0; i < 50; i++) {
 		char key[32];
 		struct hit_record hit;

@@ -69,7 +69,7 @@ struct verdict_engine {
 	struct store	*store;
 	struct spf	*spf;
 	int64_t		started;
-	struct storeq	*contacts;	/* this session's contact, written behind */
+	struct storeq	*contacts;	/* sessions' contacts, written behind */
 	GMutex		lock;		/* counts, drop_* */
 	struct counts	counts;
 	gint64		drop_logged;	/* monotonic us of the last line */
@@ -504,8 +504,8 @@ contact_dropped(struct verdict_engine *e, const struct verdict_session *s)
 
 /*
  * Read the client's record and the liveness as they were before this
- * contact, then queue the contact: the answer never waits on a write.
- * False: the store failed (and nothing is queued).
+ * contact, then queue the contact: the answer does not wait on its
+ * write. False: the store failed (and nothing is queued).
  */
 static bool
 lookup(struct verdict_engine *e, struct verdict_session *s)

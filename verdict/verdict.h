@@ -67,7 +67,8 @@ struct verdict_engine;
  * The engine writes each session's contact with the primary behind the
  * answer: verdict_connect reads the record (a read transaction, no sync)
  * and queues the contact; a writer thread commits what has gathered in
- * one transaction (storeq.h). So the engine starts a thread: create it
+ * one transaction (storeq.h). (The primary's liveness mark, once a minute,
+is still written at connect.) The engine starts a thread: create it
  * after any fork() and after blocking the signals other threads must not
  * take. A full queue drops the contact (counted, logged rate-limited).
  *
