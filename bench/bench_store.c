@@ -114,7 +114,7 @@ bench_batches(struct store *st, size_t batch, size_t total)
 
 		for (size_t i = 0; i < batch; i++)
 			items[i] = event(done + i);
-		if (!store_tarpit_apply(st, items, batch, &err)) {
+		if (!store_apply(st, items, batch, &err)) {
 			fprintf(stderr, "bench_store: %s: write failed: %s\n",
 			    B, err->message);
 			exit(1);

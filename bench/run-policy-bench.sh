@@ -38,10 +38,11 @@
 # 300 s delay) but -q (quiet): every request is a new triplet and is
 # answered DEFER_IF_PERMIT after a database write.
 # Each SMTP session comes from the next address of the pool and a port
-# of its own. slowspam-policyd looks a session up and records its
-# contact with the primary (one synced LMDB write transaction) at its
-# first request only; postgrey reads and writes its database at every
-# request (each is a new sender/recipient/network triplet).
+# of its own. slowspam-policyd looks a session up (an LMDB read) and
+# queues its contact with the primary, written behind the answer in
+# batches, at its first request only; postgrey reads and writes its
+# database at every request (each is a new sender/recipient/network
+# triplet).
 # Every process started here is stopped on exit (trap), and a watchdog
 # ends the run after 300 s.
 set -u

@@ -609,7 +609,6 @@ main(int argc, char **argv)
 		log_msg(LOG_ERR, "%s", err->message);
 		return EXIT_FAILURE;
 	}
-	M.engine = verdict_engine_new(M.store, M.spf, started);
 	/*
 	 * SIGUSR1 goes to the reload thread only: block it everywhere.
 	 * Block libmilter's stop signals too before any thread starts:
@@ -623,6 +622,8 @@ main(int argc, char **argv)
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	/* Its contact writer is a thread: after the fork, signals blocked. */
+	M.engine = verdict_engine_new(M.store, M.spf, started);
 	/* No libmilter thread waits on a log line from here (log.c). */
 	if (!log_writer_start(&err)) {
 		log_msg(LOG_WARNING, "%s; logging without a writer thread",

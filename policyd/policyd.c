@@ -165,6 +165,7 @@ main(int argc, char **argv)
 		    err->message);
 		g_clear_error(&err);
 	}
+	/* Its contact writer is a thread: after the fork, signals blocked. */
 	lp.engine = verdict_engine_new(store, spf, store_now());
 	log_msg(LOG_NOTICE, PROG " %s on %s, store %s, %u workers",
 	    PACKAGE_VERSION, lp.setup->conf->policyd.socket,

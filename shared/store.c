@@ -64,14 +64,39 @@ key_ok(const char *key, GError **error)
 	return true;
 }
 
+const char *
+store_items_what(const struct store_item *items, size_t n)
+{
+	bool tarpit = false, contact = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].kind == STORE_ITEM_CONTACT)
+			contact = true;
+		else
+			tarpit = true;
+	}
+	if (tarpit && contact)
+		return "recording tar-pit sessions and primary contacts";
+	return contact ? "recording primary contacts" :
+	    "recording tar-pit sessions";
+}
+
 bool
-store_tarpit_apply(struct store *st, const struct store_item *items, size_t n,
+store_apply(struct store *st, const struct store_item *items, size_t n,
     GError **error)
 {
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (!key_ok(items[i].key, error))
 			return false;
-	return n == 0 || st->ops->tarpit_apply(st, items, n, error);
+		if (items[i].kind != STORE_ITEM_TARPIT &&
+		    items[i].kind != STORE_ITEM_CONTACT) {
+			g_set_error(error, STORE_ERROR, STORE_ERROR_IO,
+			    "store item %s: unknown kind %d", items[i].key,
+			    (int)items[i].kind);
+			return false;
+		}
+	}
+	return n == 0 || st->ops->apply(st, items, n, error);
 }
 
 bool

@@ -58,9 +58,16 @@ enum store_error {
 
 struct store;
 
-/* One tar-pit event for store_tarpit_apply(). */
+/* What a store_item records; a zeroed item is a tar-pit event. */
+enum store_item_kind {
+	STORE_ITEM_TARPIT,	/* update, as record_merge_tarpit() folds it */
+	STORE_ITEM_CONTACT,	/* a primary-MX contact at update.now only */
+};
+
+/* One event for store_apply(). */
 struct store_item {
 	char	key[STORE_KEY_MAX + 1];
+	enum store_item_kind kind;
 	struct tarpit_update update;
 };
 
@@ -76,14 +83,20 @@ struct store *store_open(const struct store_options *opts, GError **error);
 void	store_free(struct store *st);
 const char *store_describe(const struct store *st);	/* "lmdb:/path" */
 
-/* Apply tar-pit events, all in one transaction (one disk sync). */
-bool	store_tarpit_apply(struct store *st, const struct store_item *items,
+/*
+ * Apply events of either kind, all in one transaction (one disk sync),
+ * in order; each is folded in by the same rule as its single-event call
+ * (record_merge_tarpit, record_merge_primary). A record this program
+ * cannot read is kept as it is and its events dropped (logged).
+ */
+bool	store_apply(struct store *st, const struct store_item *items,
 	    size_t n, GError **error);
 
 /*
  * Record a contact with the primary MX at time now. If before is not
  * NULL, it gets the record as it was before (zeroed if there was none),
- * read and updated atomically.
+ * read and updated atomically: one synced transaction per call, for
+ * tools and tests; a daemon queues contacts (storeq_push_contact).
  */
 bool	store_primary_contact(struct store *st, const char *key, int64_t now,
 	    struct hit_record *before, GError **error);

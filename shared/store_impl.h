@@ -11,7 +11,7 @@
 
 struct store_ops {
 	void	(*free)(struct store *st);
-	bool	(*tarpit_apply)(struct store *st, const struct store_item *items,
+	bool	(*apply)(struct store *st, const struct store_item *items,
 		    size_t n, GError **error);
 	bool	(*primary_contact)(struct store *st, const char *key,
 		    int64_t now, struct hit_record *before, GError **error);
@@ -32,6 +32,9 @@ struct store {
 	const struct store_ops *ops;
 	char	*describe;		/* "lmdb:/var/lib/slowspam/hits.lmdb" */
 };
+
+/* What a batch records, for its error messages: "recording ...". */
+const char *store_items_what(const struct store_item *items, size_t n);
 
 struct store *store_lmdb_open(const struct store_options *opts,
 	    GError **error);

@@ -229,10 +229,20 @@ struct apply_ctx {
 	size_t n;
 };
 
+/* Fold one event into rec by the rule of its kind. */
+static void
+merge_item(struct hit_record *rec, const struct store_item *it)
+{
+	if (it->kind == STORE_ITEM_CONTACT)
+		record_merge_primary(rec, it->update.now);
+	else
+		record_merge_tarpit(rec, &it->update);
+}
+
 /*
- * Merge each tar-pit event into its record. A record this program
- * cannot read (damaged, or from a newer version) is left as it is and
- * the event dropped, so nothing readable is ever overwritten.
+ * Merge each event into its record. A record this program cannot read
+ * (damaged, or from a newer version) is left as it is and the event
+ * dropped, so nothing readable is ever overwritten.
  */
 static int
 apply_step(struct store_lmdb *s, MDB_txn *txn, void *ctx)
@@ -253,7 +263,7 @@ apply_step(struct store_lmdb *s, MDB_txn *txn, void *ctx)
 			memset(&rec, 0, sizeof(rec));
 		else if (rc != 0)
 			return rc;
-		record_merge_tarpit(&rec, &a->items[i].update);
+		merge_item(&rec, &a->items[i]);
 		if ((rc = put_record(s, txn, a->items[i].key, &rec)) != 0)
 			return rc;
 	}
@@ -261,13 +271,13 @@ apply_step(struct store_lmdb *s, MDB_txn *txn, void *ctx)
 }
 
 static bool
-lmdb_tarpit_apply(struct store *st, const struct store_item *items, size_t n,
+lmdb_apply(struct store *st, const struct store_item *items, size_t n,
     GError **error)
 {
 	struct apply_ctx a = { items, n };
 
 	return write_txn((struct store_lmdb *)st, apply_step, &a,
-	    "recording tar-pit sessions", true, error);
+	    store_items_what(items, n), true, error);
 }
 
 struct primary_ctx {
@@ -554,7 +564,7 @@ lmdb_free(struct store *st)
 
 static const struct store_ops lmdb_ops = {
 	.free = lmdb_free,
-	.tarpit_apply = lmdb_tarpit_apply,
+	.apply = lmdb_apply,
 	.primary_contact = lmdb_primary_contact,
 	.lookup = lmdb_lookup,
 	.foreach = lmdb_foreach,

@@ -311,50 +311,91 @@ bad:
 	return false;
 }
 
-/* Send the batch pipelined and read every reply; see redis_tarpit_apply. */
+/* primary_lua's arguments for key k (prefixed) at now, into argv. */
+#define CONTACT_ARGC	6
+static void
+contact_args(const char **argv, const char *k, int64_t now, char *t,
+    size_t tsize, const char *ttl)
+{
+	g_snprintf(t, tsize, "%" G_GINT64_FORMAT, now);
+	argv[0] = "EVAL";
+	argv[1] = primary_lua;
+	argv[2] = "1";
+	argv[3] = k;
+	argv[4] = t;
+	argv[5] = ttl;
+}
+
+/* Queue a contact: the script redis_primary_contact runs too. */
+static void
+append_contact(struct store_redis *s, const struct store_item *it,
+    const char *ttl)
+{
+	g_autofree char *key = net_key(s, it->key);
+	const char *argv[CONTACT_ARGC];
+	char now[24];
+
+	contact_args(argv, key, it->update.now, now, sizeof(now), ttl);
+	redisAppendCommandArgv(s->ctx, CONTACT_ARGC, argv, NULL);
+}
+
+/* Queue a tar-pit event on the connection. */
+static void
+append_tarpit(struct store_redis *s, const struct store_item *it,
+    const char *ttl)
+{
+	const struct tarpit_update *u = &it->update;
+	g_autofree char *key = net_key(s, it->key);
+	char now[24], held[24], ev[16], hc[8];
+	const char *argv[] = { "EVAL", tarpit_lua, "1", key, now,
+	    u->new_session ? "1" : "0", held, ev,
+	    u->has_helo ? "1" : "0", u->helo, hc, ttl };
+	size_t lens[G_N_ELEMENTS(argv)];
+
+	g_snprintf(now, sizeof(now), "%" G_GINT64_FORMAT, u->now);
+	g_snprintf(held, sizeof(held), "%" G_GUINT64_FORMAT, u->held_ms);
+	g_snprintf(ev, sizeof(ev), "%u", u->evidence & EVIDENCE_ALL);
+	g_snprintf(hc, sizeof(hc), "%u", u->helo_class);
+	for (size_t a = 0; a < G_N_ELEMENTS(argv); a++)
+		lens[a] = a == 9 ? (u->has_helo ? u->helo_len : 0) :
+		    strlen(argv[a]);
+	redisAppendCommandArgv(s->ctx, (int)G_N_ELEMENTS(argv), argv, lens);
+}
+
+/*
+ * Send the batch pipelined and read every reply; see redis_apply. Each
+ * event is its own script call, atomic on its record: the batch saves
+ * round trips.
+ */
 static bool
 send_batch(struct store_redis *s, const struct store_item *items, size_t n,
     bool *transport, GError **error)
 {
+	const char *what = store_items_what(items, n);
 	char ttl[24];
 	bool ok = true;
 
 	*transport = false;
 	g_snprintf(ttl, sizeof(ttl), "%" G_GINT64_FORMAT, s->ttl);
 	for (size_t i = 0; i < n; i++) {
-		const struct tarpit_update *u = &items[i].update;
-		g_autofree char *key = net_key(s, items[i].key);
-		char now[24], held[24], ev[16], hc[8];
-		const char *argv[] = { "EVAL", tarpit_lua, "1", key, now,
-		    u->new_session ? "1" : "0", held, ev,
-		    u->has_helo ? "1" : "0", u->helo, hc, ttl };
-		size_t lens[G_N_ELEMENTS(argv)];
-
-		g_snprintf(now, sizeof(now), "%" G_GINT64_FORMAT, u->now);
-		g_snprintf(held, sizeof(held), "%" G_GUINT64_FORMAT,
-		    u->held_ms);
-		g_snprintf(ev, sizeof(ev), "%u", u->evidence & EVIDENCE_ALL);
-		g_snprintf(hc, sizeof(hc), "%u", u->helo_class);
-		for (size_t a = 0; a < G_N_ELEMENTS(argv); a++)
-			lens[a] = a == 9 ? (u->has_helo ? u->helo_len : 0) :
-			    strlen(argv[a]);
-		redisAppendCommandArgv(s->ctx, (int)G_N_ELEMENTS(argv), argv,
-		    lens);
+		if (items[i].kind == STORE_ITEM_CONTACT)
+			append_contact(s, &items[i], ttl);
+		else
+			append_tarpit(s, &items[i], ttl);
 	}
 	for (size_t i = 0; i < n; i++) {
 		redisReply *r = NULL;
 
 		if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
 			g_clear_error(error);
-			set_error(s, error, STORE_ERROR_UNAVAILABLE,
-			    "recording tar-pit sessions", s->ctx->errstr);
+			set_error(s, error, STORE_ERROR_UNAVAILABLE, what,
+			    s->ctx->errstr);
 			*transport = was_closed(s->ctx);
 			disconnect(s);
 			return false;
 		}
 		if (r->type == REDIS_REPLY_ERROR && ok) {
-			set_error(s, error, STORE_ERROR_IO,
-			    "recording tar-pit sessions", r->str);
+			set_error(s, error, STORE_ERROR_IO, what, r->str);
 			ok = false;
 		}
 		freeReplyObject(r);
@@ -367,7 +408,7 @@ send_batch(struct store_redis *s, const struct store_item *items, size_t n,
  * while it was idle gets one fresh try (the commands never ran then).
  */
 static bool
-redis_tarpit_apply(struct store *st, const struct store_item *items,
+redis_apply(struct store *st, const struct store_item *items,
     size_t n, GError **error)
 {
 	struct store_redis *s = (struct store_redis *)st;
@@ -395,13 +436,13 @@ redis_primary_contact(struct store *st, const char *key, int64_t now,
 	struct store_redis *s = (struct store_redis *)st;
 	g_autofree char *k = net_key(s, key);
 	char t[24], ttl[24];
-	const char *argv[] = { "EVAL", primary_lua, "1", k, t, ttl };
+	const char *argv[CONTACT_ARGC];
 	redisReply *r;
 	bool ok;
 
-	g_snprintf(t, sizeof(t), "%" G_GINT64_FORMAT, now);
 	g_snprintf(ttl, sizeof(ttl), "%" G_GINT64_FORMAT, s->ttl);
-	r = locked_command(s, G_N_ELEMENTS(argv), argv,
+	contact_args(argv, k, now, t, sizeof(t), ttl);
+	r = locked_command(s, CONTACT_ARGC, argv,
 	    "recording a primary contact", error);
 	if (r == NULL)
 		return false;
@@ -588,7 +629,7 @@ redis_free(struct store *st)
 
 static const struct store_ops redis_ops = {
 	.free = redis_free,
-	.tarpit_apply = redis_tarpit_apply,
+	.apply = redis_apply,
 	.primary_contact = redis_primary_contact,
 	.lookup = redis_lookup,
 	.foreach = redis_foreach,

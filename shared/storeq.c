@@ -3,6 +3,7 @@
  *
  *	storeq_new	start the writer
  *	storeq_push	queue one tar-pit event (never blocks on I/O)
+ *	storeq_push_contact queue one primary-MX contact (likewise)
  *	storeq_flush	wait until the queue is written
  *	storeq_free	write what is left, stop, free
  *	storeq_get_stats counters
@@ -39,17 +40,24 @@ struct storeq {
 	struct storeq_stats stats;
 };
 
-/* Log a store failure, but not more than once a minute. */
+/*
+ * Log a store failure, but not more than once a minute. A batch of
+ * tar-pit events only says so, as tarpitd always has.
+ */
 static void
 complain(struct storeq *q, size_t n, const GError *err)
 {
 	int64_t now = g_get_monotonic_time();
+	const char *what = "tar-pit events";
 
 	if (q->last_complaint != 0 && now - q->last_complaint < 60 * G_USEC_PER_SEC)
 		return;
 	q->last_complaint = now;
-	log_msg(LOG_ERR, "%s: lost %zu tar-pit events: %s",
-	    store_describe(q->store), n, err->message);
+	for (size_t i = 0; i < n; i++)
+		if (q->batch[i].kind == STORE_ITEM_CONTACT)
+			what = "store events (primary contacts among them)";
+	log_msg(LOG_ERR, "%s: lost %zu %s: %s", store_describe(q->store), n,
+	    what, err->message);
 }
 
 /* The writer thread: take all that is queued, apply it, repeat. */
@@ -79,7 +87,7 @@ writer(void *arg)
 		q->busy = true;
 		pthread_mutex_unlock(&q->lock);
 
-		ok = store_tarpit_apply(q->store, q->batch, n, &err);
+		ok = store_apply(q->store, q->batch, n, &err);
 
 		pthread_mutex_lock(&q->lock);
 		q->busy = false;
@@ -114,8 +122,9 @@ storeq_new(struct store *st, size_t capacity)
 	return q;
 }
 
-bool
-storeq_push(struct storeq *q, const char *key, const struct tarpit_update *u)
+/* Queue a copy of it under key; false if full or key too long (counted). */
+static bool
+push(struct storeq *q, const char *key, const struct store_item *it)
 {
 	struct store_item *item;
 	size_t len = strlen(key);
@@ -127,13 +136,32 @@ storeq_push(struct storeq *q, const char *key, const struct tarpit_update *u)
 		return false;
 	}
 	item = &q->ring[(q->head + q->count) % q->capacity];
+	item->kind = it->kind;
+	item->update = it->update;
 	memcpy(item->key, key, len + 1);
-	item->update = *u;
 	q->count++;
 	q->stats.queued++;
 	pthread_cond_signal(&q->work);
 	pthread_mutex_unlock(&q->lock);
 	return true;
+}
+
+bool
+storeq_push(struct storeq *q, const char *key, const struct tarpit_update *u)
+{
+	struct store_item it = { .kind = STORE_ITEM_TARPIT };
+
+	it.update = *u;
+	return push(q, key, &it);
+}
+
+bool
+storeq_push_contact(struct storeq *q, const char *key, int64_t now)
+{
+	struct store_item it = { .kind = STORE_ITEM_CONTACT };
+
+	it.update.now = now;
+	return push(q, key, &it);
 }
 
 void

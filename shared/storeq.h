@@ -1,7 +1,8 @@
 /*
  * storeq.h - a write queue in front of the hit store, for event loops.
  *
- * storeq_push() copies an event into a bounded queue and returns at once;
+ * storeq_push() and storeq_push_contact() copy an event (a tar-pit
+ * event, a primary-MX contact) into a bounded queue and return at once;
  * a writer thread applies whatever has gathered in one transaction, so
  * the caller never waits on a disk sync, and a slow disk only makes the
  * batches bigger. When the queue is full, events are dropped and counted.
@@ -30,9 +31,15 @@ struct storeq;
 struct storeq *storeq_new(struct store *st, size_t capacity);
 /* Write what is queued, stop the writer, free; NULL is a no-op. */
 void	storeq_free(struct storeq *q);
-/* Queue one event for key; false if the queue was full (counted). */
+/* Queue one tar-pit event for key; false if the queue was full (counted). */
 bool	storeq_push(struct storeq *q, const char *key,
 	    const struct tarpit_update *u);
+/*
+ * Queue a contact of key's network with the primary MX at now (ms), the
+ * same as store_primary_contact() without the record before; false if
+ * the queue was full (counted). Both kinds share one queue, in order.
+ */
+bool	storeq_push_contact(struct storeq *q, const char *key, int64_t now);
 /* Wait until everything pushed so far is written or failed. */
 void	storeq_flush(struct storeq *q);
 void	storeq_get_stats(struct storeq *q, struct storeq_stats *out);

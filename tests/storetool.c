@@ -67,7 +67,7 @@ main(int argc, char **argv)
 		}
 		if (argc >= 7)
 			it.update.evidence = (uint32_t)atoi(argv[6]);
-		ok = store_tarpit_apply(st, &it, 1, &err);
+		ok = store_apply(st, &it, 1, &err);
 	} else if (strcmp(argv[2], "primary") == 0 && argc >= 5) {
 		ok = store_primary_contact(st, argv[3], parse_time(argv[4]), NULL,
 		    &err);

@@ -124,6 +124,12 @@ wait_listen $PRIMARY_ADDR "$primary_port" 10 || bail "the primary Postfix does n
 start_milter tag
 
 # --- helpers for the cases
+# primary_recorded LAST_OCTET: the primary's contact with 127.0.0.N is in
+# the store (written behind the answer, so a moment after it).
+primary_recorded() {
+	"$ctl" -c "$conf" lookup "127.0.0.$1" 2>/dev/null |
+		grep -q "primary_sessions=[1-9]"
+}
 # tarpit_hit LAST_OCTET: 127.0.0.N meets the tar pit (held, then 421),
 # and its record reaches the store.
 tarpit_hit() {
@@ -265,6 +271,9 @@ fi
 d="primary first: 127.0.0.98 sent, then met the tar pit; its next message has no X-Slowspam"
 send 98 "$tok-first1"
 find_in rcpt "$tok-first1" > /dev/null
+# The tar pit must come after the primary's contact is recorded.
+wait_for 5 primary_recorded 98 ||
+	echo "# 127.0.0.98: the primary's contact not recorded"
 if ! tarpit_hit 98; then
 	tap_fail "$d" "127.0.0.98 not recorded by the tar pit" "$dir/tarpit-98.out" "$dir/tarpitd.log"
 else

@@ -106,6 +106,11 @@ wait_listen $PRIMARY_ADDR "$primary_port" 10 || bail "the primary Postfix does n
 start_policyd tag
 
 # --- helpers for the cases
+# primary_recorded LAST_OCTET: the primary's contact with 127.0.0.N is in
+# the store (written behind the answer, so a moment after it).
+primary_recorded() {
+	tarpit_record "$conf" "127.0.0.$1" | grep -q '"primary_sessions":[1-9]'
+}
 # tarpit_hit LAST_OCTET: 127.0.0.N meets the tar pit and is recorded.
 tarpit_hit() {
 	tarpit_meet "$TARPIT_ADDR:$tarpit_port" "$conf" "$dir/tarpitd.log" \
@@ -202,6 +207,9 @@ policy_refused 188 reject 550 5.7.1
 d="primary first: 127.0.0.189 sent, then met the tar pit; its next message is delivered without X-Slowspam"
 send 189 "$tok-first1"
 find_in rcpt "$tok-first1" > /dev/null
+# The tar pit must come after the primary's contact is recorded.
+wait_for 5 primary_recorded 189 ||
+	echo "# 127.0.0.189: the primary's contact not recorded"
 if ! tarpit_hit 189; then
 	tap_fail "$d" "127.0.0.189 not recorded by the tar pit" "$dir/tarpit-189.out" "$dir/tarpitd.log"
 else

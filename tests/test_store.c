@@ -100,12 +100,23 @@ item(const char *key, int64_t now, bool session, const char *helo)
 	return it;
 }
 
+/* A primary-MX contact of key at now, as storeq_push_contact queues it. */
+static struct store_item
+contact(const char *key, int64_t now)
+{
+	struct store_item it = { .kind = STORE_ITEM_CONTACT,
+	    .update = { .now = now } };
+
+	g_strlcpy(it.key, key, sizeof(it.key));
+	return it;
+}
+
 static void
 apply_one(struct store *st, struct store_item it)
 {
 	g_autoptr(GError) err = NULL;
 
-	g_assert_true(store_tarpit_apply(st, &it, 1, &err));
+	g_assert_true(store_apply(st, &it, 1, &err));
 	g_assert_no_error(err);
 }
 
@@ -142,7 +153,7 @@ test_roundtrip(void)
 	g_assert_cmpstr(store_describe(st), ==, describe);
 	items[2].update.held_ms = 1500;
 	items[2].update.evidence = EVIDENCE_BARE_LF;
-	g_assert_true(store_tarpit_apply(st, items, 3, &err));
+	g_assert_true(store_apply(st, items, 3, &err));
 	r = must_find(st, "192.0.2.1/32");
 	g_assert_cmpuint(r.tarpit_sessions, ==, 1);
 	g_assert_cmpint(r.tarpit_first, ==, T0);
@@ -181,6 +192,67 @@ test_roundtrip(void)
 	store_free(NULL);
 }
 
+/*
+ * Contacts and tar-pit events in one batch, in order, merged as the
+ * single-event calls merge them: the batch's record equals the one
+ * store_primary_contact and store_apply build one call at a time.
+ */
+static void
+test_mixed_batch(void)
+{
+	g_autofree char *path = new_path("mixed");
+	struct store *st = open_store(path, 1u << 30, 0, false);
+	struct store_item items[] = {
+		contact("192.0.2.9/32", T0 + 5000),
+		item("192.0.2.9/32", T0, true, "mx.client.test"),
+		contact("192.0.2.9/32", T0 + 1000),
+		contact("198.51.100.9/32", T0 + 7000),
+		item("192.0.2.9/32", T0 + 9000, false, NULL),
+	};
+	struct store_item bad = contact("192.0.2.10/32", T0);
+	struct hit_record a, b;
+	g_autoptr(GError) err = NULL;
+
+	g_assert_true(store_apply(st, items, G_N_ELEMENTS(items), &err));
+	g_assert_no_error(err);
+	a = must_find(st, "192.0.2.9/32");
+	g_assert_cmpuint(a.primary_sessions, ==, 2);
+	g_assert_cmpint(a.primary_first, ==, T0 + 1000);
+	g_assert_cmpint(a.primary_last, ==, T0 + 5000);
+	g_assert_cmpuint(a.tarpit_sessions, ==, 1);
+	g_assert_cmpint(a.tarpit_first, ==, T0);
+	g_assert_cmpint(a.tarpit_last, ==, T0 + 9000);
+	g_assert_cmpstr(a.helo, ==, "mx.client.test");
+	b = must_find(st, "198.51.100.9/32");
+	g_assert_cmpuint(b.primary_sessions, ==, 1);
+	g_assert_cmpint(b.primary_first, ==, T0 + 7000);
+	g_assert_cmpuint(b.tarpit_sessions, ==, 0);
+
+	/* The same events one call at a time: the same record. */
+	g_assert_true(store_primary_contact(st, "203.0.113.9/32", T0 + 5000,
+	    NULL, &err));
+	apply_one(st, item("203.0.113.9/32", T0, true, "mx.client.test"));
+	g_assert_true(store_primary_contact(st, "203.0.113.9/32", T0 + 1000,
+	    NULL, &err));
+	apply_one(st, item("203.0.113.9/32", T0 + 9000, false, NULL));
+	g_assert_no_error(err);
+	b = must_find(st, "203.0.113.9/32");
+	g_assert_cmpint(a.primary_first, ==, b.primary_first);
+	g_assert_cmpint(a.primary_last, ==, b.primary_last);
+	g_assert_cmpuint(a.primary_sessions, ==, b.primary_sessions);
+	g_assert_cmpint(a.tarpit_first, ==, b.tarpit_first);
+	g_assert_cmpint(a.tarpit_last, ==, b.tarpit_last);
+	g_assert_cmpuint(a.tarpit_sessions, ==, b.tarpit_sessions);
+	g_assert_cmpstr(a.helo, ==, b.helo);
+
+	/* An item of no known kind refuses the whole batch, naming it. */
+	bad.kind = (enum store_item_kind)7;
+	g_assert_false(store_apply(st, &bad, 1, &err));
+	g_assert_error(err, STORE_ERROR, STORE_ERROR_IO);
+	g_assert_nonnull(strstr(err->message, "192.0.2.10/32"));
+	store_free(st);
+}
+
 static void
 test_bad_keys(void)
 {
@@ -207,7 +279,7 @@ test_bad_keys(void)
 		g_assert_error(err, STORE_ERROR, STORE_ERROR_BAD_KEY);
 		g_clear_error(&err);
 		it.key[0] = '\0';
-		g_assert_false(store_tarpit_apply(st, &it, 1, &err));
+		g_assert_false(store_apply(st, &it, 1, &err));
 		g_assert_error(err, STORE_ERROR, STORE_ERROR_BAD_KEY);
 	}
 	store_free(st);
@@ -305,7 +377,7 @@ test_expire(void)
 		items[i] = item(key, i % 2 == 0 ? T0 - 40 * DAY_MS : T0, true,
 		    NULL);
 	}
-	g_assert_true(store_tarpit_apply(st, items, n, &err));
+	g_assert_true(store_apply(st, items, n, &err));
 	/* An old tar-pit record the primary saw recently stays. */
 	g_assert_true(store_primary_contact(st, "10.0.0.0/32", T0, NULL, &err));
 
@@ -373,7 +445,12 @@ test_damaged_record(void)
 	    &err));
 	g_assert_error(err, STORE_ERROR, STORE_ERROR_CORRUPT);
 	g_clear_error(&err);
-	g_assert_true(store_tarpit_apply(st, &it, 1, &err));
+	/* A queued contact for it is dropped, the bytes kept. */
+	apply_one(st, contact("192.0.2.66/32", T0));
+	g_assert_false(store_lookup(st, "192.0.2.66/32", &r, &found, &err));
+	g_assert_error(err, STORE_ERROR, STORE_ERROR_CORRUPT);
+	g_clear_error(&err);
+	g_assert_true(store_apply(st, &it, 1, &err));
 	g_assert_true(store_foreach(st, count_one, &removed, &bad, &err));
 	g_assert_cmpuint(removed, ==, 10);	/* 9 + the good record */
 	g_assert_cmpuint(bad, ==, 1);
@@ -478,7 +555,7 @@ test_full(void)
 			    n >> 16, (n >> 8) & 255, n & 255);
 			items[i] = item(key, store_now(), true, helo);
 		}
-		if (store_tarpit_apply(st, items, G_N_ELEMENTS(items), &err))
+		if (store_apply(st, items, G_N_ELEMENTS(items), &err))
 			stored += G_N_ELEMENTS(items);
 		else
 			full = true;
@@ -510,7 +587,7 @@ test_full(void)
 			items[i] = item(key, store_now() + 1000, true, helo);
 		}
 		g_clear_error(&err);
-		g_assert_true(store_tarpit_apply(st, items, G_N_ELEMENTS(items),
+		g_assert_true(store_apply(st, items, G_N_ELEMENTS(items),
 		    &err));
 		g_assert_no_error(err);
 	}
@@ -549,7 +626,7 @@ two_proc_writer(const char *path)
 			two_proc_key(b * TWO_PROC_BATCH + i, key, sizeof(key));
 			items[i] = item(key, T0 + 1, true, helo);
 		}
-		if (!store_tarpit_apply(st, items, TWO_PROC_BATCH, NULL))
+		if (!store_apply(st, items, TWO_PROC_BATCH, NULL))
 			_exit(3);
 	}
 	store_free(st);
@@ -658,7 +735,7 @@ kill_writer(const char *path, int ready_fd)
 		items[i] = item(key, T0, true, "crash.example");
 	}
 	for (unsigned n = 0;; n++) {
-		if (!store_tarpit_apply(st, items, KILL_KEYS, NULL))
+		if (!store_apply(st, items, KILL_KEYS, NULL))
 			_exit(3);
 		if (n == 0 && write(ready_fd, "r", 1) != 1)
 			_exit(4);
@@ -809,17 +886,17 @@ test_redis_down(void)
 	st = store_open(&o, &err);
 	g_assert_no_error(err);
 	g_assert_nonnull(st);
-	g_assert_false(store_tarpit_apply(st, &it, 1, &err));
+	g_assert_false(store_apply(st, &it, 1, &err));
 	g_assert_error(err, STORE_ERROR, STORE_ERROR_UNAVAILABLE);
 	g_clear_error(&err);
 	store_free(st);
 	o.redis = addr;
 	st = store_open(&o, &err);
 	g_assert_no_error(err);
-	g_assert_true(store_tarpit_apply(st, &it, 1, &err));
+	g_assert_true(store_apply(st, &it, 1, &err));
 	redis_stop(pid);
 	t = g_get_monotonic_time();
-	g_assert_false(store_tarpit_apply(st, &it, 1, &err));
+	g_assert_false(store_apply(st, &it, 1, &err));
 	g_assert_error(err, STORE_ERROR, STORE_ERROR_UNAVAILABLE);
 	g_assert_nonnull(strstr(err->message, addr));
 	g_clear_error(&err);
@@ -839,7 +916,7 @@ test_redis_down(void)
 		    G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, NULL));
 	}
 	for (tries = 0; tries < 100; tries++) {
-		if (store_tarpit_apply(st, &it, 1, NULL))
+		if (store_apply(st, &it, 1, NULL))
 			break;
 		g_usleep(50000);
 	}
@@ -881,7 +958,7 @@ test_redis_auth_db(void)
 	o.redis_db = 0;
 	b = store_open(&o, &err);
 	g_assert_no_error(err);
-	g_assert_true(store_tarpit_apply(a, &it, 1, &err));
+	g_assert_true(store_apply(a, &it, 1, &err));
 	g_assert_true(store_lookup(a, "192.0.2.9/32", &r, &found, &err));
 	g_assert_true(found);
 	g_assert_true(store_lookup(b, "192.0.2.9/32", &r, &found, &err));
@@ -899,6 +976,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	tmpdir = test_tmpdir_new("store");
 	g_test_add_func("/store/roundtrip", test_roundtrip);
+	g_test_add_func("/store/mixed-batch", test_mixed_batch);
 	g_test_add_func("/store/bad-keys", test_bad_keys);
 	g_test_add_func("/store/foreach-forget", test_foreach_forget);
 	g_test_add_func("/store/expire", test_expire);
@@ -910,6 +988,8 @@ main(int argc, char **argv)
 	if (redis_start(NULL, &redis_pid, redis_addr, sizeof(redis_addr))) {
 		g_test_add_data_func("/store/redis/roundtrip", test_roundtrip,
 		    on_redis);
+		g_test_add_data_func("/store/redis/mixed-batch",
+		    test_mixed_batch, on_redis);
 		g_test_add_data_func("/store/redis/bad-keys", test_bad_keys,
 		    on_redis);
 		g_test_add_data_func("/store/redis/foreach-forget",

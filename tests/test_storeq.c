@@ -84,30 +84,11 @@ test_stuck_store(void)
 	struct tarpit_update u = update();
 	struct storeq *q;
 	struct storeq_stats s;
-	int go[2], locked[2];
-	char c;
-	pid_t pid;
+	struct test_lmdb_hold hold;
 	int64_t t;
 
 	store_free(st);
-	g_assert_cmpint(pipe(go), ==, 0);
-	g_assert_cmpint(pipe(locked), ==, 0);
-	if ((pid = fork()) == 0) {
-		MDB_env *env;
-		MDB_txn *txn;
-
-		alarm(20);
-		if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 2) ||
-		    mdb_env_open(env, path, MDB_NOSUBDIR, 0600) != 0 ||
-		    mdb_txn_begin(env, NULL, 0, &txn) != 0)
-			_exit(2);
-		if (write(locked[1], "l", 1) != 1 || read(go[0], &c, 1) != 1)
-			_exit(3);
-		mdb_txn_abort(txn);
-		mdb_env_close(env);
-		_exit(0);
-	}
-	g_assert_cmpint(read(locked[0], &c, 1), ==, 1);
+	test_lmdb_hold(path, &hold);
 
 	st = open_store(path, false);
 	q = storeq_new(st, 8);
@@ -126,12 +107,11 @@ test_stuck_store(void)
 	g_assert_cmpuint(s.dropped, ==, 10);
 	g_assert_cmpuint(s.written, ==, 0);
 
-	g_assert_cmpint(write(go[1], "g", 1), ==, 1);
+	test_lmdb_release(&hold);
 	storeq_flush(q);
 	storeq_get_stats(q, &s);
 	g_assert_cmpuint(s.written, ==, 9);
 	storeq_free(q);
-	g_assert_cmpint(waitpid(pid, NULL, 0), ==, pid);
 	{
 		struct hit_record r;
 		bool found;
@@ -141,6 +121,49 @@ test_stuck_store(void)
 		g_assert_true(store_lookup(st, "192.0.2.3/32", &r, &found, NULL));
 		g_assert_false(found);
 	}
+	store_free(st);
+}
+
+/*
+ * Contacts and tar-pit events share the queue and its batches, each
+ * merged by its own rule, once: none lost, none written twice.
+ */
+static void
+test_contacts(void)
+{
+	g_autofree char *path = g_build_filename(tmpdir, "contacts.lmdb", NULL);
+	struct store *st = open_store(path, false);
+	struct storeq *q = storeq_new(st, 4096);
+	struct tarpit_update u = update();
+	int64_t t0 = u.now;
+	struct storeq_stats s;
+	struct hit_record r;
+	bool found = false;
+
+	for (int i = 0; i < 3000; i++) {
+		char key[32];
+		bool ok;
+
+		g_snprintf(key, sizeof(key), "10.1.0.%d/32", i % 10);
+		ok = i % 3 == 0 ? storeq_push(q, key, &u) :
+		    storeq_push_contact(q, key, t0 + i);
+		g_assert_true(ok);
+	}
+	storeq_flush(q);
+	storeq_get_stats(q, &s);
+	g_assert_cmpuint(s.queued, ==, 3000);
+	g_assert_cmpuint(s.written, ==, 3000);
+	g_assert_cmpuint(s.dropped + s.failed, ==, 0);
+	g_test_message("%" G_GUINT64_FORMAT " events in %" G_GUINT64_FORMAT
+	    " transactions", s.written, s.batches);
+	/* 10.1.0.1/32: i = 1, 11, ..., 2991; every third a tar-pit event. */
+	g_assert_true(store_lookup(st, "10.1.0.1/32", &r, &found, NULL));
+	g_assert_true(found);
+	g_assert_cmpuint(r.tarpit_sessions + r.primary_sessions, ==, 300);
+	g_assert_cmpuint(r.tarpit_sessions, ==, 100);
+	g_assert_cmpint(r.primary_first, ==, t0 + 1);
+	g_assert_cmpint(r.primary_last, ==, t0 + 2981);	/* 2991 % 3 == 0 */
+	storeq_free(q);
 	store_free(st);
 }
 
@@ -162,6 +185,11 @@ test_failures(void)
 		storeq_get_stats(q, &s);
 		g_assert_cmpuint(s.failed, ==, 1);
 		g_assert_cmpuint(s.written, ==, 0);
+		/* A contact is lost alike, logged a minute later at most. */
+		g_assert_true(storeq_push_contact(q, "192.0.2.1/32", u.now));
+		storeq_flush(q);
+		storeq_get_stats(q, &s);
+		g_assert_cmpuint(s.failed, ==, 2);
 		storeq_free(q);
 		store_free(st);
 		return;
@@ -184,6 +212,7 @@ main(int argc, char **argv)
 	}
 	g_test_add_func("/storeq/batches", test_batches);
 	g_test_add_func("/storeq/stuck-store", test_stuck_store);
+	g_test_add_func("/storeq/contacts", test_contacts);
 	g_test_add_func("/storeq/failures", test_failures);
 	rc = g_test_run();
 	if (!g_test_subprocess())

@@ -149,12 +149,37 @@ seed(const struct row *r, const char *path, const char *key)
 		it.update.held_ms = 600000;
 		record_update_set_helo(&it.update, helo, strlen(helo),
 		    r->helo_class != 0 ? r->helo_class : HELO_FQDN);
-		g_assert_true(store_tarpit_apply(st, &it, 1, &err));
+		g_assert_true(store_apply(st, &it, 1, &err));
 	}
 	g_assert_no_error(err);
 	store_free(st);
 	if (r->damaged)
 		damage(path, key);
+}
+
+/*
+ * After verdict_connect and a flush: a judged session's contact is in
+ * the store once, at connect; an exempt one or a failed lookup adds none.
+ */
+static void
+check_contact(struct store *st, const struct row *r, const char *key,
+    bool judged)
+{
+	g_autoptr(GError) err = NULL;
+	struct hit_record hit;
+	bool found = false;
+
+	if (r->client == NULL || r->damaged)
+		return;
+	g_assert_true(store_lookup(st, key, &hit, &found, &err));
+	g_assert_no_error(err);
+	if (!judged) {
+		g_assert_true(!found || hit.primary_last != now_ms);
+		return;
+	}
+	g_assert_true(found);
+	g_assert_cmpuint(hit.primary_sessions, ==, r->primary != 0 ? 2 : 1);
+	g_assert_cmpint(hit.primary_last, ==, now_ms);
 }
 
 static struct verdict_setup *
@@ -205,6 +230,8 @@ run_row(const struct row *r, unsigned n)
 	verdict_setup_unref(setup);	/* the session holds it */
 	verdict_connect(e, &s, r->client != NULL ? &a : NULL, r->name,
 	    r->confirmed, now_ms);
+	verdict_engine_flush(e);
+	check_contact(st, r, key, s.judged);
 	if (r->helo != NULL)
 		verdict_helo(e, &s, r->helo);
 	todo = verdict_mail(e, &s, r->from != NULL ? r->from :
@@ -472,6 +499,7 @@ test_texts_and_counters(void)
 	verdict_session_init(&s, setup);
 	verdict_connect(e, &s, &a, NULL, false, now_ms);
 	/* The contact is recorded and the primary marked up this minute. */
+	verdict_engine_flush(e);
 	g_assert_true(store_lookup(st, "192.0.2.50/32", &hit, &found, &err));
 	g_assert_true(found);
 	g_assert_cmpuint(hit.primary_sessions, ==, 1);
@@ -516,10 +544,18 @@ test_texts_and_counters(void)
 	verdict_engine_totals(e, totals);
 	g_assert_cmpstr(totals->str, ==, "connections=3 verdicts=2 exempt=1 "
 	    "store_errors=0");
+	verdict_engine_flush(e);
 	verdict_engine_metrics(e, metrics, "slowspam_milter");
 	g_test_message("%s", metrics->str);
 	g_assert_nonnull(strstr(metrics->str,
 	    "\nslowspam_milter_connections_total 3\n"));
+	/* Two contacts (the local session has none), written, none lost. */
+	g_assert_nonnull(strstr(metrics->str, "\nslowspam_milter_store_events"
+	    "_total{result=\"written\"} 2\n"));
+	g_assert_nonnull(strstr(metrics->str, "\nslowspam_milter_store_events"
+	    "_total{result=\"dropped\"} 0\n"));
+	g_assert_nonnull(strstr(metrics->str, "\nslowspam_milter_store_events"
+	    "_total{result=\"failed\"} 0\n"));
 	g_assert_nonnull(strstr(metrics->str,
 	    "\nslowspam_milter_verdicts_total{verdict=\"backup-first\"} 2\n"));
 	g_assert_nonnull(strstr(metrics->str,
@@ -534,6 +570,115 @@ test_texts_and_counters(void)
 	    "# TYPE slowspam_milter_exempt_total counter\n"
 	    "slowspam_milter_exempt_total 1\n"));
 
+	verdict_setup_unref(setup);
+	verdict_engine_free(e);
+	spf_free(spf);
+	store_free(st);
+}
+
+/*
+ * Another process holds the store's write lock, as a disk that never
+ * finishes a sync: verdict_connect still answers at once (it only reads;
+ * the contact waits in the queue), and every contact is written once the
+ * lock is let go. A connect that wrote would wait for the holder (20 s).
+ */
+/*
+ * More contacts than the engine's queue can hold: its ring (8192) and the
+ * batch the stuck writer took from it (as many again at most).
+ */
+#define CONTACTS_OVER	(2 * 8192 + 100)
+
+static void
+test_connect_no_wait(void)
+{
+	g_autofree char *path = g_build_filename(tmpdir, "nowait.lmdb", NULL);
+	static const struct row empty = { .what = "no record" };
+	g_autoptr(GError) err = NULL;
+	struct verdict_setup *setup = verdict_setup_load(conf_path, NULL, &err);
+	g_autoptr(GString) metrics = g_string_new(NULL);
+	struct test_lmdb_hold hold;
+	struct verdict_session s;
+	struct verdict_engine *e;
+	struct store *st;
+	struct spf *spf;
+	struct addr a;
+	gint64 t;
+
+	g_assert_no_error(err);
+	seed(&empty, path, "");
+	test_lmdb_fork(path, &hold);	/* before the store and its thread */
+	st = open_store(path);
+	spf = spf_new(zone_path, &err);
+	g_assert_no_error(err);
+	e = verdict_engine_new(st, spf, now_ms - 600 * MIN_MS);
+	/* The minute's liveness mark (a write of its own) before the lock. */
+	g_assert_true(addr_parse("192.0.2.99", &a));
+	verdict_session_init(&s, setup);
+	verdict_connect(e, &s, &a, NULL, false, now_ms);
+	verdict_session_clear(&s);
+	verdict_engine_flush(e);
+
+	test_lmdb_take(&hold);
+	t = g_get_monotonic_time();
+	for (int i = 0; i < 50; i++) {
+		char text[32];
+
+		g_snprintf(text, sizeof(text), "10.9.0.%d", i);
+		g_assert_true(addr_parse(text, &a));
+		verdict_session_init(&s, setup);
+		verdict_connect(e, &s, &a, NULL, false, now_ms);
+		g_assert_true(s.judged);
+		verdict_session_clear(&s);
+	}
+	t = g_get_monotonic_time() - t;
+	g_test_message("50 connects against a locked store took %"
+	    G_GINT64_FORMAT " us", t);
+	g_assert_cmpint(t, <, 2 * G_USEC_PER_SEC * test_slow());
+	verdict_engine_metrics(e, metrics, "slowspam_milter");
+	g_assert_nonnull(strstr(metrics->str, "\nslowspam_milter_store_events"
+	    "_total{result=\"written\"} 1\n"));
+
+	/* A full queue: the session is judged all the same, the contact
+	 * dropped and counted. */
+	g_assert_true(addr_parse("10.8.0.1", &a));
+	for (int i = 0; i < CONTACTS_OVER; i++) {
+		verdict_session_init(&s, setup);
+		verdict_connect(e, &s, &a, NULL, false, now_ms);
+		g_assert_true(s.judged);
+		verdict_session_clear(&s);
+	}
+	test_lmdb_release(&hold);
+	verdict_engine_flush(e);
+	g_string_truncate(metrics, 0);
+	verdict_engine_metrics(e, metrics, "slowspam_milter");
+	{
+		struct hit_record hit;
+		bool found = false;
+		uint64_t dropped = 0;
+		const char *p = strstr(metrics->str,
+		    "\nslowspam_milter_store_events_total{result=\"dropped\"} ");
+
+		g_assert_nonnull(p);
+		dropped = g_ascii_strtoull(strchr(p, '}') + 2, NULL, 10);
+		g_assert_true(store_lookup(st, "10.8.0.1/32", &hit, &found,
+		    &err));
+		g_test_message("%d contacts into a full queue: %u written, %"
+		    G_GUINT64_FORMAT " dropped", CONTACTS_OVER,
+		    hit.primary_sessions, dropped);
+		g_assert_cmpuint(dropped, >=, 100);
+		g_assert_cmpuint(hit.primary_sessions + dropped, ==,
+		    CONTACTS_OVER);
+	}
+	for (int i = 0; i < 50; i++) {
+		char key[32];
+		struct hit_record hit;
+		bool found = false;
+
+		g_snprintf(key, sizeof(key), "10.9.0.%d/32", i);
+		g_assert_true(store_lookup(st, key, &hit, &found, &err));
+		g_assert_true(found);
+		g_assert_cmpuint(hit.primary_sessions, ==, 1);
+	}
 	verdict_setup_unref(setup);
 	verdict_engine_free(e);
 	spf_free(spf);
@@ -638,6 +783,7 @@ main(int argc, char **argv)
 	g_test_add_func("/verdict/table", test_table);
 	g_test_add_func("/verdict/evidence", test_evidence);
 	g_test_add_func("/verdict/texts-and-counters", test_texts_and_counters);
+	g_test_add_func("/verdict/connect-no-wait", test_connect_no_wait);
 	g_test_add_func("/verdict/alive", test_alive);
 	g_test_add_func("/verdict/alive-clock-back", test_alive_clock_back);
 	g_test_add_func("/verdict/allow", test_allow);

@@ -7,9 +7,9 @@
  *
  *	verdict_connect	the client: exemptions (local, trusted_networks,
  *			the allow-list by address or by a confirmed host
- *			name), the store (look up, record this contact
- *			with the primary), the primary marked alive, the
- *			session's decision (decide.c)
+ *			name), the store (look up, then queue this
+ *			contact with the primary), the primary marked
+ *			alive, the session's decision (decide.c)
  *	verdict_helo	an allow-listed HELO name exempts when SPF for it
  *			passes (never with spf off)
  *	verdict_mail	MAIL FROM: authenticated? SPF for it, folded in
@@ -63,9 +63,30 @@ struct verdict_engine;
  * An engine over store and spf (neither taken over), for a daemon that
  * started at started (ms, store_now()): contacts within [milter] grace
  * of it prove nothing about the primary.
+ *
+ * The engine writes each session's contact with the primary behind the
+ * answer: verdict_connect reads the record (a read transaction, no sync)
+ * and queues the contact; a writer thread commits what has gathered in
+ * one transaction (storeq.h). (The primary's liveness mark, once a minute,
+is still written at connect.) The engine starts a thread: create it
+ * after any fork() and after blocking the signals other threads must not
+ * take. A full queue drops the contact (counted, logged rate-limited).
+ *
+ * What a lost contact (dropped, a failed write, or a crash: at most what
+ * was queued, the last few milliseconds) can do: the record misses that
+ * contact. The verdict already given stands. It matters only when the
+ * lost contact was the network's first with the primary and the tar pit
+ * sees the network after it and before its next recorded contact: the
+ * record then shows the tar pit first, and the network's sessions within
+ * window of that tar-pit contact are judged backup-first although the
+ * primary saw it first. Otherwise it is a primary_sessions count one
+ * short, and the record's newest activity (its expiry) a little older.
  */
 struct verdict_engine *verdict_engine_new(struct store *store,
 	    struct spf *spf, int64_t started);
+/* Wait until every contact queued so far is written (or failed): tests. */
+void	verdict_engine_flush(struct verdict_engine *e);
+/* Write what is queued, stop the writer, free; NULL is a no-op. */
 void	verdict_engine_free(struct verdict_engine *e);
 
 /* What verdict_mail says to do with the message. */
@@ -171,8 +192,9 @@ char	*verdict_ar_header_line(const struct verdict_session *s);
 
 /*
  * The engine's counters as Prometheus samples named PREFIX_..._total
- * (prefix "slowspam_milter"), with the lookup-latency histogram
- * PREFIX_lookup_seconds, and as "key=N" words for the SIGUSR1 totals
+ * (prefix "slowspam_milter"), PREFIX_store_events_total{result} the
+ * contact queue's written, dropped and failed, with the lookup-latency
+ * histogram PREFIX_lookup_seconds, and as "key=N" words for the SIGUSR1 totals
  * line ("connections=N verdicts=N exempt=N store_errors=N", verdicts
  * being the messages acted on), from one table. Neither writes the log
  * or scrape server's own samples.
