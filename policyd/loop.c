@@ -825,13 +825,16 @@ dispatch(const struct epoll_event *ev)
  * The stop deadline passed with answers not given: a worker may wait on
  * DNS or the store for longer still, and the queued requests would be
  * judged before the pool could go. Exit now, freeing nothing the workers
- * use; Postfix takes its default action for the answers not given.
+ * use; Postfix takes its default action for the answers not given. The
+ * contacts already queued are written first (the queue is safe to flush
+ * while workers push; it waits at most on the store's own timeout).
  */
 static void
 abandon(void)
 {
 	log_msg(LOG_WARNING, "stopping: %u answers not given after %d ms: "
 	    "exiting without them", L.judged, LOOP_STOP_MS);
+	verdict_engine_flush(L.judge.engine);
 	policy_unlink();
 	log_msg(LOG_NOTICE, "slowspam-policyd stopped");
 	log_writer_stop(1000);

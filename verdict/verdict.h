@@ -84,7 +84,8 @@ is still written at connect.) The engine starts a thread: create it
  */
 struct verdict_engine *verdict_engine_new(struct store *store,
 	    struct spf *spf, int64_t started);
-/* Wait until every contact queued so far is written (or failed): tests. */
+/* Wait until every contact queued so far is written (or failed): for
+ * tests, and for a stop that cannot wait for the workers. */
 void	verdict_engine_flush(struct verdict_engine *e);
 /* Write what is queued, stop the writer, free; NULL is a no-op. */
 void	verdict_engine_free(struct verdict_engine *e);
