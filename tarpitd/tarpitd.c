@@ -220,13 +220,17 @@ run_master(struct conf *conf, const struct conf_source *src,
 	int64_t started[WORKERS_MAX] = { 0 };
 	unsigned live = 0;
 	bool stopping = false;
-	g_autoptr(GError) no_writer = NULL;
 	sigset_t none;
 
 	sigemptyset(&none);
-	/* Workers start their own writer: a fork logs synchronously. */
-	if (!log_writer_start(&no_writer))
-		log_msg(LOG_WARNING, "%s", no_writer->message);
+	/*
+	 * No log writer thread here: the master forks (again whenever a
+	 * worker dies), and a fork while another thread holds a lock inside
+	 * malloc hands the child that lock held for ever (GCC 12's ASan
+	 * allocator has no fork handler: the workers hung at their first
+	 * allocations). The master logs little and serves no client; each
+	 * worker starts its own writer.
+	 */
 	for (unsigned i = 0; i < n; i++) {
 		pids[i] = spawn_worker(conf, src, all, i, n);
 		started[i] = g_get_monotonic_time();
@@ -290,7 +294,6 @@ run_master(struct conf *conf, const struct conf_source *src,
 	}
 	conf_free(conf);
 	log_msg(LOG_INFO, "all workers stopped");
-	log_writer_stop(1000);
 	return EXIT_SUCCESS;
 }
 

@@ -54,6 +54,46 @@ if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
 	echo "Bail out! $name timed out after $limit s"
 fi
 
+# Processes the test left running with its output (a daemon it did not
+# stop) would hold the TAP driver's pipe open, and make would wait for
+# ever: give them 5 s (times SLOWSPAM_SLOW) to go, then kill them and
+# fail the test. Our own ancestors hold the pipe too: they do not count.
+out=$(readlink "/proc/$$/fd/1" 2>/dev/null)
+leftovers() {
+	case $out in pipe:*) ;; *) return 0 ;; esac
+	_skip=" $$ "
+	_p=$$
+	while [ "$_p" -gt 1 ]; do
+		_p=$(awk '/^PPid:/ { print $2 }' "/proc/$_p/status" 2>/dev/null)
+		[ -n "$_p" ] || break
+		_skip="$_skip$_p "
+	done
+	for _d in /proc/[0-9]*; do
+		_q=${_d#/proc/}
+		case $_skip in *" $_q "*) continue ;; esac
+		for _fd in 1 2; do
+			if [ "$(readlink "$_d/fd/$_fd" 2>/dev/null)" = "$out" ]; then
+				echo "$_q"
+				break
+			fi
+		done
+	done
+}
+slow=${SLOWSPAM_SLOW:-1}
+[ -n "${SLOWSPAM_VALGRIND:-}" ] && slow=${SLOWSPAM_SLOW:-10}
+_until=$(($(date +%s) + 5 * slow))
+while [ -n "$(leftovers)" ] && [ "$(date +%s)" -lt "$_until" ]; do
+	sleep 0.2
+done
+left=$(leftovers)
+if [ -n "$left" ]; then
+	for _q in $left; do
+		echo "# run-test: left running: $(tr '\0' ' ' < "/proc/$_q/cmdline" 2>/dev/null | cut -c 1-160)"
+	done
+	# shellcheck disable=SC2086
+	kill -9 $left 2>/dev/null
+fi
+
 bad=
 nvg=0
 for f in "$SLOWSPAM_REPORTS"/san.* "$SLOWSPAM_REPORTS"/vg.*; do
@@ -83,6 +123,10 @@ for f in "$SLOWSPAM_REPORTS"/san.* "$SLOWSPAM_REPORTS"/vg.*; do
 done
 # Counted by scripts/test-all: proof that the daemons ran under valgrind.
 [ -n "${SLOWSPAM_VALGRIND:-}" ] && echo "# valgrind: $nvg processes checked"
+if [ -n "$left" ]; then
+	echo "Bail out! $name left processes running:$(echo $left | sed 's/^/ /')"
+	[ "$status" -eq 0 ] && status=1
+fi
 if [ -n "$bad" ]; then
 	mkdir -p "$keep"
 	for f in $bad; do
