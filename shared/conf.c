@@ -457,6 +457,74 @@ parse_hostname(const struct key *k, const char *text, void *field,
 	return parse_string(k, text, field, why);
 }
 
+/* An empty value (none) or a domain name of two labels or more. */
+static bool
+parse_domain_opt(const struct key *k, const char *text, void *field,
+    const char **why)
+{
+	struct helo_result r;
+
+	if (text[0] != '\0') {
+		helo_classify(text, strlen(text), NULL, &r);
+		if (r.class != HELO_FQDN) {
+			*why = "not a domain name";
+			return false;
+		}
+	}
+	return parse_string(k, text, field, why);
+}
+
+/* Domain names separated by ';', kept separated by blanks. */
+static bool
+parse_domain_list(const struct key *k, const char *text, void *field,
+    const char **why)
+{
+	g_auto(GStrv) items = split_list(text);
+	g_autofree char *joined = NULL;
+	struct helo_result r;
+
+	(void)k;
+	for (size_t i = 0; items[i] != NULL; i++) {
+		helo_classify(items[i], strlen(items[i]), NULL, &r);
+		if (r.class != HELO_FQDN) {
+			*why = "not a list of domain names";
+			return false;
+		}
+	}
+	joined = g_strjoinv(" ", items);
+	return set_string(field, joined);
+}
+
+/* An empty value (the system's resolver) or ADDR or ADDR@PORT. */
+static bool
+parse_resolver_opt(const struct key *k, const char *text, void *field,
+    const char **why)
+{
+	const char *at = strchr(text, '@');
+	struct addr a;
+	size_t alen = at != NULL ? (size_t)(at - text) : strlen(text);
+	unsigned port = 0;
+
+	if (text[0] != '\0') {
+		if (!addr_parse_len(text, alen, &a)) {
+			*why = "not ADDRESS or ADDRESS@PORT";
+			return false;
+		}
+		if (at != NULL) {
+			const char *p = at + 1;
+
+			for (; *p >= '0' && *p <= '9' && port <= 65535; p++)
+				port = port * 10 + (unsigned)(*p - '0');
+			if (p == at + 1 || *p != '\0' || port == 0 ||
+			    port > 65535) {
+				*why = "the port must be 1 to 65535";
+				return false;
+			}
+		}
+	}
+	return parse_string(k, text, field, why);
+}
+
 /* An empty value means "none"; otherwise an absolute path. */
 static bool
 parse_path_opt(const struct key *k, const char *text, void *field,
@@ -677,6 +745,24 @@ static const struct key keys[] = {
 	{ "milter", "socket_mode", parse_mode, F(milter, socket_mode), "0660",
 	    0, 0777 },
 	{ "milter", "socket_group", parse_user_opt, F(milter, socket_group), "",
+	    STR },
+
+	{ "milter", "tarpit_list", parse_domain_opt, F(milter, tarpit_list), "",
+	    STR },
+	{ "milter", "tarpit_list_resolver", parse_resolver_opt,
+	    F(milter, tarpit_list_resolver), "", STR },
+	{ "milter", "tarpit_list_timeout", parse_duration,
+	    F(milter, tarpit_list_timeout), "2s", 10, 30 * SECOND },
+	/* Short: a shared tar pit also holds other domains' fallbacks. */
+	{ "milter", "tarpit_list_window", parse_duration,
+	    F(milter, tarpit_list_window), "1h", MINUTE, 365 * DAY },
+
+	{ "list", "expire", parse_duration, F(list, expire), "7d", MINUTE,
+	    365 * DAY },
+	{ "list", "seen", parse_bool, F(list, seen), "no" },
+	{ "list", "ttl", parse_duration, F(list, ttl), "10m", SECOND, DAY },
+	{ "list", "ns", parse_domain_list, F(list, ns), "", STR },
+	{ "list", "hostmaster", parse_domain_opt, F(list, hostmaster), "",
 	    STR },
 
 	{ "policyd", "socket", parse_milter_socket, F(policyd, socket),

@@ -89,6 +89,11 @@ struct conf {
 		char		*user;		/* "" for: do not change */
 		unsigned	socket_mode;	/* of a unix socket */
 		char		*socket_group;	/* "" for: the user's */
+		/* The tar-pit side from a DNS list (dnsxl.h): */
+		char		*tarpit_list;	/* its zone; "" for none */
+		char		*tarpit_list_resolver; /* ADDR[@PORT]; "": system */
+		int64_t		tarpit_list_timeout;	/* per lookup */
+		int64_t		tarpit_list_window;	/* a listing counts this long */
 	} milter;
 
 	/* slowspam-policyd; it decides by the [milter] keys above. */
@@ -104,6 +109,15 @@ struct conf {
 		unsigned	max_sessions;
 		int64_t		session_ttl;
 	} policyd;
+
+	/* The DNS list slowspamctl export --format rbldnsd writes (listing.h). */
+	struct conf_list {
+		int64_t		expire;		/* listed after the last contact */
+		bool		seen;		/* publish 127.0.0.4 too */
+		int64_t		ttl;		/* of the list's answers */
+		char		*ns;		/* name servers, blank-separated */
+		char		*hostmaster;	/* SOA mailbox as a name; "" */
+	} list;
 
 	struct conf_store {
 		enum store_backend backend;

@@ -13,6 +13,7 @@
  *	record_evidence_name	the name of one evidence flag
  *	record_evidence_format	evidence flags as names
  *	record_format_time	a record time as ISO 8601
+ *	record_parse_time	and back, strictly
  *
  * Encoding, version 1, little-endian, RECORD_FIXED_SIZE bytes then HELO:
  *	0 version (1)	1 helo_class	2 helo_len	3 zero
@@ -296,4 +297,63 @@ record_format_time(int64_t ms, char *buf)
 	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
 	    tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 	return buf;
+}
+
+/* n digits of text as a number, or -1 if one is not a digit. */
+static int
+digits(const char *text, size_t n)
+{
+	int v = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (text[i] < '0' || text[i] > '9')
+			return -1;
+		v = v * 10 + (text[i] - '0');
+	}
+	return v;
+}
+
+/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar. */
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+bool
+record_parse_time(const char *text, size_t len, int64_t *ms)
+{
+	static const char shape[RECORD_TIME_CHARS + 1] =
+	    "dddd-dd-ddTdd:dd:dd.dddZ";
+	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
+	    30, 31 };
+	int y, mo, d, h, mi, s, f;
+
+	if (len != sizeof(shape) - 1)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (shape[i] != 'd' && text[i] != shape[i])
+			return false;
+	y = digits(text, 4);
+	mo = digits(text + 5, 2);
+	d = digits(text + 8, 2);
+	h = digits(text + 11, 2);
+	mi = digits(text + 14, 2);
+	s = digits(text + 17, 2);
+	f = digits(text + 20, 3);
+	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] ||
+	    (mo == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 ||
+	    y % 400 == 0))) || h < 0 || h > 23 || mi < 0 || mi > 59 ||
+	    s < 0 || s > 59 || f < 0)
+		return false;
+	*ms = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60000 +
+	    (int64_t)s * 1000 + f;
+	return *ms > 0;
 }

@@ -115,7 +115,14 @@ const char *record_evidence_format(uint32_t evidence, char *buf, size_t size);
 
 /* Room for record_format_time(): "2026-11-27T04:01:11.123Z" and NUL. */
 #define RECORD_TIME_LEN		32
+/* The length of such a time, "-" aside. */
+#define RECORD_TIME_CHARS	24
 /* A record time as ISO 8601 UTC with milliseconds, "-" for 0; returns buf. */
 const char *record_format_time(int64_t ms, char *buf);
+/*
+ * The reverse, for text[0..len) exactly as record_format_time writes a
+ * time other than "-" (no other form); false if it is not one.
+ */
+bool	record_parse_time(const char *text, size_t len, int64_t *ms);
 
 #endif /* SLOWSPAM_RECORD_H */

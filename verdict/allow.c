@@ -5,6 +5,7 @@
  *	allow_load	the same for a file
  *	allow_addr	is an address in a listed network?
  *	allow_domain	is a name a listed domain or below one?
+ *	allow_networks	the listed networks, for the DNS list's exclusions
  *
  * Domains match by whole labels: "example.org" allows "example.org" and
  * "mx.example.org", never "badexample.org". Which names are worth asking
@@ -137,4 +138,12 @@ allow_domain(const struct allow *al, const char *name, size_t len)
 			return true;
 	}
 	return false;
+}
+
+const struct addr_cidr *
+allow_networks(const struct allow *al, size_t *n)
+{
+	*n = al != NULL ? al->nets->len : 0;
+	return al != NULL ? (const struct addr_cidr *)(void *)al->nets->data :
+	    NULL;
 }

@@ -25,6 +25,8 @@ struct allow *allow_load(const char *path, GError **error);
 void	allow_free(struct allow *al);
 
 bool	allow_addr(const struct allow *al, const struct addr *a);
+/* The listed networks, *n of them (none for NULL). */
+const struct addr_cidr *allow_networks(const struct allow *al, size_t *n);
 /*
  * Is name (any case, trailing dot ok) a listed domain or below one? Ask
  * only with a name the client cannot simply claim (see allow.c).

@@ -50,8 +50,11 @@ primary_up(const struct decide_input *in, int64_t t, const char **why)
 		*why = "primary not seen up before the tar-pit contact";
 		return false;
 	}
-	/* We are up now: if t is that recent, now proves the "after". */
-	if (in->now - t > in->margin &&
+	/*
+	 * A primary asking is up now: if t is that recent, now proves the
+	 * "after". The published list has only the marks.
+	 */
+	if ((in->publishing || in->now - t > in->margin) &&
 	    !alive_any(in->alive, t, t + in->margin)) {
 		*why = "primary not seen up after the tar-pit contact";
 		return false;
@@ -74,7 +77,7 @@ decide(const struct decide_input *in, struct decision *out)
 		out->verdict = VERDICT_UNPROVEN;
 		return;
 	}
-	out->bot_evidence = record_bot_evidence(r);
+	out->bot_evidence = record_bot_evidence(r) || in->listed_bot;
 	out->verdict = out->bot_evidence || out->spf_bad ?
 	    VERDICT_BACKUP_FIRST_BOT : VERDICT_BACKUP_FIRST;
 	out->why = out->bot_evidence ? "backup MX first, with bot evidence" :

@@ -32,6 +32,13 @@ struct decide_input {
 	int64_t		started;	/* the daemon's start, ms */
 	int64_t		window, margin, grace;
 	enum spf_result	spf;		/* SPF_NONE_ if not checked */
+	/*
+	 * For the published list (listing.c): now is not a contact at a
+	 * running primary, so it proves nothing about the primary.
+	 */
+	bool		publishing;
+	/* A DNS list says the tar pit saw a bot (dnsxl.h). */
+	bool		listed_bot;
 };
 
 struct decision {
