@@ -9,7 +9,8 @@
  * update; PREFIX "alive" is a sorted set of the minutes the primary was
  * seen up. Every update is one server-side Lua script, so concurrent tar
  * pits and milters never lose a count or move a time backwards; a batch
- * of tar-pit events is pipelined in one round trip.
+ * of tar-pit events is pipelined in one round trip, and so is each
+ * batch of a listing (SCAN, then every HGETALL of its keys).
  *
  * One connection per store, behind a mutex (the milter's threads share
  * it). Each command is bounded by redis_timeout; after a failure the
@@ -475,63 +476,199 @@ redis_lookup(struct store *st, const char *key, struct hit_record *rec,
 	return ok;
 }
 
+/* One record of a listing batch, read before the callbacks run. */
+struct listed {
+	char		key[STORE_KEY_MAX + 1];
+	struct hit_record rec;
+};
+
+/*
+ * The SCAN pattern of the record keys: the prefix with glob characters
+ * escaped (a prefix is the operator's text, never a pattern), "net:*".
+ */
+static char *
+scan_match(const char *prefix)
+{
+	GString *m = g_string_new(NULL);
+
+	for (const char *p = prefix; *p != '\0'; p++) {
+		if (strchr("*?[]\\", *p) != NULL)
+			g_string_append_c(m, '\\');
+		g_string_append_c(m, *p);
+	}
+	g_string_append(m, "net:*");
+	return g_string_free(m, FALSE);
+}
+
+/*
+ * The network key of a Redis key SCAN returned, or NULL if it is not a
+ * record's: another key under the prefix, binary, or overlong.
+ */
+static const char *
+listed_key(const redisReply *k, const char *netp, size_t plen)
+{
+	if (k->type != REDIS_REPLY_STRING || k->len <= plen ||
+	    k->len - plen > STORE_KEY_MAX || memchr(k->str, '\0', k->len) !=
+	    NULL || memcmp(k->str, netp, plen) != 0)
+		return NULL;
+	return k->str + plen;
+}
+
+/*
+ * One HGETALL reply of a listing batch into out: true if it is a record,
+ * false if the key vanished since SCAN (an empty hash), if its value is
+ * damaged (not a hash, a bad field: counted in *bad, logged) or if the
+ * server refused (error set, once: the other replies are still read).
+ */
+static bool
+listed_decode(struct store_redis *s, const char *key, const redisReply *r,
+    struct listed *out, size_t *bad, GError **error)
+{
+	g_autoptr(GError) err = NULL;
+
+	if (r->type == REDIS_REPLY_ARRAY && r->elements == 0)
+		return false;
+	if (r->type == REDIS_REPLY_ERROR &&
+	    !g_str_has_prefix(r->str, "WRONGTYPE")) {
+		if (error != NULL && *error == NULL)
+			g_set_error(error, STORE_ERROR, STORE_ERROR_IO,
+			    "redis %s: listing: record %s: %s", s->where, key,
+			    r->str);
+		return false;
+	}
+	if (r->type != REDIS_REPLY_ARRAY)
+		g_set_error(&err, STORE_ERROR, STORE_ERROR_CORRUPT,
+		    "redis %s: record %s: not a hash", s->where, key);
+	else if (decode_hash(s, key, r, &out->rec, &err)) {
+		g_strlcpy(out->key, key, sizeof(out->key));
+		return true;
+	}
+	(*bad)++;
+	log_msg(LOG_WARNING, "%s", err->message);
+	return false;
+}
+
+/*
+ * Read the records of one SCAN batch (keys, an array reply) into batch,
+ * pipelined: every HGETALL is sent, then every reply read, one round
+ * trip for the batch. The caller holds the lock.
+ */
+static bool
+listing_read(struct store_redis *s, const redisReply *keys, GArray *batch,
+    size_t *bad, GError **error)
+{
+	g_autofree char *netp = g_strconcat(s->prefix, "net:", NULL);
+	size_t plen = strlen(netp), sent = 0;
+	g_autofree const char **names = g_new(const char *, keys->elements +
+	    1);
+	g_autoptr(GError) refused = NULL;
+
+	g_array_set_size(batch, 0);
+	for (size_t i = 0; i < keys->elements; i++) {
+		const char *argv[2] = { "HGETALL", NULL };
+		size_t lens[2] = { 7, 0 };
+
+		if ((names[sent] = listed_key(keys->element[i], netp, plen)) ==
+		    NULL)
+			continue;
+		argv[1] = keys->element[i]->str;
+		lens[1] = keys->element[i]->len;
+		if (redisAppendCommandArgv(s->ctx, 2, argv, lens) != REDIS_OK) {
+			set_error(s, error, STORE_ERROR_UNAVAILABLE, "listing",
+			    "out of memory");
+			disconnect(s);
+			return false;
+		}
+		sent++;
+	}
+	for (size_t i = 0; i < sent; i++) {
+		redisReply *r = NULL;
+		struct listed l;
+
+		if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
+			g_clear_error(&refused);
+			set_error(s, error, STORE_ERROR_UNAVAILABLE,
+			    "listing", s->ctx->errstr);
+			disconnect(s);
+			return false;
+		}
+		if (listed_decode(s, names[i], r, &l, bad, &refused))
+			g_array_append_val(batch, l);
+		freeReplyObject(r);
+	}
+	if (refused != NULL) {
+		g_propagate_error(error, g_steal_pointer(&refused));
+		return false;
+	}
+	return true;
+}
+
+/*
+ * One SCAN step from *cursor and its records into batch; *cursor moves
+ * on ("0": the listing is complete). Under the lock, released before
+ * the callbacks run.
+ */
+static bool
+listing_step(struct store_redis *s, const char *match, char **cursor,
+    GArray *batch, size_t *bad, GError **error)
+{
+	const char *argv[] = { "SCAN", *cursor, "MATCH", match, "COUNT",
+	    SCAN_COUNT };
+	redisReply *r;
+	bool ok = false;
+
+	g_mutex_lock(&s->lock);
+	r = command_retry(s, G_N_ELEMENTS(argv), argv, "listing", error);
+	if (r == NULL)
+		goto out;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
+	    r->element[0]->type != REDIS_REPLY_STRING ||
+	    r->element[1]->type != REDIS_REPLY_ARRAY) {
+		set_error(s, error, STORE_ERROR_IO, "listing",
+		    "unexpected reply to SCAN");
+		goto out;
+	}
+	ok = listing_read(s, r->element[1], batch, bad, error);
+	if (ok) {
+		g_free(*cursor);
+		*cursor = g_strndup(r->element[0]->str, r->element[0]->len);
+	}
+out:
+	if (r != NULL)
+		freeReplyObject(r);
+	g_mutex_unlock(&s->lock);
+	return ok;
+}
+
+/*
+ * SCAN in batches of about SCAN_COUNT keys, each batch's records read in
+ * one pipelined round trip: memory is one batch, whatever the store
+ * holds, and the lock is never held across a callback. A key deleted or
+ * expired between SCAN and HGETALL is skipped. SCAN may return a key
+ * twice if Redis resizes its table during the listing.
+ */
 static bool
 redis_foreach(struct store *st, store_foreach_fn fn, void *data, size_t *bad,
     GError **error)
 {
 	struct store_redis *s = (struct store_redis *)st;
-	g_autofree char *match = g_strconcat(s->prefix, "net:*", NULL);
-	size_t plen = strlen(s->prefix) + 4;
+	g_autofree char *match = scan_match(s->prefix);
 	g_autofree char *cursor = g_strdup("0");
-	bool more = true;
+	g_autoptr(GArray) batch = g_array_new(FALSE, FALSE,
+	    sizeof(struct listed));
 
 	*bad = 0;
-	while (more) {
-		const char *argv[] = { "SCAN", cursor, "MATCH", match, "COUNT",
-		    SCAN_COUNT };
-		redisReply *r;
-
-		r = locked_command(s, G_N_ELEMENTS(argv), argv, "listing",
-		    error);
-		if (r == NULL)
+	do {
+		if (!listing_step(s, match, &cursor, batch, bad, error))
 			return false;
-		if (r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-			freeReplyObject(r);
-			set_error(s, error, STORE_ERROR_IO, "listing",
-			    "unexpected reply");
-			return false;
-		}
-		g_free(cursor);
-		cursor = g_strdup(r->element[0]->str);
-		more = strcmp(cursor, "0") != 0;
-		for (size_t i = 0; i < r->element[1]->elements;
-		    i++) {
-			const char *k = r->element[1]->element[i]->str;
-			struct hit_record rec;
-			g_autoptr(GError) err = NULL;
-			bool found;
+		for (guint i = 0; i < batch->len; i++) {
+			const struct listed *l = &g_array_index(batch,
+			    struct listed, i);
 
-			if (strlen(k) <= plen || strlen(k) - plen >
-			    STORE_KEY_MAX)
-				continue;
-			if (!redis_lookup(st, k + plen, &rec, &found, &err)) {
-				if (err->code != STORE_ERROR_CORRUPT) {
-					freeReplyObject(r);
-					g_propagate_error(error,
-					    g_steal_pointer(&err));
-					return false;
-				}
-				(*bad)++;
-				log_msg(LOG_WARNING, "%s", err->message);
-				continue;
-			}
-			if (found && !fn(k + plen, &rec, data)) {
-				freeReplyObject(r);
+			if (!fn(l->key, &l->rec, data))
 				return true;
-			}
 		}
-		freeReplyObject(r);
-	}
+	} while (strcmp(cursor, "0") != 0);
 	return true;
 }
 

@@ -13,6 +13,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -20,6 +22,9 @@
 
 #include <glib.h>
 #include <lmdb.h>
+#ifdef WITH_REDIS
+#include <hiredis/hiredis.h>
+#endif
 
 #include "helo.h"
 #include "store.h"
@@ -481,6 +486,122 @@ file_bytes(const char *path)
 
 	g_assert_true(g_file_get_contents(path, &data, &len, NULL));
 	return g_bytes_new_take(data, len);
+}
+
+#ifdef WITH_REDIS
+/* Run one command on the Redis under test, behind the store's back. */
+static void
+redis_raw(const char *fmt, ...)
+{
+	char host[64];
+	char *colon;
+	redisContext *c;
+	redisReply *r;
+	va_list ap;
+
+	g_strlcpy(host, redis_addr, sizeof(host));
+	colon = strrchr(host, ':');
+	*colon = '\0';
+	c = redisConnect(host, atoi(colon + 1));
+	g_assert_true(c != NULL && c->err == 0);
+	va_start(ap, fmt);
+	r = redisvCommand(c, fmt, ap);
+	va_end(ap);
+	g_assert_nonnull(r);
+	g_assert_cmpint(r->type, !=, REDIS_REPLY_ERROR);
+	freeReplyObject(r);
+	redisFree(c);
+}
+#endif
+
+/* Count the calls per key; stop after stop_after calls. */
+struct census {
+	GHashTable	*seen;		/* key -> calls */
+	size_t		calls;
+	size_t		stop_after;
+};
+
+static bool
+census_one(const char *key, const struct hit_record *rec, void *data)
+{
+	struct census *c = data;
+	gpointer n = g_hash_table_lookup(c->seen, key);
+
+	g_assert_cmpint(rec->tarpit_first, ==, T0);
+	g_hash_table_insert(c->seen, g_strdup(key),
+	    GUINT_TO_POINTER(GPOINTER_TO_UINT(n) + 1));
+	return ++c->calls < c->stop_after;
+}
+
+/*
+ * A listing of more records than one Redis SCAN batch (about 1,000) or
+ * one pipeline: every record exactly once, the damaged ones counted and
+ * skipped, the store's other keys never listed.
+ */
+#define MANY	2500
+static void
+test_foreach_many(void)
+{
+	g_autofree char *path = new_path("many");
+	struct store *st = open_store(path, 1u << 30, 0, false);
+	g_autofree struct store_item *items = g_new(struct store_item, MANY);
+	struct census c = { g_hash_table_new_full(g_str_hash, g_str_equal,
+	    g_free, NULL), 0, SIZE_MAX };
+	g_autoptr(GError) err = NULL;
+	size_t bad = 0, want_bad = 1;
+	GHashTableIter it;
+	gpointer k, n;
+
+	for (size_t i = 0; i < MANY; i++) {
+		char key[48];
+
+		if (i % 3 == 2)
+			g_snprintf(key, sizeof(key), "2001:db8:%zx:%zx::/64",
+			    i >> 8, i & 255);
+		else
+			g_snprintf(key, sizeof(key), "10.%zu.%zu.0/%s",
+			    i >> 8, i & 255, i % 3 == 0 ? "24" : "32");
+		items[i] = item(key, T0, true, NULL);
+	}
+	g_assert_true(store_apply(st, items, MANY, &err));
+	g_assert_true(store_alive_mark(st, T0, &err));
+	g_assert_no_error(err);
+	if (backend == STORE_BACKEND_LMDB) {
+		static const uint8_t junk[] = { 1, 0, 0, 0, 'j', 'u', 'n', 'k' };
+
+		store_free(st);
+		raw_put(path, "hits", "192.0.2.66/32", junk, sizeof(junk));
+		st = open_store(path, 1u << 30, 0, false);
+	} else {
+#ifdef WITH_REDIS
+		/* A bad field, a value that is no hash, a key of no record. */
+		redis_raw("HSET %snet:192.0.2.66/32 tf junk", path);
+		redis_raw("SET %snet:192.0.2.67/32 junk", path);
+		redis_raw("SET %snetwork junk", path);
+		want_bad = 2;
+#endif
+	}
+	g_assert_true(store_foreach(st, census_one, &c, &bad, &err));
+	g_assert_no_error(err);
+	g_assert_cmpuint(bad, ==, want_bad);
+	g_assert_cmpuint(c.calls, ==, MANY);
+	g_assert_cmpuint(g_hash_table_size(c.seen), ==, MANY);
+	for (size_t i = 0; i < MANY; i++)
+		g_assert_true(g_hash_table_contains(c.seen, items[i].key));
+	g_hash_table_iter_init(&it, c.seen);
+	while (g_hash_table_iter_next(&it, &k, &n))
+		if (GPOINTER_TO_UINT(n) != 1)
+			g_error("%s listed %u times", (char *)k,
+			    GPOINTER_TO_UINT(n));
+
+	/* Stopped in the middle of a batch: no call after the stop. */
+	g_hash_table_remove_all(c.seen);
+	c.calls = 0;
+	c.stop_after = 1500;
+	g_assert_true(store_foreach(st, census_one, &c, &bad, &err));
+	g_assert_cmpuint(c.calls, ==, 1500);
+	g_hash_table_unref(c.seen);
+	store_free(st);
 }
 
 static void
@@ -979,6 +1100,7 @@ main(int argc, char **argv)
 	g_test_add_func("/store/mixed-batch", test_mixed_batch);
 	g_test_add_func("/store/bad-keys", test_bad_keys);
 	g_test_add_func("/store/foreach-forget", test_foreach_forget);
+	g_test_add_func("/store/foreach-many", test_foreach_many);
 	g_test_add_func("/store/expire", test_expire);
 	g_test_add_func("/store/damaged-record", test_damaged_record);
 	g_test_add_func("/store/foreign-files", test_foreign_files);
@@ -994,6 +1116,8 @@ main(int argc, char **argv)
 		    on_redis);
 		g_test_add_data_func("/store/redis/foreach-forget",
 		    test_foreach_forget, on_redis);
+		g_test_add_data_func("/store/redis/foreach-many",
+		    test_foreach_many, on_redis);
 		g_test_add_data_func("/store/redis/two-processes",
 		    test_two_processes, on_redis);
 		g_test_add_func("/store/redis/down", test_redis_down);
