@@ -12,11 +12,11 @@
 #                  127.0.0.4
 #   127.0.0.12     a control that met nothing: not listed
 #   2001:db8:1::/64  a bot network, for the ip6trie section
-# The data file (rbldnsd's "combined" format) is written from it by hand
-# in the format of "slowspamctl export --format rbldnsd", which this
-# test is to use once it exists (see write_list). Its configuration has
-# trusted_networks = 10.255.255.255/32: the default, 127.0.0.0/8, would
-# keep every test network out of the list.
+# The data file (rbldnsd's "combined" format) is written from it by
+# "slowspamctl export --format rbldnsd -o FILE". Its configuration has
+# trusted_networks = 10.255.255.255/32: the default, 127.0.0.0/8, keeps
+# every test network out of the list; a second file, exported with the
+# default, is served as a second zone to show that once.
 #
 # The consumers run in a private network and mount namespace (unshare
 # -n -m: the script re-executes itself there, after fetching Exim on the
@@ -26,7 +26,10 @@
 # Checks:
 #   - dig: each network's A and TXT records; the control and 127.0.0.1
 #     are not listed; the RFC 5782 test entry 127.0.0.2 has all three
-#     answers; the IPv6 network; SOA and NS from [list] ns;
+#     answers; the IPv6 network; SOA and NS from [list] ns; with the
+#     default trusted_networks nothing under 127.0.0.0/8 but the test
+#     entry is listed (the test entry still answers, its /32 inside the
+#     excluded /8);
 #   - Postfix 3.7 postscreen (postscreen_dnsbl_sites with the weights
 #     of docs/list-consumers.md: backup-first 3, bot 2, seen 1,
 #     threshold 2, action enforce): the bot and the backup-first client
@@ -55,6 +58,7 @@ ctl=$top_builddir/slowspamctl/slowspamctl
 storetool=$top_builddir/tests/storetool
 
 ZONE=list.slowspam.test
+DEFAULT_ZONE=default.slowspam.test	# exported with the default trusted_networks
 BOT=127.0.0.10
 BACKUP=127.0.0.11
 CONTROL=127.0.0.12
@@ -72,13 +76,20 @@ EXIM_GID=102
 
 rbldnsd_pid=
 
-# rbldnsd_start ZONE FILE ADDR PORT: serve ZONE from the combined data
-# FILE on ADDR:PORT (UDP), in the foreground as rbldns, its output in
-# $dir/rbldnsd.out; bail unless it says it started within 10 s.
+# rbldnsd_start ZONE FILE ADDR PORT [ZONE FILE]...: serve ZONE from the
+# combined data FILE (and each further ZONE from its FILE) on ADDR:PORT
+# (UDP), in the foreground as rbldns, its output in $dir/rbldnsd.out;
+# bail unless it says it started within 10 s.
 rbldnsd_start() {
+	_zones="$1:combined:$2" _addr=$3/$4
+	shift 4
+	while [ $# -ge 2 ]; do
+		_zones="$_zones $1:combined:$2"
+		shift 2
+	done
 	: > "$dir/rbldnsd.out"
-	rbldnsd -n -u rbldns -b "$3/$4" "$1:combined:$2" \
-		> "$dir/rbldnsd.out" 2>&1 &
+	# shellcheck disable=SC2086
+	rbldnsd -n -u rbldns -b "$_addr" $_zones > "$dir/rbldnsd.out" 2>&1 &
 	rbldnsd_pid=$!
 	track_pid "$rbldnsd_pid"
 	wait_for 10 grep -q " started " "$dir/rbldnsd.out" ||
@@ -115,32 +126,12 @@ txt() {
 	echo "$1; first=$(iso "$2"); last=$(iso "$2")"
 }
 
-# write_list CONF OUT: the list's data file for the store of CONF, in
-# the format "slowspamctl export --format rbldnsd" writes: a section per
-# answer (and per family), the RFC 5782 test entry 127.0.0.2 in each,
-# 127.0.0.1 excluded, $TTL from [list] ttl, $SOA and $NS from [list] ns
-# and hostmaster. Written by hand until that export exists.
+# write_list CONF OUT: the list's data file for the store of CONF, by
+# slowspamctl export --format rbldnsd; bail if it fails (its summary in
+# OUT.log). rbldnsd reads it as rbldns.
 write_list() {
-	_test="first=$(iso "$t_now"); last=$(iso "$t_now")"
-	cat > "$2" <<EOF
-\$SOA 600 ns1.$ZONE. hostmaster.$ZONE. 0 600 300 86400 600
-\$NS 600 ns1.$ZONE.
-\$TTL 600
-\$DATASET ip4trie:backup-first @
-127.0.0.2/32 :2:backup-first; $_test
-$BACKUP/32 :2:$(txt backup-first $t_backup)
-!127.0.0.1/32
-\$DATASET ip4trie:bot @
-127.0.0.2/32 :3:bot; $_test
-$BOT/32 :3:$(txt bot $t_bot)
-!127.0.0.1/32
-\$DATASET ip4trie:seen @
-127.0.0.2/32 :4:seen; $_test
-$SEEN/32 :4:$(txt seen $t_seen)
-!127.0.0.1/32
-\$DATASET ip6trie:bot @
-$BOT6 :3:$(txt bot $t_bot)
-EOF
+	"$ctl" -c "$1" export --format rbldnsd -o "$2" > "$2.log" 2>&1 ||
+		bail "slowspamctl -c $1 export --format rbldnsd -o $2 failed"
 	chmod 644 "$2"
 }
 
@@ -182,6 +173,15 @@ check_dns() {
 	dns_is "$ZONE" NS "ns1.$ZONE." &&
 		dig +short "$ZONE" SOA | grep -q "^ns1\.$ZONE\. hostmaster\.$ZONE\. "
 	tap_ok "dig: the zone's NS and SOA" $?
+	dns_is "$(rev $BOT).$DEFAULT_ZONE" A "" &&
+		dns_is "$(rev $BACKUP).$DEFAULT_ZONE" A "" &&
+		dns_is "$(rev $SEEN).$DEFAULT_ZONE" A "" &&
+		dns_is "2.0.0.127.$DEFAULT_ZONE" A "127.0.0.2
+127.0.0.3
+127.0.0.4" &&
+		[ "$(awk '$1 ~ /^127\./ { print $1 }' "$dir/default.rbldnsd" | sort -u)" = 127.0.0.2/32 ]
+	tap_ok "default trusted_networks (127.0.0.0/8): only the test entry 127.0.0.2 is listed under 127/8, and it answers" $? \
+		"$dir/default.rbldnsd"
 }
 
 # postfix_setup: one Postfix instance in $dir/pf with postscreen on
@@ -361,8 +361,9 @@ inside() {
 	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$dir/resolv.conf"
 	mount --bind "$dir/resolv.conf" /etc/resolv.conf ||
 		bail "cannot bind-mount $dir/resolv.conf over /etc/resolv.conf"
-	rbldnsd_start $ZONE "$dir/list.rbldnsd" 127.0.0.1 53
-	tap_plan 19
+	rbldnsd_start $ZONE "$dir/list.rbldnsd" 127.0.0.1 53 \
+		$DEFAULT_ZONE "$dir/default.rbldnsd"
+	tap_plan 20
 	t1=$(now)
 	check_dns
 	t2=$(now)
@@ -423,6 +424,8 @@ path = $dir/store/hits.lmdb
 EOF
 fill_store "$dir/store/hits.lmdb" > "$dir/storetool.out"
 write_list "$dir/slowspam.conf" "$dir/list.rbldnsd"
+grep -v '^trusted_networks' "$dir/slowspam.conf" > "$dir/default.conf"
+write_list "$dir/default.conf" "$dir/default.rbldnsd"
 
 # From here on the namespaces' shell owns $dir and cleans up.
 trap - EXIT
