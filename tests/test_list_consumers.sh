@@ -43,7 +43,9 @@
 #     ZONE=127.0.0.2,127.0.0.3" refuses the bot and the backup-first
 #     client with $dnslist_value and $dnslist_text in its message;
 #     "warn dnslists = ZONE=127.0.0.4" logs the seen one, which is
-#     accepted like the control.
+#     accepted like the control;
+#   - the bot forgotten (slowspamctl forget), the list exported again
+#     over the served file and rbldnsd sent SIGHUP: no longer listed.
 # Prints TAP. Needs root, unshare, rbldnsd, dig, Postfix, swaks, and
 # Exim's packages (apt-get download); otherwise skips.
 #
@@ -345,6 +347,21 @@ check_exim() {
 	tap_ok "Exim dnslists: the control $CONTROL is accepted, nothing logged" $? "$_o"
 }
 
+# check_reload: the list follows the store: forget the bot, export
+# again (over the served file), SIGHUP rbldnsd: the bot is gone, the
+# backup-first client still listed.
+check_reload() {
+	"$ctl" -c "$dir/slowspam.conf" forget $BOT > "$dir/forget.out" 2>&1 ||
+		bail "slowspamctl forget $BOT failed"
+	write_list "$dir/slowspam.conf" "$dir/list.rbldnsd"
+	kill -HUP "$rbldnsd_pid"
+	wait_for 5 dns_is "$(rev $BOT).$ZONE" A "" > /dev/null
+	dns_is "$(rev $BOT).$ZONE" A "" &&
+		dns_is "$(rev $BACKUP).$ZONE" A 127.0.0.2
+	tap_ok "forget $BOT, export again, SIGHUP: rbldnsd no longer lists it, still lists $BACKUP" $? \
+		"$dir/forget.out" "$dir/list.rbldnsd" "$dir/rbldnsd.out"
+}
+
 # inside DIR EXIM LIBPATH T_NOW: the checks, in the new namespaces.
 inside() {
 	dir=$1 exim=$2 mta_libpath=$3 t_now=$4
@@ -363,7 +380,7 @@ inside() {
 		bail "cannot bind-mount $dir/resolv.conf over /etc/resolv.conf"
 	rbldnsd_start $ZONE "$dir/list.rbldnsd" 127.0.0.1 53 \
 		$DEFAULT_ZONE "$dir/default.rbldnsd"
-	tap_plan 20
+	tap_plan 21
 	t1=$(now)
 	check_dns
 	t2=$(now)
@@ -375,6 +392,7 @@ inside() {
 	t5=$(now)
 	check_exim
 	t6=$(now)
+	check_reload
 	awk -v a="$t1" -v b="$t2" -v c="$t3" -v d="$t4" -v e="$t5" -v f="$t6" 'BEGIN {
 		printf "# dig %.1f s, Postfix start %.1f s, postscreen %.1f s, reject_rbl_client %.1f s, Exim %.1f s\n",
 		    b - a, c - b, d - c, e - d, f - e
