@@ -243,11 +243,14 @@ accepted() {
 # check_postscreen
 check_postscreen() {
 	smtp_round $POSTSCREEN_PORT
-	for _a in $BOT $BACKUP; do
-		_o=$dir/swaks-$POSTSCREEN_PORT-$_a.out
+	for _c in "$BOT 2" "$BACKUP 3"; do
+		# shellcheck disable=SC2086
+		set -- $_c
+		_o=$dir/swaks-$POSTSCREEN_PORT-$1.out
 		mta_at_rcpt "$_o" 550 5.7.1 &&
-			grep -q "<\*\* 550 5\.7\.1 Service unavailable; client \[$_a\] blocked using $ZONE\$" "$_o"
-		tap_ok "postscreen: $_a gets 550 5.7.1 ... blocked using $ZONE at RCPT TO" $? \
+			grep -q "<\*\* 550 5\.7\.1 Service unavailable; client \[$1\] blocked using $ZONE\$" "$_o" &&
+			grep -q "postscreen\[[0-9]*\]: DNSBL rank $2 for \[$1\]:" "$dir/pf/maillog"
+		tap_ok "postscreen: $1 (rank $2) gets 550 5.7.1 ... blocked using $ZONE at RCPT TO" $? \
 			"$_o" "$dir/pf/maillog"
 		grep -m 1 "<\*\* 550" "$_o" | sed 's/^/# /'
 	done
