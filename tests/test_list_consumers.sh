@@ -130,11 +130,12 @@ txt() {
 
 # write_list CONF OUT: the list's data file for the store of CONF, by
 # slowspamctl export --format rbldnsd; bail if it fails (its summary in
-# OUT.log). rbldnsd reads it as rbldns.
+# OUT.log). rbldnsd reads it as rbldns: the export must honour umask 022
+# (as a cron job or timer would run it), not leave a private file.
 write_list() {
-	"$ctl" -c "$1" export --format rbldnsd -o "$2" > "$2.log" 2>&1 ||
+	(umask 022 && "$ctl" -c "$1" export --format rbldnsd -o "$2") \
+		> "$2.log" 2>&1 ||
 		bail "slowspamctl -c $1 export --format rbldnsd -o $2 failed"
-	chmod 644 "$2"
 }
 
 # --- inside the namespace
