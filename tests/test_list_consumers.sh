@@ -31,7 +31,7 @@
 #     entry is listed (the test entry still answers, its /32 inside the
 #     excluded /8);
 #   - Postfix 3.7 postscreen (postscreen_dnsbl_sites with the weights
-#     of docs/list-consumers.md: backup-first 3, bot 2, seen 1,
+#     of docs/guide.md 10.5: backup-first 3, bot 2, seen 1,
 #     threshold 2, action enforce): the bot and the backup-first client
 #     get 550 5.7.1 at RCPT TO; the seen one and the control pass to
 #     smtpd (250 at RCPT TO);
