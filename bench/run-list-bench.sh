@@ -156,7 +156,6 @@ conf() {
 		if [ "$1" = redis ]; then
 			say "backend = redis"
 			say "redis = $ADDR:$rport"
-			say "redis_timeout = 10s"
 		else
 			say "path = $work/lmdb/hits.lmdb"
 			say "map_size = 8G"
