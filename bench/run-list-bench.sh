@@ -231,7 +231,6 @@ pids=()
 # --- rbldnsd on the largest export -----------------------------------------
 big=${SIZES##* }
 list="$work/list-lmdb-$big.rbl"
-chmod 644 "$list"
 dport=$("$BE" port "$ADDR") || die "no free port on $ADDR"
 t0=$(date +%s.%N)
 rbldnsd -n -u rbldns -b "$ADDR/$dport" -w "$work" \
