@@ -176,17 +176,21 @@ lookup_one(struct worker *w, const struct name *nm)
 	}
 	pthread_mutex_lock(&lock);
 	ok = wait_lookup(l, t0 + timeout_ms * 1000L);
-	if (!ok && ub_cancel(ctx, id) != 0) {
-		/* Its callback is running or ran: it is ours to wait for. */
+	if (!ok && ub_cancel(ctx, id) == 0) {
+		/* Cancelled: its callback never runs, l is ours again. */
+		pthread_mutex_unlock(&lock);
+		w->timeouts++;
+		free(l);
+		return;
+	}
+	if (!ok) {
+		/* Too late to cancel: its callback is running, wait for it. */
 		ok = wait_lookup(l, now_us() + 1000000L);
 	}
 	pthread_mutex_unlock(&lock);
 	if (!ok) {
 		w->timeouts++;
-		if (ub_cancel(ctx, id) != 0)
-			return;		/* still referenced: leak it */
-		free(l);
-		return;
+		return;		/* still the callback's: leaked */
 	}
 	if (w->n == w->cap) {
 		w->cap = w->cap ? w->cap * 2 : 4096;
