@@ -246,7 +246,7 @@ say "rbldnsd load: $big networks, $(echo "$t1 - $t0" | bc -l | xargs printf '%.2
 
 "$BE" queries -n "$big" --count 400000 "$ZONE" >"$work/queries.txt" ||
     die "queries failed"
-say "# dnsperf -s $ADDR -p $dport -d queries.txt -l $DURATION (400,000 names: half listed, half not; IPv4 and IPv6; A and TXT)"
+say "# dnsperf -s $ADDR -p $dport -d queries.txt -l $DURATION (400,000 names: half listed, each listed network once if it has 200,000, half not; IPv4 and IPv6; A and TXT)"
 dnsperf -s "$ADDR" -p "$dport" -d "$work/queries.txt" -l "$DURATION" \
     >"$work/dnsperf.log" 2>&1 || { cat "$work/dnsperf.log"; die "dnsperf failed"; }
 sed -n 's/^  \(Queries sent\|Queries completed\|Queries lost\|Response codes\|Queries per second\|Average Latency\|Latency StdDev\)/\1/p' \
