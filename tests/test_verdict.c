@@ -223,7 +223,7 @@ run_row(const struct row *r, unsigned n)
 	st = open_store(path);
 	spf = spf_new(zone_path, &err);
 	g_assert_no_error(err);
-	e = verdict_engine_new(st, spf, now_ms + (r->started != 0 ?
+	e = verdict_engine_new(st, spf, NULL, now_ms + (r->started != 0 ?
 	    r->started : -600) * MIN_MS);
 
 	verdict_session_init(&s, setup);
@@ -493,7 +493,7 @@ test_texts_and_counters(void)
 	st = open_store(path);
 	spf = spf_new(zone_path, &err);
 	g_assert_no_error(err);
-	e = verdict_engine_new(st, spf, now_ms - 600 * MIN_MS);
+	e = verdict_engine_new(st, spf, NULL, now_ms - 600 * MIN_MS);
 
 	/* Backup first, rejected: 550 5.7.1. */
 	verdict_session_init(&s, setup);
@@ -610,7 +610,7 @@ test_connect_no_wait(void)
 	st = open_store(path);
 	spf = spf_new(zone_path, &err);
 	g_assert_no_error(err);
-	e = verdict_engine_new(st, spf, now_ms - 600 * MIN_MS);
+	e = verdict_engine_new(st, spf, NULL, now_ms - 600 * MIN_MS);
 	/* The minute's liveness mark (a write of its own) before the lock. */
 	g_assert_true(addr_parse("192.0.2.99", &a));
 	verdict_session_init(&s, setup);
