@@ -7,14 +7,17 @@
  *	slowspamctl [-c FILE] lookup ADDR	show ADDR's network's record
  *	slowspamctl [-c FILE] list [--bot] [--since T]
  *						show the records
- *	slowspamctl [-c FILE] export --format json|csv
- *						every record, for other tools
+ *	slowspamctl [-c FILE] export [--format json|csv|rbldnsd] [-o FILE]
+ *						every record, for other tools,
+ *						or the DNS list (zone.c)
  *	slowspamctl [-c FILE] forget ADDR	delete ADDR's network's record
  *	slowspamctl [-c FILE] expire		delete records past the TTL
  *
  * --json prints lookup, list and stats as JSON for scripts. CSV cells
  * that a spreadsheet would take for a formula (a HELO "=HYPERLINK(...)")
- * begin with a single quote inside their quotes.
+ * begin with a single quote inside their quotes. export -o writes a
+ * temporary file beside FILE and renames it over FILE once complete, so a
+ * reader (rbldnsd rereading its data file) never sees half a file.
  *
  * Exit status: 0 success; 1 a bad configuration (-t) or an address not
  * in the store (lookup, forget); 2 usage, configuration or store errors.
@@ -24,11 +27,15 @@
 #endif
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <glib.h>
+#include <glib/gstdio.h>
 
 #include "addr.h"
 #include "conf.h"
@@ -38,6 +45,8 @@
 #include "report.h"
 #include "stats.h"
 #include "store.h"
+#include "verdict.h"
+#include "zone.h"
 
 #define EXIT_NOT_FOUND	1
 #define EXIT_TROUBLE	2
@@ -48,6 +57,7 @@ static struct {
 	char		**logs;
 	gboolean	bot, json;
 	int64_t		since_ms;
+	FILE		*out;		/* export's: stdout, or -o's file */
 } O;
 
 /* Print one record on one line of key=value fields. */
@@ -95,7 +105,7 @@ print_record_json(const char *key, const struct hit_record *rec)
 	g_autoptr(GString) helo = g_string_new(NULL);
 
 	json_helo(rec, helo);
-	printf("{\"network\":\"%s\",\"tarpit_sessions\":%u,"
+	fprintf(O.out, "{\"network\":\"%s\",\"tarpit_sessions\":%u,"
 	    "\"tarpit_first\":\"%s\",\"tarpit_last\":\"%s\","
 	    "\"held_seconds\":%.3f,\"helo\":\"%s\",\"helo_class\":\"%s\","
 	    "\"evidence\":\"%s\",\"primary_sessions\":%u,"
@@ -163,7 +173,7 @@ print_record_csv(const char *key, const struct hit_record *rec)
 
 	csv_key(net, key);
 	csv_cell(helo, rec->helo, rec->helo_len);
-	printf("%s,%u,%s,%s,%.3f,%s,%s,\"%s\",%u,%s,%s\r\n", net->str,
+	fprintf(O.out, "%s,%u,%s,%s,%.3f,%s,%s,\"%s\",%u,%s,%s\r\n", net->str,
 	    rec->tarpit_sessions, record_format_time(rec->tarpit_first, t[0]),
 	    record_format_time(rec->tarpit_last, t[1]),
 	    (double)rec->tarpit_held_ms / 1000.0, helo->str,
@@ -267,6 +277,98 @@ run_stats(const struct conf *conf, struct store *st, bool report)
 	return EXIT_SUCCESS;
 }
 
+/* Where export writes: stdout, or a temporary file renamed over path. */
+struct output {
+	FILE		*f;
+	char		*tmp;		/* NULL for stdout */
+	const char	*path;
+};
+
+static bool
+output_open(struct output *o, const char *path, GError **error)
+{
+	mode_t mask = umask(0);
+	int fd;
+
+	umask(mask);
+	memset(o, 0, sizeof(*o));
+	if (path == NULL) {
+		o->f = stdout;
+		return true;
+	}
+	o->path = path;
+	o->tmp = g_strconcat(path, ".XXXXXX", NULL);
+	/* Beside path, so the rename is atomic; the mode fopen would give. */
+	if ((fd = g_mkstemp(o->tmp)) < 0 || fchmod(fd, 0666 & ~mask) != 0 ||
+	    (o->f = fdopen(fd, "w")) == NULL) {
+		int e = errno;
+
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+		    "%s: %s", path, g_strerror(e));
+		if (fd >= 0) {
+			close(fd);
+			(void)unlink(o->tmp);
+		}
+		g_clear_pointer(&o->tmp, g_free);
+		return false;
+	}
+	return true;
+}
+
+/* Finish: flushed, synced and renamed over path; or removed if !ok. */
+static bool
+output_close(struct output *o, bool ok, GError **error)
+{
+	int e = 0;
+
+	if (o->tmp == NULL) {
+		if (ok && fflush(stdout) != 0)
+			e = errno;
+	} else {
+		if (ok && (fflush(o->f) != 0 || fsync(fileno(o->f)) != 0))
+			e = errno;
+		if (fclose(o->f) != 0 && e == 0)
+			e = errno;
+		if (ok && e == 0 && rename(o->tmp, o->path) != 0)
+			e = errno;
+		if (!ok || e != 0)
+			(void)unlink(o->tmp);
+		g_free(o->tmp);
+	}
+	if (ok && e != 0)
+		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+		    "%s: %s", o->path != NULL ? o->path : "standard output",
+		    g_strerror(e));
+	return ok && e == 0;
+}
+
+/* export --format rbldnsd: the DNS list (zone.c). */
+static bool
+export_zone(const struct conf *conf, struct store *st, FILE *out,
+    const char *path, GError **error)
+{
+	struct verdict_setup su = { .conf = (struct conf *)conf };
+	g_autofree char *dir = path != NULL ? g_path_get_dirname(path) : NULL;
+	struct zone_counts n;
+	bool ok;
+
+	/* The allow-list's networks are never listed. */
+	if (conf->milter.allow_list[0] != '\0' &&
+	    (su.allow = allow_load(conf->milter.allow_list, error)) == NULL)
+		return false;
+	ok = zone_write(out, st, &su, store_now(), dir, &n, error);
+	allow_free(su.allow);
+	if (ok && path != NULL)
+		printf("%s: %" PRIu64 " networks listed (%" PRIu64 " backup-first, "
+		    "%" PRIu64 " bot, %" PRIu64 " seen) of %" PRIu64 " records; "
+		    "%" PRIu64 " inside excluded networks\n", path, n.listed,
+		    n.codes[0], n.codes[1], n.codes[2], n.records, n.excluded);
+	if (ok && n.bad > 0)
+		fprintf(stderr, "slowspamctl: skipped %" PRIu64 " damaged "
+		    "records\n", n.bad);
+	return ok;
+}
+
 /* The network key of text, by the configured prefixes. */
 static bool
 netkey_of(const struct conf *conf, const char *text, char *key)
@@ -321,12 +423,28 @@ run(const struct conf *conf, const char *cmd, const char *arg)
 		ok = store_lookup(st, key, &rec, &found, &err);
 		if (ok && found)
 			(O.json ? print_record_json : print_record)(key, &rec);
+	} else if (strcmp(cmd, "export") == 0 && O.format != NULL &&
+	    strcmp(O.format, "rbldnsd") == 0) {
+		struct output o;
+
+		ok = output_open(&o, O.output, &err);
+		if (ok)
+			ok = output_close(&o, export_zone(conf, st, o.f, O.output,
+			    &err), &err);
 	} else if (strcmp(cmd, "list") == 0 || strcmp(cmd, "export") == 0) {
 		bool csv = strcmp(cmd, "export") == 0 && O.format != NULL &&
 		    strcmp(O.format, "csv") == 0;
+		struct output o = { .f = stdout };
 
+		if (strcmp(cmd, "export") == 0 &&
+		    !output_open(&o, O.output, &err)) {
+			store_free(st);
+			fprintf(stderr, "slowspamctl: %s\n", err->message);
+			return EXIT_TROUBLE;
+		}
+		O.out = o.f;
 		if (csv)
-			printf("network,tarpit_sessions,tarpit_first,tarpit_last,"
+			fprintf(O.out, "network,tarpit_sessions,tarpit_first,tarpit_last,"
 			    "held_seconds,helo,helo_class,evidence,"
 			    "primary_sessions,primary_first,primary_last\r\n");
 		ok = store_foreach(st, print_each, csv ? (void *)print_record_csv :
@@ -335,6 +453,9 @@ run(const struct conf *conf, const char *cmd, const char *arg)
 		if (ok && n > 0)
 			fprintf(stderr, "slowspamctl: skipped %zu damaged "
 			    "records\n", n);
+		if (strcmp(cmd, "export") == 0)
+			ok = output_close(&o, ok, &err);
+		O.out = stdout;
 	} else if (strcmp(cmd, "forget") == 0) {
 		ok = store_forget(st, key, &found, &err);
 	} else {
@@ -388,9 +509,10 @@ main(int argc, char **argv)
 		{ "bot", 0, 0, G_OPTION_ARG_NONE, &O.bot,
 		    "list: only networks with bot evidence", NULL },
 		{ "format", 0, 0, G_OPTION_ARG_STRING, &O.format,
-		    "export: json or csv", "FORMAT" },
+		    "export: json, csv or rbldnsd (the DNS list)", "FORMAT" },
 		{ "output", 'o', 0, G_OPTION_ARG_FILENAME, &O.output,
-		    "report: write the HTML page here", "FILE" },
+		    "report: write the HTML page here; export: write FILE "
+		    "(whole, by a rename)", "FILE" },
 		{ "json", 0, 0, G_OPTION_ARG_NONE, &O.json,
 		    "lookup, list, stats: print JSON", NULL },
 		{ NULL }
@@ -407,7 +529,8 @@ main(int argc, char **argv)
 	    "  stats         the figures: sessions, hours held, hosts, ...\n"
 	    "  lookup ADDR   show the record of ADDR's network\n"
 	    "  list          show every record\n"
-	    "  export        every record as JSON lines or CSV\n"
+	    "  export        every record as JSON lines or CSV, or the DNS\n"
+	    "                list for rbldnsd (--format rbldnsd)\n"
 	    "  report -o F   the figures and charts as one HTML page\n"
 	    "  forget ADDR   delete the record of ADDR's network\n"
 	    "  expire        delete records older than [store] ttl");
@@ -419,10 +542,11 @@ main(int argc, char **argv)
 		printf("slowspamctl %s\n", PACKAGE_VERSION);
 		return EXIT_SUCCESS;
 	}
+	O.out = stdout;
 	if (O.format != NULL && strcmp(O.format, "json") != 0 &&
-	    strcmp(O.format, "csv") != 0) {
-		fprintf(stderr, "slowspamctl: --format %s: json or csv\n",
-		    O.format);
+	    strcmp(O.format, "csv") != 0 && strcmp(O.format, "rbldnsd") != 0) {
+		fprintf(stderr, "slowspamctl: --format %s: json, csv or "
+		    "rbldnsd\n", O.format);
 		return EXIT_TROUBLE;
 	}
 	if (argc >= 2 && strcmp(argv[1], "report") == 0 && O.output == NULL) {
