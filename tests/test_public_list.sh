@@ -51,11 +51,12 @@ for prog in "$tarpitd" "$milter" "$policyd" "$ctl" "$storetool"; do
 done
 
 make_dir publist
+# shellcheck source=tests/lib_mta.sh
+. "$top_srcdir/tests/lib_mta.sh"
 mkdir -p "$dir/a" "$dir/b"
 bail_logs="$dir/a/*.log $dir/b/*.log $dir/primary/maillog $dir/*.out"
 tarpit_port=$(free_port $TARPIT_ADDR) || bail "no free port on $TARPIT_ADDR"
 list_port=$(free_port $LIST_ADDR) || bail "no free port on $LIST_ADDR"
-primary_port=$(free_port $PRIMARY_ADDR) || bail "no free port on $PRIMARY_ADDR"
 policy_port=$(free_port 127.0.0.1) || bail "no free port on 127.0.0.1"
 
 # --- site A: the tar pit, its store, its list
@@ -135,24 +136,10 @@ track_pid "$milter_pid"
 wait_for 10 test -S "$sock" || bail "slowspam-milter did not start"
 chmod 666 "$sock"
 
-inst=$dir/primary
-mkdir -p "$inst/mail"
-chown 65534:65534 "$inst/mail"
-printf 'rcpt@primary.example rcpt/\n' > "$inst/vmailbox"
-etc=$(postfix_instance primary "$inst" $PRIMARY_ADDR "$primary_port")
-cat >> "$etc/main.cf" <<EOF
-virtual_mailbox_domains = primary.example
-virtual_mailbox_base = $inst/mail
-virtual_mailbox_maps = texthash:$inst/vmailbox
-virtual_uid_maps = static:65534
-virtual_gid_maps = static:65534
-smtpd_milters = unix:$sock
+mta_primary_cf="smtpd_milters = unix:$sock
 milter_default_action = accept
-milter_protocol = 6
-EOF
-postfix_start "$etc"
-wait_listen $PRIMARY_ADDR "$primary_port" 10 ||
-	bail "the primary Postfix does not listen"
+milter_protocol = 6"
+mta_primary $PRIMARY_ADDR
 
 # send N TOKEN: a message from 127.0.0.N to B's primary.
 send() {
@@ -163,13 +150,7 @@ send() {
 }
 # received TOKEN: its file in the Maildir, once delivered.
 received() {
-	wait_for $WAIT_LIMIT maildir_find "$inst/mail/rcpt" "$1"
-}
-# x_slowspam FILE: its X-Slowspam value (unfolded), if any.
-x_slowspam() {
-	awk '/^$/ { exit } /^[ \t]/ { if (h) v = v $0; next }
-	{ h = 0 } tolower($0) ~ /^x-slowspam:/ { h = 1; v = substr($0, 13) }
-	END { print v }' "$1"
+	wait_for $WAIT_LIMIT maildir_find "$primary_maildir" "$1"
 }
 
 tap_plan 9
@@ -189,7 +170,7 @@ tap_ok "A lists 127.0.0.13 (HELO bot13) as 127.0.0.3, bot" $? \
 
 send 12 "$tok-12"
 f=$(received "$tok-12")
-h=$(x_slowspam "$f")
+h=$(mta_header "$f" X-Slowspam)
 echo "# X-Slowspam: $h"
 echo "$h" | grep -q "verdict=backup-first network=127\.0\.0\.12/32 .* tarpit=list$"
 tap_ok "127.0.0.12 mails B: backup-first, tarpit=list" $? \
@@ -197,7 +178,7 @@ tap_ok "127.0.0.12 mails B: backup-first, tarpit=list" $? \
 
 send 13 "$tok-13"
 f=$(received "$tok-13")
-h=$(x_slowspam "$f")
+h=$(mta_header "$f" X-Slowspam)
 echo "# X-Slowspam: $h"
 echo "$h" | grep -q "verdict=backup-first-bot network=127\.0\.0\.13/32 .* tarpit=list$"
 tap_ok "127.0.0.13 (listed bot) mails B: backup-first-bot, tarpit=list" $? \
@@ -205,7 +186,7 @@ tap_ok "127.0.0.13 (listed bot) mails B: backup-first-bot, tarpit=list" $? \
 
 send 14 "$tok-14"
 f=$(received "$tok-14")
-[ -n "$f" ] && [ -z "$(x_slowspam "$f")" ]
+[ -n "$f" ] && [ -z "$(mta_header "$f" X-Slowspam)" ]
 tap_ok "control: 127.0.0.14 never met the tar pit, no X-Slowspam" $? \
 	"$dir/send-$tok-14.out" "$dir/b/milter.log" ${f:+"$f"}
 
