@@ -69,6 +69,7 @@ static struct {
 	struct verdict_engine *engine;
 	struct store	*store;
 	struct spf	*spf;
+	struct dnsxl	*dnsxl;		/* [milter] tarpit_list; NULL: none */
 	const char	*path;
 	const char *const *overrides;
 } M;
@@ -366,6 +367,7 @@ reloader(void *arg)
 		g_mutex_unlock(&M.lock);
 		verdict_setup_unref(old);
 		log_msg(LOG_NOTICE, "reloaded %s", s->conf->path);
+		dnsxl_reload_check(M.dnsxl, s->conf);
 	}
 	return NULL;
 }
@@ -622,8 +624,15 @@ main(int argc, char **argv)
 	sigaddset(&stop, SIGINT);
 	sigaddset(&stop, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
-	/* Its contact writer is a thread: after the fork, signals blocked. */
-	M.engine = verdict_engine_new(M.store, M.spf, started);
+	/*
+	 * Its contact writer is a thread, and so is the DNS list's: after
+	 * the fork, signals blocked.
+	 */
+	if (!dnsxl_open(M.setup->conf, &M.dnsxl, &err)) {
+		log_msg(LOG_ERR, "%s", err->message);
+		return EXIT_FAILURE;
+	}
+	M.engine = verdict_engine_new(M.store, M.spf, M.dnsxl, started);
 	/* No libmilter thread waits on a log line from here (log.c). */
 	if (!log_writer_start(&err)) {
 		log_msg(LOG_WARNING, "%s; logging without a writer thread",
@@ -649,6 +658,7 @@ main(int argc, char **argv)
 	status = smfi_main() == MI_SUCCESS ? EXIT_SUCCESS : EXIT_FAILURE;
 	log_msg(LOG_NOTICE, "slowspam-milter stopped");
 	verdict_engine_free(M.engine);
+	dnsxl_free(M.dnsxl);
 	spf_free(M.spf);
 	store_free(M.store);
 	log_writer_stop(1000);

@@ -171,6 +171,7 @@ static struct {
 	GThreadPool	*pool;
 	GAsyncQueue	*done;		/* struct conn * back from workers */
 	struct judge	judge;
+	struct dnsxl	*dnsxl;		/* for a reload's check */
 	GMutex		lock;		/* setup */
 	struct verdict_setup *setup;
 	const char	*path;
@@ -666,6 +667,7 @@ reload(void)
 	verdict_setup_unref(old);
 	log_msg(LOG_NOTICE, "reloaded %s (sessions keep the configuration "
 	    "they began with)", s->conf->path);
+	dnsxl_reload_check(L.dnsxl, s->conf);
 }
 
 /* Stop accepting; the idle connections go now, the judged ones later. */
@@ -752,6 +754,7 @@ loop_init(struct loop_params *p, GError **error)
 	L.listen_fd = p->listen_fd;
 	L.metrics_fd = p->metrics_fd;
 	L.judge.engine = p->engine;
+	L.dnsxl = p->dnsxl;
 	L.judge.sessions = sessions_new(L.setup->conf->policyd.max_sessions,
 	    L.setup->conf->policyd.session_ttl);
 	workers = L.setup->conf->policyd.workers;

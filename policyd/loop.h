@@ -39,6 +39,7 @@ struct loop_params {
 	const char *const *overrides;
 	struct verdict_setup *setup;	/* the reference is taken over */
 	struct verdict_engine *engine;
+	struct dnsxl	*dnsxl;		/* the engine's; NULL: no DNS list */
 	int		listen_fd;	/* taken over */
 	int		metrics_fd;	/* -1: none; taken over */
 };

@@ -165,8 +165,15 @@ main(int argc, char **argv)
 		    err->message);
 		g_clear_error(&err);
 	}
-	/* Its contact writer is a thread: after the fork, signals blocked. */
-	lp.engine = verdict_engine_new(store, spf, store_now());
+	/*
+	 * Its contact writer is a thread, and so is the DNS list's: after
+	 * the fork, signals blocked.
+	 */
+	if (!dnsxl_open(lp.setup->conf, &lp.dnsxl, &err)) {
+		log_msg(LOG_ERR, "%s", err->message);
+		return EXIT_FAILURE;
+	}
+	lp.engine = verdict_engine_new(store, spf, lp.dnsxl, store_now());
 	log_msg(LOG_NOTICE, PROG " %s on %s, store %s, %u workers",
 	    PACKAGE_VERSION, lp.setup->conf->policyd.socket,
 	    store_describe(store), lp.setup->conf->policyd.workers);
@@ -175,6 +182,7 @@ main(int argc, char **argv)
 	policy_unlink();
 	log_msg(LOG_NOTICE, PROG " stopped");
 	verdict_engine_free(lp.engine);
+	dnsxl_free(lp.dnsxl);
 	spf_free(spf);
 	store_free(store);
 	log_writer_stop(1000);

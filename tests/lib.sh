@@ -9,7 +9,8 @@
 #   processes    track_pid PID, stop_pid PID..., wait_for SECONDS CMD...
 #   network      free_port ADDR, wait_listen ADDR PORT SECONDS
 #   daemons      tarpitd_start CONF LOG, postfix_instance NAME DIR ADDR
-#                PORT, postfix_start ETC, postfix_stop ETC
+#                PORT, postfix_start ETC, postfix_stop ETC,
+#                rbldnsd_start ZONE FILE ADDR PORT, rbldnsd_stop
 #   misc         now, maildir_find MAILDIR PATTERN
 #
 # SLOWSPAM_VALGRIND=1 runs the daemons and slowspamctl under valgrind
@@ -292,6 +293,34 @@ lib_tarpitd_up() {
 		bail "tarpitd did not start"
 	fi
 	grep -q ": info: serving " "$1"
+}
+
+# rbldnsd_start ZONE FILE ADDR PORT: serve FILE, an rbldnsd "combined"
+# data file, as ZONE on ADDR/PORT (UDP) with a real rbldnsd, in the
+# foreground as user rbldns (it refuses root), rereading FILE within a
+# second of a change; its output in FILE.log; wait up to 10 s for it to
+# answer, or bail. Unbound answers the zone test. itself (RFC 6761):
+# use another one. Sets rbldnsd_pid; rbldnsd_stop stops it.
+rbldnsd_start() {
+	chmod 644 "$2"
+	chmod 755 "$(dirname "$2")"
+	/usr/sbin/rbldnsd -n -u rbldns -c 1 -b "$3/$4" -w "$(dirname "$2")" \
+		"$1:combined:$(basename "$2")" > "$2.log" 2>&1 &
+	rbldnsd_pid=$!
+	track_pid "$rbldnsd_pid"
+	wait_for 10 lib_rbldnsd_up "$1" "$3" "$4" || {
+		dump "$2.log"
+		bail "rbldnsd did not start"
+	}
+}
+
+lib_rbldnsd_up() {
+	dig @"$2" -p "$3" +time=1 +tries=1 "$1" SOA 2>/dev/null |
+		grep -q 'status: '
+}
+
+rbldnsd_stop() {
+	stop_pid "$rbldnsd_pid"
 }
 
 # postfix_instance NAME DIR ADDR PORT: write the configuration of a

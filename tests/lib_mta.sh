@@ -172,6 +172,7 @@ EOF
 # refuses root); bail unless it listens within 10 s. Sets primary_port,
 # free on ALSO too (for a sender that uses one port for every host), and
 # primary_maildir (look into it with maildir_find).
+# $mta_primary_cf, if set, is appended to its main.cf (smtpd_milters...).
 mta_primary() {
 	primary_port=$(free_port "$@") || bail "no free port on $*"
 	mkdir -p "$dir/primary/mail"
@@ -184,6 +185,7 @@ virtual_mailbox_base = $dir/primary/mail
 virtual_mailbox_maps = texthash:$dir/primary/vmailbox
 virtual_uid_maps = static:65534
 virtual_gid_maps = static:65534
+${mta_primary_cf:-}
 EOF
 	postfix_start "$_etc"
 	wait_listen "$1" "$primary_port" 10 ||

@@ -97,7 +97,7 @@ primaries_are() {
 $client "$A" session $(attrs 192.0.2.10 1111 m1) -- RCPT:a@primary.test \
 	RCPT:b@primary.test RCPT:c@primary.test DATA END-OF-MESSAGE \
 	> "$dir/m1.out" 2>&1
-sed -n 1p "$dir/m1.out" | grep -q "^PREPEND X-Slowspam: verdict=backup-first network=192.0.2.10/32 .*action=quarantine$" &&
+sed -n 1p "$dir/m1.out" | grep -q "^PREPEND X-Slowspam: verdict=backup-first network=192.0.2.10/32 .*action=quarantine tarpit=store$" &&
 sed -n 2p "$dir/m1.out" | grep -q "^PREPEND Authentication-Results: primary.test; spf=pass smtp.mailfrom=a@pass.test" &&
 sed -n 3p "$dir/m1.out" | grep -q "^HOLD slowspam: backup MX first$" &&
 [ "$(sed -n 4,5p "$dir/m1.out" | tr '\n' ' ')" = "DUNNO DUNNO " ] &&

@@ -213,7 +213,7 @@ else
 		tap_fail "$d" "not delivered to rcpt@" "$dir/send-$tok-tag.out" \
 			"$inst/maillog" "$milter_log"
 	elif h=$(header "$f" X-Slowspam) &&
-		echo "$h" | grep -q "^verdict=backup-first network=127\.0\.0\.95/32 .*helo=\"client95\.example\" .*action=tag\$"; then
+		echo "$h" | grep -q "^verdict=backup-first network=127\.0\.0\.95/32 .*helo=\"client95\.example\" .*action=tag tarpit=store\$"; then
 		tap_ok "$d" 0
 		echo "# X-Slowspam: $h"
 	else
@@ -259,7 +259,7 @@ else
 		tap_fail "$d" "also delivered to rcpt@" "$f" "$inst/maillog" "$milter_log"
 	elif ! header "$f" X-Slowspam-Original-Recipients | grep -q "rcpt@primary\.example"; then
 		tap_fail "$d" "no X-Slowspam-Original-Recipients naming rcpt@" "$f" "$milter_log"
-	elif ! header "$f" X-Slowspam | grep -q "^verdict=backup-first .*action=divert\$"; then
+	elif ! header "$f" X-Slowspam | grep -q "^verdict=backup-first .*action=divert tarpit=store\$"; then
 		tap_fail "$d" "no X-Slowspam verdict=backup-first action=divert" "$f" "$milter_log"
 	else
 		tap_ok "$d" 0

@@ -11,12 +11,18 @@
 #endif
 
 #include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <lmdb.h>
 
 #include "helo.h"
+#include "listing.h"
 #include "testutil.h"
 #include "verdict.h"
 
@@ -223,7 +229,7 @@ run_row(const struct row *r, unsigned n)
 	st = open_store(path);
 	spf = spf_new(zone_path, &err);
 	g_assert_no_error(err);
-	e = verdict_engine_new(st, spf, now_ms + (r->started != 0 ?
+	e = verdict_engine_new(st, spf, NULL, now_ms + (r->started != 0 ?
 	    r->started : -600) * MIN_MS);
 
 	verdict_session_init(&s, setup);
@@ -493,7 +499,7 @@ test_texts_and_counters(void)
 	st = open_store(path);
 	spf = spf_new(zone_path, &err);
 	g_assert_no_error(err);
-	e = verdict_engine_new(st, spf, now_ms - 600 * MIN_MS);
+	e = verdict_engine_new(st, spf, NULL, now_ms - 600 * MIN_MS);
 
 	/* Backup first, rejected: 550 5.7.1. */
 	verdict_session_init(&s, setup);
@@ -610,7 +616,7 @@ test_connect_no_wait(void)
 	st = open_store(path);
 	spf = spf_new(zone_path, &err);
 	g_assert_no_error(err);
-	e = verdict_engine_new(st, spf, now_ms - 600 * MIN_MS);
+	e = verdict_engine_new(st, spf, NULL, now_ms - 600 * MIN_MS);
 	/* The minute's liveness mark (a write of its own) before the lock. */
 	g_assert_true(addr_parse("192.0.2.99", &a));
 	verdict_session_init(&s, setup);
@@ -771,6 +777,220 @@ test_allow(void)
 	g_assert_nonnull(strstr(err->message, "bad.txt:3: not a network"));
 }
 
+/* A listed answer with the tar pit's times, minutes relative to now. */
+static struct dnsxl_answer
+listed(int64_t first, int64_t last)
+{
+	struct dnsxl_answer a = { .result = DNSXL_LISTED,
+	    .codes = LISTING_BOT, .first = now_ms + first * MIN_MS,
+	    .last = now_ms + last * MIN_MS };
+
+	return a;
+}
+
+/* verdict_list_merge: the window, first and last, what it leaves. */
+static void
+test_list_merge(void)
+{
+	const int64_t window = 60 * MIN_MS;
+	struct hit_record rec = { 0 }, none = { 0 };
+	struct dnsxl_answer a = listed(-30, -10);
+
+	/* The store had nothing: the list's times are the record's. */
+	g_assert_true(verdict_list_merge(&rec, &a, now_ms, window));
+	g_assert_cmpint(rec.tarpit_first, ==, now_ms - 30 * MIN_MS);
+	g_assert_cmpint(rec.tarpit_last, ==, now_ms - 10 * MIN_MS);
+	g_assert_cmpuint(rec.tarpit_sessions, ==, 0);
+	/* The store's earlier first and later last stay. */
+	rec.tarpit_first = now_ms - 50 * MIN_MS;
+	rec.tarpit_last = now_ms - 5 * MIN_MS;
+	rec.primary_first = now_ms - 40 * MIN_MS;
+	g_assert_true(verdict_list_merge(&rec, &a, now_ms, window));
+	g_assert_cmpint(rec.tarpit_first, ==, now_ms - 50 * MIN_MS);
+	g_assert_cmpint(rec.tarpit_last, ==, now_ms - 5 * MIN_MS);
+	g_assert_cmpint(rec.primary_first, ==, now_ms - 40 * MIN_MS);
+	/* The list's earlier first and later last win. */
+	rec.tarpit_first = now_ms - 20 * MIN_MS;
+	rec.tarpit_last = now_ms - 15 * MIN_MS;
+	g_assert_true(verdict_list_merge(&rec, &a, now_ms, window));
+	g_assert_cmpint(rec.tarpit_first, ==, now_ms - 30 * MIN_MS);
+	g_assert_cmpint(rec.tarpit_last, ==, now_ms - 10 * MIN_MS);
+	/* Older than the window, by its last contact: ignored. */
+	rec = none;
+	a = listed(-120, -61);
+	g_assert_false(verdict_list_merge(&rec, &a, now_ms, window));
+	g_assert_cmpint(rec.tarpit_first, ==, 0);
+	a = listed(-120, -60);
+	g_assert_true(verdict_list_merge(&rec, &a, now_ms, window));
+	/* From the future beyond the skew, no times, not listed, swapped. */
+	rec = none;
+	a = listed(-1, 6);
+	g_assert_false(verdict_list_merge(&rec, &a, now_ms, window));
+	a = listed(-1, 4);
+	g_assert_true(verdict_list_merge(&rec, &a, now_ms, window));
+	rec = none;
+	a.first = a.last = 0;
+	g_assert_false(verdict_list_merge(&rec, &a, now_ms, window));
+	a = listed(-10, -20);
+	g_assert_false(verdict_list_merge(&rec, &a, now_ms, window));
+	a = listed(-20, -10);
+	for (int r = DNSXL_NOT_LISTED; r < DNSXL_NRESULTS; r++) {
+		a.result = (enum dnsxl_result)r;
+		g_assert_false(verdict_list_merge(&rec, &a, now_ms, window));
+	}
+	g_assert_cmpint(rec.tarpit_first, ==, 0);
+}
+
+/* The rdata parsers, on what a hostile server could send. */
+static void
+test_dnsxl_parse(void)
+{
+	static const char good[] = "bot; first=2026-12-03T08:00:00.000Z; "
+	    "last=2026-12-03T08:05:00.000Z";
+	static const char early[] = "backup-first; first=2026-12-01T08:00:00"
+	    ".000Z; last=2026-12-02T08:05:00.000Z";
+	static const uint8_t a_bot[] = { 127, 0, 0, 3, 9 };
+	uint8_t buf[512];
+	int64_t first = 0, last = 0, f, l;
+	size_t n = sizeof(good) - 1, m = sizeof(early) - 1;
+	struct addr ad;
+	char name[DNSXL_QNAME_LEN];
+
+	g_assert_cmpuint(dnsxl_parse_a(a_bot, 4), ==, LISTING_BOT);
+	g_assert_cmpuint(dnsxl_parse_a(a_bot, 3), ==, 0);
+	g_assert_cmpuint(dnsxl_parse_a(a_bot, 5), ==, 0);
+	buf[0] = (uint8_t)n;
+	memcpy(buf + 1, good, n);
+	g_assert_true(dnsxl_parse_txt(buf, n + 1, &first, &last));
+	g_assert_true(record_parse_time("2026-12-03T08:00:00.000Z", 24, &f));
+	g_assert_true(record_parse_time("2026-12-03T08:05:00.000Z", 24, &l));
+	g_assert_cmpint(first, ==, f);
+	g_assert_cmpint(last, ==, l);
+	/* A string longer than the rdata: malformed, even if bytes follow. */
+	first = last = 0;
+	g_assert_false(dnsxl_parse_txt(buf, n, &first, &last));
+	g_assert_false(dnsxl_parse_txt(buf, 1, &first, &last));
+	g_assert_cmpint(first, ==, 0);
+	g_assert_cmpint(last, ==, 0);
+	/* Two strings: the earliest first, the latest last. */
+	buf[n + 1] = (uint8_t)m;
+	memcpy(buf + n + 2, early, m);
+	g_assert_true(dnsxl_parse_txt(buf, n + m + 2, &first, &last));
+	g_assert_true(record_parse_time("2026-12-01T08:00:00.000Z", 24, &f));
+	g_assert_cmpint(first, ==, f);
+	g_assert_cmpint(last, ==, l);
+	/* Only a well-formed rdata counts: one valid string, then junk. */
+	first = last = 0;
+	g_assert_false(dnsxl_parse_txt(buf, n + 2, &first, &last));
+	g_assert_cmpint(first, ==, 0);
+	/* Empty strings and an empty rdata: well-formed, no times. */
+	memset(buf, 0, 3);
+	g_assert_true(dnsxl_parse_txt(buf, 3, &first, &last));
+	g_assert_true(dnsxl_parse_txt(buf, 0, &first, &last));
+	g_assert_cmpint(first, ==, 0);
+
+	g_assert_true(addr_parse("192.0.2.1", &ad));
+	g_assert_true(dnsxl_qname(&ad, "bl.example", name));
+	g_assert_cmpstr(name, ==, "1.2.0.192.bl.example");
+	g_assert_true(addr_parse("2001:db8::1", &ad));
+	g_assert_true(dnsxl_qname(&ad, "bl.example", name));
+	g_assert_cmpstr(name, ==, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+	    "0.0.0.0.8.b.d.0.1.0.0.2.bl.example");
+	memset(buf, 'a', 300);
+	buf[300] = '\0';
+	g_assert_false(dnsxl_qname(&ad, (const char *)buf, name));
+}
+
+/*
+ * An engine whose list never answers (a UDP socket that reads nothing):
+ * the verdict is the store's, by the deadline, and the timeout counted.
+ */
+static void
+test_list_timeout(void)
+{
+	g_autofree char *path = g_build_filename(tmpdir, "list.lmdb", NULL);
+	g_autofree char *resolver = NULL;
+	static const struct row rec = { .tarpit = -5 };
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t slen = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	g_autoptr(GString) metrics = g_string_new(NULL);
+	g_autoptr(GError) err = NULL;
+	g_autofree char *h = NULL, *set_resolver = NULL;
+	const char *set[] = { "milter.tarpit_list=bl.example",
+	    "milter.tarpit_list_timeout=200ms", NULL, NULL };
+	struct verdict_setup *setup;
+	struct verdict_session s;
+	struct verdict_engine *e;
+	struct dnsxl *d;
+	struct store *st;
+	struct spf *spf;
+	struct addr a;
+	gint64 t0, took;
+
+	g_assert_cmpint(fd, >=, 0);
+	g_assert_cmpint(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), ==, 0);
+	g_assert_cmpint(getsockname(fd, (struct sockaddr *)&sin, &slen), ==,
+	    0);
+	set_resolver = g_strdup_printf("milter.tarpit_list_resolver="
+	    "127.0.0.1@%u", ntohs(sin.sin_port));
+	set[2] = set_resolver;
+	setup = verdict_setup_load(conf_path, set, &err);
+	g_assert_no_error(err);
+	g_assert_true(dnsxl_open(setup->conf, &d, &err));
+	g_assert_nonnull(d);
+	g_assert_true(addr_parse("192.0.2.60", &a));
+	seed(&rec, path, "192.0.2.60/32");
+	st = open_store(path);
+	spf = spf_new(zone_path, &err);
+	g_assert_no_error(err);
+	e = verdict_engine_new(st, spf, d, now_ms - 600 * MIN_MS);
+
+	verdict_session_init(&s, setup);
+	t0 = g_get_monotonic_time();
+	verdict_connect(e, &s, &a, NULL, false, now_ms);
+	g_assert_cmpint(verdict_mail(e, &s, "x@none.test", false), ==,
+	    VERDICT_DO_ACT);
+	took = g_get_monotonic_time() - t0;
+	g_test_message("a silent list took %" G_GINT64_FORMAT " us", took);
+	g_assert_cmpint(took, >=, 190 * 1000);
+	g_assert_cmpint(took, <, 1000 * 1000);
+	g_assert_cmpint(s.msg.verdict, ==, VERDICT_BACKUP_FIRST);
+	h = verdict_header(&s);
+	g_assert_true(g_str_has_suffix(h, " action=tag tarpit=store"));
+	/*
+	 * The next message waits no more: the answer was collected. A null
+	 * sender with no HELO: no SPF identity (libspf2 aborted on it).
+	 */
+	t0 = g_get_monotonic_time();
+	g_assert_cmpint(verdict_mail(e, &s, "", false), ==, VERDICT_DO_ACT);
+	g_assert_cmpint(g_get_monotonic_time() - t0, <, 100 * 1000);
+	verdict_session_clear(&s);
+	/* A session that ends before MAIL: its lookup is cancelled. */
+	verdict_session_init(&s, setup);
+	verdict_connect(e, &s, &a, NULL, false, now_ms);
+	verdict_session_clear(&s);
+
+	verdict_engine_metrics(e, metrics, "slowspam_milter");
+	g_assert_nonnull(strstr(metrics->str, "\nslowspam_milter_list_lookups"
+	    "_total{result=\"timeout\"} 1\n"));
+	g_assert_nonnull(strstr(metrics->str, "\nslowspam_milter_list_lookups"
+	    "_total{result=\"listed\"} 0\n"));
+	g_assert_nonnull(strstr(metrics->str,
+	    "\nslowspam_milter_list_lookup_seconds_count 1\n"));
+	g_assert_nonnull(strstr(metrics->str,
+	    "\nslowspam_milter_list_lookup_seconds_bucket{le=\"0.1\"} 0\n"));
+	g_assert_nonnull(strstr(metrics->str,
+	    "\nslowspam_milter_list_lookup_seconds_bucket{le=\"0.5\"} 1\n"));
+	verdict_engine_free(e);
+	dnsxl_free(d);
+	verdict_setup_unref(setup);
+	spf_free(spf);
+	store_free(st);
+	close(fd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -787,6 +1007,9 @@ main(int argc, char **argv)
 	g_test_add_func("/verdict/alive", test_alive);
 	g_test_add_func("/verdict/alive-clock-back", test_alive_clock_back);
 	g_test_add_func("/verdict/allow", test_allow);
+	g_test_add_func("/verdict/list-merge", test_list_merge);
+	g_test_add_func("/verdict/dnsxl-parse", test_dnsxl_parse);
+	g_test_add_func("/verdict/list-timeout", test_list_timeout);
 	rc = g_test_run();
 	test_tmpdir_remove(tmpdir);
 	g_free(conf_path);

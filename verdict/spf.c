@@ -111,13 +111,24 @@ enum spf_result
 spf_check(struct spf *spf, const struct addr *client, const char *helo,
     const char *mail_from)
 {
-	SPF_request_t *req = SPF_request_new(spf->server);
+	const char *at = mail_from != NULL ? strrchr(mail_from, '@') : NULL;
+	bool have_from = mail_from != NULL && mail_from[0] != '\0' &&
+	    (at == NULL || at[1] != '\0');
+	bool have_helo = helo != NULL && helo[0] != '\0';
+	SPF_request_t *req;
 	SPF_response_t *res = NULL;
 	enum spf_result r = SPF_TEMPERROR_;
 	struct in_addr v4;
 	struct in6_addr v6;
 
-	if (req == NULL)
+	/*
+	 * No identity at all (the null sender, or "user@", and no HELO: an
+	 * MTA that lets MAIL come first): nothing to check, and libspf2
+	 * would abort the process on a request without a domain.
+	 */
+	if (!have_from && !have_helo)
+		return SPF_NONE_;
+	if ((req = SPF_request_new(spf->server)) == NULL)
 		return r;
 	if (client->family == AF_INET) {
 		memcpy(&v4, client->bytes, 4);
@@ -126,11 +137,11 @@ spf_check(struct spf *spf, const struct addr *client, const char *helo,
 		memcpy(&v6, client->bytes, 16);
 		SPF_request_set_ipv6(req, v6);
 	}
-	if (helo != NULL && helo[0] != '\0')
+	if (have_helo)
 		SPF_request_set_helo_dom(req, helo);
-	if (mail_from != NULL && mail_from[0] != '\0')
+	if (have_from)
 		SPF_request_set_env_from(req, mail_from);
-	else if (helo != NULL && helo[0] != '\0') {
+	else {
 		g_autofree char *postmaster = g_strconcat("postmaster@", helo,
 		    NULL);
 

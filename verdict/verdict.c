@@ -20,6 +20,12 @@
  * engine's storeq and written behind the answer, batched with the other
  * sessions' contacts in one transaction.
  *
+ * The DNS list (dnsxl.c): verdict_connect starts the lookup for a client
+ * not exempt, so the DNS overlaps the HELO; the first verdict_mail waits
+ * for it until tarpit_list_timeout after the connect, merges what it
+ * says into the session's record (verdict_list_merge) and judges the
+ * session again. A list that does not answer is no evidence (fail open).
+ *
  * Counters: one table (counter_rows, metrics.h) names every counter,
  * its help text, its label and its key in the SIGUSR1 totals line; the
  * Prometheus text and the totals line are both written from it.
@@ -33,6 +39,7 @@
 #include <string.h>
 
 #include "complain.h"
+#include "listing.h"
 #include "log.h"
 #include "metrics.h"
 #include "parse.h"
@@ -51,6 +58,12 @@ static const double lookup_bounds[] = {
 };
 #define NBOUNDS	G_N_ELEMENTS(lookup_bounds)
 
+/* The same for the DNS list's lookups: a LAN, a WAN, a slow server. */
+static const double list_bounds[] = {
+	0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 2,
+};
+#define NLBOUNDS	G_N_ELEMENTS(list_bounds)
+
 /* What the engine counts, under its lock. */
 struct counts {
 	uint64_t	connections;
@@ -61,6 +74,9 @@ struct counts {
 	uint64_t	spf[SPF_PERMERROR_ + 1];
 	uint64_t	lookup[NBOUNDS + 1];	/* per bucket, +Inf last */
 	double		lookup_sum;		/* seconds */
+	uint64_t	list[DNSXL_NRESULTS];	/* DNS list lookups, by result */
+	uint64_t	list_time[NLBOUNDS + 1];
+	double		list_sum;
 	/* Filled in the snapshot only: */
 	uint64_t	acted;			/* the sum of actions */
 	struct storeq_stats contacts;		/* the contact queue's */
@@ -69,6 +85,7 @@ struct counts {
 struct verdict_engine {
 	struct store	*store;
 	struct spf	*spf;
+	struct dnsxl	*dnsxl;		/* NULL: no DNS list */
 	int64_t		started;
 	struct storeq	*contacts;	/* sessions' contacts, written behind */
 	GMutex		lock;		/* counts, drop_* */
@@ -107,6 +124,12 @@ static const char *
 spf_label(unsigned i)
 {
 	return spf_result_name((enum spf_result)i);
+}
+
+static const char *
+list_label(unsigned i)
+{
+	return dnsxl_result_name((enum dnsxl_result)i);
 }
 
 /*
@@ -149,6 +172,13 @@ static const struct metrics_row counter_rows[] = {
 	  .offset = offsetof(struct counts, contacts.written),
 	  .label = "result", .values = contact_results,
 	  .count = G_N_ELEMENTS(contact_results) },
+	{ .name = "list_lookups_total",
+	  .help = "DNS list (tarpit_list) lookups, by result: listed, "
+	    "not_listed, timeout, failed, overflow (the last three fail "
+	    "open).",
+	  .offset = offsetof(struct counts, list),
+	  .label = "result", .value_name = list_label,
+	  .count = DNSXL_NRESULTS },
 };
 
 static void
@@ -185,6 +215,10 @@ verdict_engine_metrics(struct verdict_engine *e, GString *out,
 	g_snprintf(name, sizeof(name), "%s_lookup_seconds", prefix);
 	metrics_histogram(out, name, "Time of the store lookup at connect.",
 	    lookup_bounds, c.lookup, NBOUNDS, c.lookup_sum);
+	g_snprintf(name, sizeof(name), "%s_list_lookup_seconds", prefix);
+	metrics_histogram(out, name, "Time of the DNS list lookup, from the "
+	    "connect to its answer or its deadline.", list_bounds, c.list_time,
+	    NLBOUNDS, c.list_sum);
 }
 
 void
@@ -234,18 +268,42 @@ count_spf(struct verdict_engine *e, enum spf_result r)
 	g_mutex_unlock(&e->lock);
 }
 
+/* The bucket of bounds[0..n) that sec falls in; n for +Inf. */
+static size_t
+bucket(const double *bounds, size_t n, double sec)
+{
+	size_t i;
+
+	for (i = 0; i < n && sec > bounds[i]; i++)
+		;
+	return i;
+}
+
 /* One store lookup at connect took us microseconds. */
 static void
 count_lookup(struct verdict_engine *e, gint64 us)
 {
 	double sec = (double)us / 1e6;
-	size_t i;
+	size_t i = bucket(lookup_bounds, NBOUNDS, sec);
 
-	for (i = 0; i < NBOUNDS && sec > lookup_bounds[i]; i++)
-		;
 	g_mutex_lock(&e->lock);
 	e->counts.lookup[i]++;
 	e->counts.lookup_sum += sec;
+	g_mutex_unlock(&e->lock);
+}
+
+/* One DNS list lookup ended with r after us microseconds. */
+static void
+count_list(struct verdict_engine *e, enum dnsxl_result r, gint64 us)
+{
+	double sec = (double)us / 1e6;
+	size_t i = bucket(list_bounds, NLBOUNDS, sec);
+
+	g_mutex_lock(&e->lock);
+	if ((unsigned)r < G_N_ELEMENTS(e->counts.list))
+		e->counts.list[r]++;
+	e->counts.list_time[i]++;
+	e->counts.list_sum += sec;
 	g_mutex_unlock(&e->lock);
 }
 
@@ -294,12 +352,14 @@ verdict_setup_unref(struct verdict_setup *s)
 }
 
 struct verdict_engine *
-verdict_engine_new(struct store *store, struct spf *spf, int64_t started)
+verdict_engine_new(struct store *store, struct spf *spf, struct dnsxl *dnsxl,
+    int64_t started)
 {
 	struct verdict_engine *e = g_new0(struct verdict_engine, 1);
 
 	e->store = store;
 	e->spf = spf;
+	e->dnsxl = dnsxl;
 	e->started = started;
 	g_mutex_init(&e->lock);
 	g_mutex_init(&e->alive_lock);
@@ -352,6 +412,7 @@ verdict_session_clear(struct verdict_session *s)
 {
 	message_clear(s);
 	g_clear_pointer(&s->helo, g_free);
+	g_clear_pointer(&s->list_lookup, dnsxl_lookup_free);
 	g_clear_pointer(&s->setup, verdict_setup_unref);
 }
 
@@ -451,6 +512,7 @@ judge(const struct verdict_engine *e, const struct verdict_session *s,
 		.margin = mc->alive_margin,
 		.grace = mc->grace,
 		.spf = spf,
+		.listed_bot = s->listed_bot,
 	};
 
 	decide(&in, out);
@@ -516,6 +578,62 @@ lookup(struct verdict_engine *e, struct verdict_session *s)
 	return true;
 }
 
+/*
+ * Start the DNS list's lookup, if there is a list: the session's setup
+ * names the zone (a reload may change it), the engine's dnsxl asks.
+ */
+static void
+list_start(struct verdict_engine *e, struct verdict_session *s)
+{
+	const struct conf_milter *mc = &s->setup->conf->milter;
+
+	if (e->dnsxl == NULL || mc->tarpit_list[0] == '\0')
+		return;
+	s->list_deadline = g_get_monotonic_time() +
+	    mc->tarpit_list_timeout * 1000;
+	s->list_lookup = dnsxl_start(e->dnsxl, &s->addr, mc->tarpit_list);
+}
+
+bool
+verdict_list_merge(struct hit_record *rec, const struct dnsxl_answer *a,
+    int64_t now, int64_t window)
+{
+	if (a->result != DNSXL_LISTED || a->first <= 0 || a->last < a->first)
+		return false;
+	/* A contact too old for this site's judgement, or not yet made. */
+	if (now - a->last > window || a->last - now > VERDICT_LIST_SKEW_MS)
+		return false;
+	if (rec->tarpit_first == 0 || a->first < rec->tarpit_first)
+		rec->tarpit_first = a->first;
+	rec->tarpit_last = MAX(rec->tarpit_last, a->last);
+	return true;
+}
+
+/*
+ * Collect the DNS list's answer (once: the lookup is freed), merge it
+ * into the record and judge the session again with it.
+ */
+static void
+list_collect(struct verdict_engine *e, struct verdict_session *s)
+{
+	const struct conf_milter *mc = &s->setup->conf->milter;
+	struct dnsxl_answer a;
+	gint64 us;
+
+	if (s->list_lookup == NULL)
+		return;
+	dnsxl_wait(s->list_lookup, s->list_deadline, &a, &us);
+	g_clear_pointer(&s->list_lookup, dnsxl_lookup_free);
+	count_list(e, a.result, us);
+	if (!s->judged ||
+	    !verdict_list_merge(&s->rec, &a, s->connected,
+	    mc->tarpit_list_window))
+		return;
+	s->tarpit_list = true;
+	s->listed_bot = (a.codes & LISTING_BOT) != 0;
+	judge(e, s, SPF_NONE_, &s->decision);
+}
+
 void
 verdict_connect(struct verdict_engine *e, struct verdict_session *s,
     const struct addr *client, const char *name, bool name_confirmed,
@@ -528,9 +646,13 @@ verdict_connect(struct verdict_engine *e, struct verdict_session *s,
 	} else {
 		s->addr = *client;
 		s->have_addr = true;
-		if (!exempt_client(s, name, name_confirmed) && lookup(e, s)) {
-			s->judged = true;
-			judge(e, s, SPF_NONE_, &s->decision);
+		if (!exempt_client(s, name, name_confirmed)) {
+			list_start(e, s);
+			if (lookup(e, s)) {
+				s->judged = true;
+				s->tarpit_store = s->rec.tarpit_first != 0;
+				judge(e, s, SPF_NONE_, &s->decision);
+			}
 		}
 	}
 	message_clear(s);
@@ -603,6 +725,8 @@ verdict_mail(struct verdict_engine *e, struct verdict_session *s,
 	}
 	if (s->store_failed)
 		return VERDICT_DO_STORE_TEMPFAIL;
+	/* After SPF's lookups: the list's had that long too. */
+	list_collect(e, s);
 	if (s->judged)
 		judge(e, s, s->spf_done ? s->spf : SPF_NONE_, &s->msg);
 	s->action = decide_action(&s->msg, mc);
@@ -648,13 +772,16 @@ verdict_header(const struct verdict_session *s)
 	log_escape(s->rec.helo, s->rec.helo_len, 100, helo, sizeof(helo));
 	return g_strdup_printf("verdict=%s network=%s tarpit-first=%s "
 	    "tarpit-sessions=%u held=%.0fs helo=\"%s\" evidence=%s "
-	    "primary-up=%s spf=%s action=%s", verdict_name(s->msg.verdict),
+	    "primary-up=%s spf=%s action=%s tarpit=%s",
+	    verdict_name(s->msg.verdict),
 	    s->netkey, first, s->rec.tarpit_sessions,
 	    (double)s->rec.tarpit_held_ms / 1000.0, helo,
 	    ev[0] != '\0' ? ev : "none",
 	    s->msg.verdict == VERDICT_UNPROVEN ? "unproven" : "yes",
 	    spf_result_name(s->spf), s->action >= 0 ?
-	    conf_action_name((enum conf_action)s->action) : "none");
+	    conf_action_name((enum conf_action)s->action) : "none",
+	    !s->tarpit_list ? "store" : s->tarpit_store ? "store+list" :
+	    "list");
 }
 
 char *

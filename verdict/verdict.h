@@ -18,8 +18,14 @@
  *
  * The verdict keys are read from [milter] (window, action, action_bot,
  * divert_to, trusted_networks, spf, authserv_id, alive_margin, grace,
- * allow_list, on_store_error): slowspam.conf files of 0.1.0 keep working
- * and both daemons decide alike from one file.
+ * allow_list, on_store_error, tarpit_list*): slowspam.conf files of
+ * 0.1.0 keep working and both daemons decide alike from one file.
+ *
+ * A DNS list (dnsxl.h, [milter] tarpit_list) adds the tar-pit side of
+ * another site: verdict_connect starts its lookup, the first
+ * verdict_mail collects it (by tarpit_list_timeout after the connect)
+ * and merges it into the session's record (verdict_list_merge). The
+ * primary's side, its contacts and its liveness, stay the local store's.
  *
  * Never loses mail by its own failure: a store error gives no verdict
  * (or a tempfail with on_store_error = tempfail), an SPF DNS failure is
@@ -40,6 +46,7 @@
 #include "allow.h"
 #include "conf.h"
 #include "decide.h"
+#include "dnsxl.h"
 #include "record.h"
 #include "spf.h"
 #include "store.h"
@@ -60,7 +67,8 @@ void	verdict_setup_unref(struct verdict_setup *s);	/* NULL: no-op */
 struct verdict_engine;
 
 /*
- * An engine over store and spf (neither taken over), for a daemon that
+ * An engine over store, spf and dnsxl (none taken over; dnsxl NULL: no
+ * DNS list, dnsxl_open), for a daemon that
  * started at started (ms, store_now()): contacts within [milter] grace
  * of it prove nothing about the primary.
  *
@@ -83,7 +91,7 @@ is still written at connect.) The engine starts a thread: create it
  * short, and the record's newest activity (its expiry) a little older.
  */
 struct verdict_engine *verdict_engine_new(struct store *store,
-	    struct spf *spf, int64_t started);
+	    struct spf *spf, struct dnsxl *dnsxl, int64_t started);
 /* Wait until every contact queued so far is written (or failed): for
  * tests, and for a stop that cannot wait for the workers. */
 void	verdict_engine_flush(struct verdict_engine *e);
@@ -112,6 +120,12 @@ struct verdict_session {
 	int64_t		connected;	/* ms, store_now() at connect */
 	bool		judged;		/* rec and alive are the store's */
 	struct decision	decision;	/* at connect, before SPF */
+	/* The DNS list (tarpit_list): */
+	struct dnsxl_lookup *list_lookup; /* started at connect; NULL: none */
+	gint64		list_deadline;	/* monotonic us */
+	bool		tarpit_store;	/* the store's record had the tar pit */
+	bool		tarpit_list;	/* the list's times were merged */
+	bool		listed_bot;	/* ...and it said 127.0.0.3 */
 	char		*helo;		/* as given; NULL before HELO */
 	/* The current message (verdict_mail): */
 	char		*mail_from;	/* bare address, "" for <> */
@@ -186,6 +200,17 @@ char	*verdict_header(const struct verdict_session *s);
 char	*verdict_ar_header(const struct verdict_session *s);
 char	*verdict_ar_header_line(const struct verdict_session *s);
 
+/*
+ * Merge a DNS list's answer into rec, the store's record of the network
+ * (before this session's contact) at now (ms): a listing with the tar
+ * pit's times, its last no older than window and not from the future
+ * (beyond VERDICT_LIST_SKEW_MS), gives the earlier first and the later
+ * last of the two; true if it did. Nothing else of rec changes.
+ */
+#define VERDICT_LIST_SKEW_MS	(5 * 60 * 1000)
+bool	verdict_list_merge(struct hit_record *rec,
+	    const struct dnsxl_answer *a, int64_t now, int64_t window);
+
 /* The names the header fields carry. */
 #define VERDICT_HEADER		"X-Slowspam"
 #define VERDICT_HEADER_RCPTS	"X-Slowspam-Original-Recipients"
@@ -195,7 +220,8 @@ char	*verdict_ar_header_line(const struct verdict_session *s);
  * The engine's counters as Prometheus samples named PREFIX_..._total
  * (prefix "slowspam_milter"), PREFIX_store_events_total{result} the
  * contact queue's written, dropped and failed, with the lookup-latency
- * histogram PREFIX_lookup_seconds, and as "key=N" words for the SIGUSR1 totals
+ * histogram PREFIX_lookup_seconds, PREFIX_list_lookups_total{result}
+ * and PREFIX_list_lookup_seconds for the DNS list, and as "key=N" words for the SIGUSR1 totals
  * line ("connections=N verdicts=N exempt=N store_errors=N", verdicts
  * being the messages acted on), from one table. Neither writes the log
  * or scrape server's own samples.
