@@ -131,6 +131,13 @@ wait $clients	# not tarpitd
 for a in $BARE $PREGREET $GOOD; do
 	wait_for 5 recorded $a || bail "no tar-pit record of $a"
 done
+# Nothing proves yet that the primary was up after the sessions: a
+# primary asking would count itself, the list (written while no primary
+# asks) must not, so no backup-first yet (decide_input.publishing).
+export_list
+status=$?
+early_bare=$(grep -c "^$BARE/32 " "$list")
+early_good=$(grep -c "^$GOOD/32 " "$list")
 # ... and up after them (a mark within alive_margin after the contact).
 "$storetool" "$store" alive now now >> "$dir/storetool.out" 2>&1 &&
 	"$storetool" "$store" primary $CONTROL/32 now >> "$dir/storetool.out" 2>&1 &&
@@ -149,7 +156,10 @@ done
 		>> "$dir/storetool.out" 2>&1 ||
 	bail "storetool failed"
 
-tap_plan 27
+tap_plan 28
+[ $status -eq 0 ] && [ "$early_good" -eq 0 ] && [ "$early_bare" -eq 1 ]
+tap_ok "no mark after the contact yet: not backup-first, the bot only as a bot" $? \
+	"$dir/export.out" "$list"
 
 # --- with the default trusted_networks (127.0.0.0/8) nothing of ours
 "$ctl" -c "$conf" export --format rbldnsd -o "$list" > "$dir/export.out" 2>&1 &&
