@@ -304,7 +304,7 @@ output_open(struct output *o, const char *path, GError **error)
 		int e = errno;
 
 		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-		    "%s: %s", fd < 0 ? o->tmp : path, g_strerror(e));
+		    "%s: %s", path, g_strerror(e));
 		if (fd >= 0) {
 			close(fd);
 			(void)unlink(o->tmp);

@@ -62,20 +62,20 @@ part_open(const char *dir, GError **error)
 {
 	g_autofree char *tmpl = g_build_filename(dir, ".slowspam-zone-XXXXXX",
 	    NULL);
-	int fd = g_mkstemp(tmpl);
-	FILE *f;
+	int fd = g_mkstemp(tmpl), e;
+	FILE *f = NULL;
 
-	if (fd < 0) {
-		int e = errno;
-
-		g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
-		    "%s: %s", tmpl, g_strerror(e));
-		return NULL;
+	if (fd >= 0) {
+		(void)unlink(tmpl);
+		if ((f = fdopen(fd, "w+")) != NULL)
+			return f;
 	}
-	(void)unlink(tmpl);
-	if ((f = fdopen(fd, "w+")) == NULL)
+	e = errno;
+	if (fd >= 0)
 		close(fd);
-	return f;
+	g_set_error(error, G_FILE_ERROR, g_file_error_from_errno(e),
+	    "a work file in %s: %s", dir, g_strerror(e));
+	return NULL;
 }
 
 /* Write one record's lines to the parts its codes name. */
