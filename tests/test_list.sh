@@ -156,7 +156,7 @@ early_good=$(grep -c "^$GOOD/32 " "$list")
 		>> "$dir/storetool.out" 2>&1 ||
 	bail "storetool failed"
 
-tap_plan 28
+tap_plan 29
 [ $status -eq 0 ] && [ "$early_good" -eq 0 ] && [ "$early_bare" -eq 1 ]
 tap_ok "no mark after the contact yet: not backup-first, the bot only as a bot" $? \
 	"$dir/export.out" "$list"
@@ -258,6 +258,16 @@ status=$?
 	[ "$(find "$zone" -mindepth 1 | wc -l)" -eq 1 ]
 tap_ok "a failed export (missing allow_list): exit $status, old file intact, no temporary" \
 	$? "$dir/export.out"
+# The rename fails (a folder is in the way): no summary claims a list.
+mkdir -p "$dir/ren/list.rbldnsd/x"
+"$ctl" -c "$conf" --set "$trusted" export --format rbldnsd \
+	-o "$dir/ren/list.rbldnsd" > "$dir/ren.out" 2> "$dir/ren.err"
+status=$?
+[ $status -eq 2 ] && [ ! -s "$dir/ren.out" ] &&
+	grep -q "ren/list.rbldnsd: Is a directory" "$dir/ren.err" &&
+	[ "$(find "$dir/ren" -mindepth 1 -maxdepth 1 | wc -l)" -eq 1 ]
+tap_ok "a failed rename: exit $status, no summary, no temporary" $? "$dir/ren.out" \
+	"$dir/ren.err"
 # A read-only folder (root ignores modes: a read-only bind mount in a
 # mount namespace of our own).
 if unshare -m true 2>/dev/null; then
@@ -266,7 +276,7 @@ if unshare -m true 2>/dev/null; then
 		"$zone" "$ctl" -c "$conf" --set "$trusted" export --format rbldnsd \
 		-o "$list" > "$dir/ro.out" 2>&1
 	status=$?
-	[ $status -eq 2 ] && grep -q "list.rbldnsd\..*Read-only file system" "$dir/ro.out" &&
+	[ $status -eq 2 ] && grep -q "list.rbldnsd: Read-only file system" "$dir/ro.out" &&
 		cmp -s "$list" "$dir/before" &&
 		[ "$(find "$zone" -mindepth 1 | wc -l)" -eq 1 ]
 	tap_ok "a read-only folder: exit $status, the error names the file, old file intact" \
