@@ -342,31 +342,39 @@ output_close(struct output *o, bool ok, GError **error)
 	return ok && e == 0;
 }
 
-/* export --format rbldnsd: the DNS list (zone.c). */
+/* export --format rbldnsd: the DNS list (zone.c), counted in n. */
 static bool
 export_zone(const struct conf *conf, struct store *st, FILE *out,
-    const char *path, GError **error)
+    const char *path, struct zone_counts *n, GError **error)
 {
 	struct verdict_setup su = { .conf = (struct conf *)conf };
 	g_autofree char *dir = path != NULL ? g_path_get_dirname(path) : NULL;
-	struct zone_counts n;
 	bool ok;
 
 	/* The allow-list's networks are never listed. */
 	if (conf->milter.allow_list[0] != '\0' &&
 	    (su.allow = allow_load(conf->milter.allow_list, error)) == NULL)
 		return false;
-	ok = zone_write(out, st, &su, store_now(), dir, &n, error);
+	ok = zone_write(out, st, &su, store_now(), dir, n, error);
 	allow_free(su.allow);
-	if (ok && path != NULL)
-		printf("%s: %" PRIu64 " networks listed (%" PRIu64 " backup-first, "
-		    "%" PRIu64 " bot, %" PRIu64 " seen) of %" PRIu64 " records; "
-		    "%" PRIu64 " inside excluded networks\n", path, n.listed,
-		    n.codes[0], n.codes[1], n.codes[2], n.records, n.excluded);
-	if (ok && n.bad > 0)
+	if (ok && n->bad > 0)
 		fprintf(stderr, "slowspamctl: skipped %" PRIu64 " damaged "
-		    "records\n", n.bad);
+		    "records\n", n->bad);
 	return ok;
+}
+
+/*
+ * The summary of export -o, once the file is in place: printed before
+ * the rename, it would claim a list that a failed rename never put
+ * there.
+ */
+static void
+export_zone_summary(const char *path, const struct zone_counts *n)
+{
+	printf("%s: %" PRIu64 " networks listed (%" PRIu64 " backup-first, "
+	    "%" PRIu64 " bot, %" PRIu64 " seen) of %" PRIu64 " records; "
+	    "%" PRIu64 " inside excluded networks\n", path, n->listed,
+	    n->codes[0], n->codes[1], n->codes[2], n->records, n->excluded);
 }
 
 /* The network key of text, by the configured prefixes. */
@@ -426,11 +434,14 @@ run(const struct conf *conf, const char *cmd, const char *arg)
 	} else if (strcmp(cmd, "export") == 0 && O.format != NULL &&
 	    strcmp(O.format, "rbldnsd") == 0) {
 		struct output o;
+		struct zone_counts zn;
 
 		ok = output_open(&o, O.output, &err);
 		if (ok)
 			ok = output_close(&o, export_zone(conf, st, o.f, O.output,
-			    &err), &err);
+			    &zn, &err), &err);
+		if (ok && O.output != NULL)
+			export_zone_summary(O.output, &zn);
 	} else if (strcmp(cmd, "list") == 0 || strcmp(cmd, "export") == 0) {
 		bool csv = strcmp(cmd, "export") == 0 && O.format != NULL &&
 		    strcmp(O.format, "csv") == 0;

@@ -7,7 +7,9 @@
 # plus its own 64; the milter, two per connection of a Postfix at its
 # default_process_limit (100) plus 64, and above systemd's default soft
 # limit (1024); the policy server, one per connection of the example's
-# [policyd] max_connections plus one per worker (64 at most) plus 64.
+# [policyd] max_connections plus one per worker (64 at most) plus 64;
+# slowspam-list.service is a oneshot as slowspam that only its timer,
+# every minute, starts.
 # Prints TAP.
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
@@ -21,18 +23,23 @@ limit() {
 	sed -n 's/^LimitNOFILE=\([0-9]*\)$/\1/p' "$ex/$1"
 }
 
-tap_plan 7
+# The list's unit: the export command, run by the timer every minute.
+list_exec='/usr/sbin/slowspamctl -c /etc/slowspam/slowspam.conf export --format rbldnsd -o /var/lib/rbldns/slowspam/slowspam.rbldnsd'
+
+tap_plan 8
 if command -v systemd-analyze >/dev/null 2>&1; then
 	for u in tarpitd.service tarpitd.socket slowspam-milter.service \
-		slowspam-policyd.service; do
+		slowspam-policyd.service slowspam-list.service slowspam-list.timer; do
 		sed -e "s|/usr/sbin/tarpitd|$top_builddir/tarpitd/tarpitd|" \
+			-e "s|/usr/sbin/slowspamctl|$top_builddir/slowspamctl/slowspamctl|" \
 			-e "s|/usr/sbin/slowspam-milter|$top_builddir/milter/slowspam-milter|" \
 			-e "s|/usr/sbin/slowspam-policyd|$top_builddir/policyd/slowspam-policyd|" \
 			"$ex/$u" > "$dir/$u"
 	done
 	(cd "$dir" && systemd-analyze verify --man=no ./tarpitd.service \
 		./tarpitd.socket ./slowspam-milter.service \
-		./slowspam-policyd.service) > "$dir/verify.out" 2>&1 &&
+		./slowspam-policyd.service ./slowspam-list.service \
+		./slowspam-list.timer) > "$dir/verify.out" 2>&1 &&
 		[ ! -s "$dir/verify.out" ]
 	tap_ok "systemd-analyze verify: nothing to say" $? "$dir/verify.out"
 else
@@ -43,7 +50,8 @@ grep -qx 'ExecStart=/usr/sbin/tarpitd -f -c /etc/slowspam/slowspam.conf' \
 	grep -qx 'ExecStart=/usr/sbin/slowspam-milter -f -c /etc/slowspam/slowspam.conf' \
 	"$ex/slowspam-milter.service" &&
 	grep -qx 'ExecStart=/usr/sbin/slowspam-policyd -f -c /etc/slowspam/slowspam.conf' \
-	"$ex/slowspam-policyd.service"
+	"$ex/slowspam-policyd.service" &&
+	grep -qx "ExecStart=$list_exec" "$ex/slowspam-list.service"
 tap_ok "ExecStart= as scripts/test-deb expects" $?
 
 max_clients=$(sed -n 's/^max_clients = \([0-9]*\)$/\1/p' "$ex/slowspam.conf")
@@ -78,4 +86,14 @@ for u in tarpitd.service slowspam-milter.service slowspam-policyd.service; do
 done > "$dir/preserve.out"
 [ ! -s "$dir/preserve.out" ]
 tap_ok "RuntimeDirectory= is preserved at stop" $? "$dir/preserve.out"
+# The list: a oneshot as the store's user, every minute, to the second;
+# the timer starts it (its name) and nothing enables the service itself.
+grep -qx 'Type=oneshot' "$ex/slowspam-list.service" &&
+	grep -qx 'User=slowspam' "$ex/slowspam-list.service" &&
+	! grep -q '^\[Install\]' "$ex/slowspam-list.service" &&
+	grep -qx 'OnUnitActiveSec=1min' "$ex/slowspam-list.timer" &&
+	grep -qx 'AccuracySec=1s' "$ex/slowspam-list.timer" &&
+	grep -qx 'WantedBy=timers.target' "$ex/slowspam-list.timer"
+tap_ok "slowspam-list: a oneshot as slowspam, its timer every minute (AccuracySec=1s)" $? \
+	"$ex/slowspam-list.service" "$ex/slowspam-list.timer"
 tap_done
