@@ -10,7 +10,7 @@
 #   network      free_port ADDR, wait_listen ADDR PORT SECONDS
 #   daemons      tarpitd_start CONF LOG, postfix_instance NAME DIR ADDR
 #                PORT, postfix_start ETC, postfix_stop ETC,
-#                rbldnsd_start ZONE FILE ADDR PORT, rbldnsd_stop
+#                rbldnsd_start ZONE FILE ADDR PORT [ZONE FILE]..., rbldnsd_stop
 #   misc         now, maildir_find MAILDIR PATTERN
 #
 # SLOWSPAM_VALGRIND=1 runs the daemons and slowspamctl under valgrind
@@ -295,21 +295,33 @@ lib_tarpitd_up() {
 	grep -q ": info: serving " "$1"
 }
 
-# rbldnsd_start ZONE FILE ADDR PORT: serve FILE, an rbldnsd "combined"
-# data file, as ZONE on ADDR/PORT (UDP) with a real rbldnsd, in the
-# foreground as user rbldns (it refuses root), rereading FILE within a
-# second of a change; its output in FILE.log; wait up to 10 s for it to
-# answer, or bail. Unbound answers the zone test. itself (RFC 6761):
-# use another one. Sets rbldnsd_pid; rbldnsd_stop stops it.
+# rbldnsd_start ZONE FILE ADDR PORT [ZONE FILE]...: serve each FILE, an
+# rbldnsd "combined" data file, as its ZONE on ADDR/PORT (UDP) with a
+# real rbldnsd, in the foreground as user rbldns (it refuses root; the
+# files must be readable by it as written: their folders are opened), rereading a changed file
+# within a second (set rbldnsd_opts= before, for rbldnsd's own default:
+# then only a SIGHUP rereads at once); its output in FILE.log of the
+# first FILE; wait up to
+# 10 s for it to answer, or bail. Unbound answers the zone test. itself
+# (RFC 6761): use another one. Sets rbldnsd_pid and rbldnsd_log;
+# rbldnsd_stop stops it.
 rbldnsd_start() {
-	chmod 644 "$2"
+	_zones="$1:combined:$2" _addr=$3/$4 _zone=$1
+	rbldnsd_log=$2.log
 	chmod 755 "$(dirname "$2")"
-	/usr/sbin/rbldnsd -n -u rbldns -c 1 -b "$3/$4" -w "$(dirname "$2")" \
-		"$1:combined:$(basename "$2")" > "$2.log" 2>&1 &
+	shift 4
+	while [ $# -ge 2 ]; do
+		_zones="$_zones $1:combined:$2"
+		chmod 755 "$(dirname "$2")"
+		shift 2
+	done
+	# shellcheck disable=SC2086
+	/usr/sbin/rbldnsd -n -u rbldns ${rbldnsd_opts--c 1} -b "$_addr" $_zones \
+		> "$rbldnsd_log" 2>&1 &
 	rbldnsd_pid=$!
 	track_pid "$rbldnsd_pid"
-	wait_for 10 lib_rbldnsd_up "$1" "$3" "$4" || {
-		dump "$2.log"
+	wait_for 10 lib_rbldnsd_up "$_zone" "${_addr%/*}" "${_addr#*/}" || {
+		dump "$rbldnsd_log"
 		bail "rbldnsd did not start"
 	}
 }
@@ -320,7 +332,8 @@ lib_rbldnsd_up() {
 }
 
 rbldnsd_stop() {
-	stop_pid "$rbldnsd_pid"
+	[ -z "$rbldnsd_pid" ] || stop_pid "$rbldnsd_pid"
+	rbldnsd_pid=
 }
 
 # postfix_instance NAME DIR ADDR PORT: write the configuration of a

@@ -76,34 +76,6 @@ EXIM_GID=102
 
 # --- rbldnsd
 
-rbldnsd_pid=
-
-# rbldnsd_start ZONE FILE ADDR PORT [ZONE FILE]...: serve ZONE from the
-# combined data FILE (and each further ZONE from its FILE) on ADDR:PORT
-# (UDP), in the foreground as rbldns, its output in $dir/rbldnsd.out;
-# bail unless it says it started within 10 s.
-rbldnsd_start() {
-	_zones="$1:combined:$2" _addr=$3/$4
-	shift 4
-	while [ $# -ge 2 ]; do
-		_zones="$_zones $1:combined:$2"
-		shift 2
-	done
-	: > "$dir/rbldnsd.out"
-	# shellcheck disable=SC2086
-	rbldnsd -n -u rbldns -b "$_addr" $_zones > "$dir/rbldnsd.out" 2>&1 &
-	rbldnsd_pid=$!
-	track_pid "$rbldnsd_pid"
-	wait_for 10 grep -q " started " "$dir/rbldnsd.out" ||
-		bail "rbldnsd did not start"
-}
-
-# rbldnsd_stop: stop the rbldnsd rbldnsd_start started.
-rbldnsd_stop() {
-	[ -z "$rbldnsd_pid" ] || stop_pid "$rbldnsd_pid"
-	rbldnsd_pid=
-}
-
 # --- the store and the list (on the machine's network)
 
 # iso MS: record_format_time's form of MS (ms since the epoch).
@@ -159,7 +131,7 @@ rev() {
 check_dns() {
 	dns_is "$(rev $BOT).$ZONE" A 127.0.0.3 &&
 		dns_is "$(rev $BOT).$ZONE" TXT "\"$(txt bot $t_bot)\""
-	tap_ok "dig: the bot $BOT has 127.0.0.3 and its TXT" $? "$dir/rbldnsd.out"
+	tap_ok "dig: the bot $BOT has 127.0.0.3 and its TXT" $? "$rbldnsd_log"
 	dns_is "$(rev $BACKUP).$ZONE" A 127.0.0.2 &&
 		dns_is "$(rev $BACKUP).$ZONE" TXT "\"$(txt backup-first $t_backup)\""
 	tap_ok "dig: the backup-first client $BACKUP has 127.0.0.2 and its TXT" $?
@@ -363,7 +335,7 @@ check_reload() {
 	dns_is "$(rev $BOT).$ZONE" A "" &&
 		dns_is "$(rev $BACKUP).$ZONE" A 127.0.0.2
 	tap_ok "forget $BOT, export again, SIGHUP: rbldnsd no longer lists it, still lists $BACKUP" $? \
-		"$dir/forget.out" "$dir/list.rbldnsd" "$dir/rbldnsd.out"
+		"$dir/forget.out" "$dir/list.rbldnsd" "$rbldnsd_log"
 }
 
 # inside DIR EXIM LIBPATH T_NOW: the checks, in the new namespaces.
@@ -375,13 +347,15 @@ inside() {
 	trap 'lib_cleanup' EXIT
 	trap 'echo "Bail out! interrupted"; exit 1' HUP INT TERM
 	trap 'exit 1' PIPE
-	bail_logs="$dir/rbldnsd.out $dir/pf/maillog $dir/pf/*.out $dir/*.out"
+	bail_logs="$rbldnsd_log $dir/pf/maillog $dir/pf/*.out $dir/*.out"
 	# shellcheck source=tests/lib_mta.sh
 	. "$top_srcdir/tests/lib_mta.sh"
 	ip link set lo up || bail "ip link set lo up failed"
 	printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' > "$dir/resolv.conf"
 	mount --bind "$dir/resolv.conf" /etc/resolv.conf ||
 		bail "cannot bind-mount $dir/resolv.conf over /etc/resolv.conf"
+	# rbldnsd's own reread interval: the reload check must need SIGHUP.
+	rbldnsd_opts=
 	rbldnsd_start $ZONE "$dir/list.rbldnsd" 127.0.0.1 53 \
 		$DEFAULT_ZONE "$dir/default.rbldnsd"
 	tap_plan 21
