@@ -29,7 +29,8 @@
  *		M dnsperf lines (default 100,000): a network of the fill
  *		of N (listed; each once while M / 2 <= N) or an address
  *		outside it (not listed) in turn, IPv4 and IPv6, types A
- *		and TXT.
+ *		and TXT. --addresses: the addresses alone, one a line
+ *		(bench_dnsxl).
  *
  *	bench_export port [ADDR]
  *		a port free for both TCP and UDP on ADDR (default
@@ -326,6 +327,7 @@ cmd_queries(int argc, char **argv)
 	const char *zone = NULL;
 	size_t n = 1000000, count = 100000;
 	char key[STORE_KEY_MAX + 1];
+	bool addresses = false;
 	int a;
 
 	for (a = 1; a < argc; a++) {
@@ -333,6 +335,8 @@ cmd_queries(int argc, char **argv)
 			n = (size_t)g_ascii_strtoull(argv[++a], NULL, 10);
 		else if (strcmp(argv[a], "--count") == 0 && a + 1 < argc)
 			count = (size_t)g_ascii_strtoull(argv[++a], NULL, 10);
+		else if (strcmp(argv[a], "--addresses") == 0)
+			addresses = true;
 		else if (argv[a][0] != '-' && zone == NULL)
 			zone = argv[a];
 		else
@@ -356,6 +360,10 @@ cmd_queries(int argc, char **argv)
 			g_snprintf(key, sizeof(key), "2001:db9:%x:%x::/64",
 			    (unsigned)(r >> 16 & 0xffff),
 			    (unsigned)(r & 0xffff));
+		}
+		if (addresses) {
+			printf("%.*s\n", (int)strcspn(key, "/"), key);
+			continue;
 		}
 		query_name(key, zone, name);
 		printf("%s %s\n", name->str, q % 8 < 4 ? "A" : "TXT");

@@ -30,8 +30,9 @@
 # RSS (getrusage) and the peaks of its anonymous and file-backed RSS
 # (/proc): an LMDB reader maps the store, so its file pages are counted
 # in the RSS but are the page cache's, not the program's.
-# Lookups: bench/bench_unbound.c (libunbound directly, built here with
-# gcc) until verdict/dnsxl.c is the milter's client.
+# Lookups: bench_dnsxl (the milter's client, verdict/dnsxl.c: A and TXT
+# a lookup), then bench/bench_unbound.c (libunbound directly, one query
+# a lookup, built here with gcc) as the baseline.
 # Every process started here is stopped on exit (trap), and a watchdog
 # ends the run after 600 s.
 set -u
@@ -255,6 +256,30 @@ say "rbldnsd after the run: RSS $(awk '/VmRSS/ { printf "%.1f MiB", $2 / 1024 }'
 say ""
 
 # --- the milter's lookups: uncached and cached, 1 and 16 threads ----------
+# table LOG: the lookup lines of LOG as a table.
+table() {
+	say "| lookups | threads | lookups/s | p50 ms | p99 ms | max ms | $2 |"
+	say "|---|---:|---:|---:|---:|---:|---|"
+	grep '^lookups' "$1" | while read -r line; do
+		printf '| %s | %s | %s | %.3f | %.3f | %.3f | %s |\n' \
+		    "$(kv "$line" mode)" "$(kv "$line" threads)" "$(kv "$line" rate)" \
+		    "$(echo "$(kv "$line" p50_us) / 1000" | bc -l)" \
+		    "$(echo "$(kv "$line" p99_us) / 1000" | bc -l)" \
+		    "$(echo "$(kv "$line" max_us) / 1000" | bc -l)" \
+		    "$(echo "$line" | cut -d' ' -f9- | tr ' ' ',')"
+	done
+}
+"$BE" queries --addresses -n "$big" --count 600000 "$ZONE" | awk 'NR > 400000' \
+    >"$work/addresses.txt" || die "queries failed"
+say "# bench_dnsxl -d $LOOKUP_SECONDS -t \"1 16\" $ADDR@$dport $ZONE addresses.txt (the milter's client, verdict/dnsxl.c)"
+"$BUILD/bench/bench_dnsxl" -d "$LOOKUP_SECONDS" -t "1 16" "$ADDR@$dport" \
+    "$ZONE" "$work/addresses.txt" >"$work/dnsxl.log" 2>&1 ||
+    { cat "$work/dnsxl.log"; die "bench_dnsxl failed"; }
+grep '^#' "$work/dnsxl.log"
+say ""
+table "$work/dnsxl.log" "answers"
+say ""
+
 "$BE" queries -n "$big" --count 600000 "$ZONE" | awk 'NR > 400000' \
     >"$work/lookups.txt" || die "queries failed"
 say "# bench_unbound -d $LOOKUP_SECONDS -t \"1 16\" $ADDR@$dport lookups.txt (names dnsperf did not ask)"
