@@ -287,14 +287,4 @@ say "# bench_unbound -d $LOOKUP_SECONDS -t \"1 16\" $ADDR@$dport lookups.txt (na
     >"$work/lookups.log" 2>&1 || { cat "$work/lookups.log"; die "bench_unbound failed"; }
 grep '^#' "$work/lookups.log"
 say ""
-say "| lookups | threads | lookups/s | p50 ms | p99 ms | max ms | listed | NXDOMAIN | errors | timeouts |"
-say "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
-grep '^lookups' "$work/lookups.log" | while read -r line; do
-	printf '| %s | %s | %s | %.3f | %.3f | %.3f | %s | %s | %s | %s |\n' \
-	    "$(kv "$line" mode)" "$(kv "$line" threads)" "$(kv "$line" rate)" \
-	    "$(echo "$(kv "$line" p50_us) / 1000" | bc -l)" \
-	    "$(echo "$(kv "$line" p99_us) / 1000" | bc -l)" \
-	    "$(echo "$(kv "$line" max_us) / 1000" | bc -l)" \
-	    "$(kv "$line" listed)" "$(kv "$line" nxdomain)" \
-	    "$(kv "$line" errors)" "$(kv "$line" timeouts)"
-done
+table "$work/lookups.log" "answers"
