@@ -1,7 +1,7 @@
 /*
- * bench_unbound - DNS-list lookups as the milter makes them, with
- * libunbound DIRECTLY (not verdict/dnsxl.c, which was not on main when
- * this was written: switch to it when it is): one context shared by
+ * bench_unbound - the baseline of bench_dnsxl: DNS-list lookups with
+ * libunbound DIRECTLY, not through verdict/dnsxl.c, one query (A or
+ * TXT) a lookup: one context shared by
  * every thread, ub_ctx_async(ctx, 1) before the first lookup, each
  * lookup ub_resolve_async then ub_process on ub_fd until its callback
  * ran, bounded by a timeout. Latency percentiles and lookups per second,
