@@ -84,7 +84,7 @@ add_record(const char *key, const struct hit_record *rec, void *data)
 {
 	struct pass *p = data;
 	struct addr_cidr net;
-	char txt[LISTING_TXT_LEN];
+	char txt[LISTING_TXT_LEN], canon[ADDR_NETKEY_LEN];
 	unsigned got;
 	int fam;
 
@@ -103,7 +103,13 @@ add_record(const char *key, const struct hit_record *rec, void *data)
 		if ((got & codes[i]) == 0)
 			continue;
 		p->counts->codes[i]++;
-		if (fprintf(p->part[i][fam], "%s :%u:%s\n", key,
+		/*
+		 * The parsed network, not the key as stored: a mapped key
+		 * (::ffff:10.0.0.0/104) in an ip4trie is an "invalid A RR"
+		 * to rbldnsd, which drops the line.
+		 */
+		if (fprintf(p->part[i][fam], "%s :%u:%s\n",
+		    addr_cidr_format(&net, canon),
 		    listing_octet(codes[i]), listing_txt(codes[i], rec, txt)) <
 		    0 && p->write_errno == 0)
 			p->write_errno = errno;

@@ -156,7 +156,7 @@ early_good=$(grep -c "^$GOOD/32 " "$list")
 		>> "$dir/storetool.out" 2>&1 ||
 	bail "storetool failed"
 
-tap_plan 29
+tap_plan 30
 [ $status -eq 0 ] && [ "$early_good" -eq 0 ] && [ "$early_bare" -eq 1 ]
 tap_ok "no mark after the contact yet: not backup-first, the bot only as a bot" $? \
 	"$dir/export.out" "$list"
@@ -282,4 +282,12 @@ if unshare -m true 2>/dev/null; then
 else
 	tap_ok "a read-only folder # SKIP unshare -m is not allowed here" 0
 fi
+# A key stored IPv4-mapped is written as the network it names: rbldnsd
+# drops "::ffff:127.0.6.0/120" in an ip4trie as an invalid A RR.
+"$storetool" "$store" tarpit ::ffff:127.0.6.0/120 now-3600000 mapped 1 \
+	>> "$dir/storetool.out" 2>&1 &&
+	export_list &&
+	grep -q '^127\.0\.6\.0/24 :3:bot; first=' "$list" &&
+	! grep -q '^::ffff:127\.0\.6' "$list"
+tap_ok "a mapped key is listed as its IPv4 network" $? "$dir/export.out" "$list"
 tap_done
