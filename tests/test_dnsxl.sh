@@ -100,9 +100,11 @@ tap_ok "no answer: a timeout by the deadline (${ms} ms for 500)" $? "$out"
 grep -q 'tarpit_list: 1.2.0.192.bl.example: no answer within 500 ms' \
 	"$dir/err"
 tap_ok "the timeout is logged" $? "$dir/err"
-grep -q '^burst listed=0 not_listed=0 timeout=2048 failed=0 overflow=1$' \
+# The lookup that timed out above is still in flight (libunbound still
+# works on it, so it still counts): 2047 more fit.
+grep -q '^burst listed=0 not_listed=0 timeout=2047 failed=0 overflow=2$' \
 	"$out"
-tap_ok "2049 lookups at once: 2048 in flight (4096 queries), one overflow" \
+tap_ok "2049 lookups after a timed-out one: 2048 in flight (4096 queries), two overflows" \
 	$? "$out"
 [ "$(grep -c 'no answer within' "$dir/err")" -eq 1 ] &&
 	[ "$(grep -c 'lookups in flight' "$dir/err")" -eq 1 ]

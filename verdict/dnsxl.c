@@ -395,23 +395,17 @@ dnsxl_reload_check(const struct dnsxl *d, const struct conf *c)
 }
 
 /*
- * Cancel l's queries in flight, under lock; force: the thread stopped,
- * so a query libunbound will not cancel will not answer either. Adds l
- * to gone if that was its last reference.
+ * Fail l's queries in flight, under lock, once the thread has stopped:
+ * no answer comes any more. Adds l to gone if that was its last
+ * reference.
  */
 static void
-cancel_locked(struct dnsxl_lookup *l, bool force, GPtrArray *gone)
+cancel_locked(struct dnsxl_lookup *l, GPtrArray *gone)
 {
-	struct dnsxl *d = l->d;
-
 	for (size_t i = 0; i < NQUERIES; i++) {
 		struct dnsxl_query *q = &l->q[i];
 
 		if (!q->pending)
-			continue;
-		/* Refused: answered() is running, and lets go of it. */
-		if ((d->ctx == NULL || ub_cancel(d->ctx, q->id) != 0) &&
-		    !force)
 			continue;
 		l->failed = true;
 		l->why = "cancelled";
@@ -448,7 +442,7 @@ dnsxl_free(struct dnsxl *d)
 	g_mutex_lock(&d->lock);
 	live = g_hash_table_get_keys(d->live);
 	for (GList *p = live; p != NULL; p = p->next)
-		cancel_locked(p->data, true, gone);
+		cancel_locked(p->data, gone);
 	ctx = d->ctx;
 	d->ctx = NULL;
 	g_mutex_unlock(&d->lock);
@@ -548,17 +542,23 @@ dnsxl_wait(struct dnsxl_lookup *l, gint64 deadline, struct dnsxl_answer *out,
 void
 dnsxl_lookup_free(struct dnsxl_lookup *l)
 {
-	g_autoptr(GPtrArray) gone = NULL;
 	struct dnsxl *d;
+	bool gone;
 
 	if (l == NULL)
 		return;
 	d = l->d;
-	gone = g_ptr_array_new();
+	/*
+	 * A query still in flight keeps its reference until libunbound
+	 * answers it (or gives up on the server), and stays counted in
+	 * inflight: in thread mode ub_cancel() only marks a query, which
+	 * libunbound goes on working on, so cancelling here would let a
+	 * list that never answers grow libunbound's backlog without bound
+	 * while DNSXL_MAX_INFLIGHT saw none of it.
+	 */
 	g_mutex_lock(&d->lock);
-	cancel_locked(l, false, gone);
-	if (lookup_unref_locked(l))
-		g_ptr_array_add(gone, l);
+	gone = lookup_unref_locked(l);
 	g_mutex_unlock(&d->lock);
-	destroy_all(gone);
+	if (gone)
+		lookup_destroy(l);
 }

@@ -80,7 +80,10 @@ struct dnsxl_lookup *dnsxl_start(struct dnsxl *d, const struct addr *a,
  */
 void	dnsxl_wait(struct dnsxl_lookup *l, gint64 deadline,
 	    struct dnsxl_answer *out, gint64 *us);
-/* Cancel it if it is still in flight, and free; NULL is a no-op. */
+/*
+ * Let go of it; NULL is a no-op. Queries still in flight are left to
+ * finish (and count against DNSXL_MAX_INFLIGHT until they do).
+ */
 void	dnsxl_lookup_free(struct dnsxl_lookup *l);
 
 /* "listed", "not_listed", "timeout", "failed", "overflow". */
