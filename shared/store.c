@@ -160,7 +160,14 @@ store_alive_mark(struct store *st, int64_t now, GError **error)
 bool
 store_alive_get(struct store *st, struct alive *out, GError **error)
 {
-	return st->ops->alive_get(st, out, error);
+	return st->ops->alive_get(st, INT64_MIN, INT64_MAX, out, error);
+}
+
+bool
+store_alive_get_range(struct store *st, int64_t from, int64_t to,
+    struct alive *out, GError **error)
+{
+	return st->ops->alive_get(st, from, to, out, error);
 }
 
 /* Milliseconds since the epoch. */

@@ -127,6 +127,14 @@ bool	store_expire(struct store *st, int64_t now, int64_t ttl,
 bool	store_alive_mark(struct store *st, int64_t now, GError **error);
 /* The primary's liveness record (all clear if it was never marked). */
 bool	store_alive_get(struct store *st, struct alive *out, GError **error);
+/*
+ * The same, but only the minutes from..to (ms, inclusive) need be read:
+ * out has every mark among them and may lack the others (a backend
+ * reads what is cheap for it). For a verdict, which needs a few minutes
+ * around one tar-pit contact, not the whole ring.
+ */
+bool	store_alive_get_range(struct store *st, int64_t from, int64_t to,
+	    struct alive *out, GError **error);
 
 /* Milliseconds since the epoch, for record times. */
 int64_t	store_now(void);

@@ -24,8 +24,9 @@ struct store_ops {
 	bool	(*expire)(struct store *st, int64_t now, int64_t ttl,
 		    size_t *removed, GError **error);
 	bool	(*alive_mark)(struct store *st, int64_t now, GError **error);
-	bool	(*alive_get)(struct store *st, struct alive *out,
-		    GError **error);
+	/* Marks of minutes from..to (ms) at least; see store.h. */
+	bool	(*alive_get)(struct store *st, int64_t from, int64_t to,
+		    struct alive *out, GError **error);
 };
 
 struct store {

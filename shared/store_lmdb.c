@@ -533,8 +533,10 @@ lmdb_alive_mark(struct store *st, int64_t now, GError **error)
 	    "marking the primary alive", false, error);
 }
 
+/* The whole ring: one 1.4 KB value, cheaper read whole than cut. */
 static bool
-lmdb_alive_get(struct store *st, struct alive *out, GError **error)
+lmdb_alive_get(struct store *st, int64_t from, int64_t to, struct alive *out,
+    GError **error)
 {
 	struct store_lmdb *s = (struct store_lmdb *)st;
 	MDB_txn *txn;
@@ -544,6 +546,8 @@ lmdb_alive_get(struct store *st, struct alive *out, GError **error)
 		set_mdb_error(error, STORE_ERROR_IO, s, "reading", rc);
 		return false;
 	}
+	(void)from;
+	(void)to;
 	get_alive(s, txn, out);
 	txn_end(s, txn, false);
 	return true;
