@@ -27,7 +27,10 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -284,10 +287,56 @@ struct output {
 	const char	*path;
 };
 
+/*
+ * The temporary file of export -o, removed when a signal ends the
+ * program before the rename (the list's timer stopped, a Ctrl-C), so
+ * none is left beside the list. A handler may only use async-signal-safe
+ * calls: the name waits in a fixed buffer.
+ */
+static const int doom_signals[] = { SIGTERM, SIGINT, SIGHUP, SIGQUIT };
+static char doomed[PATH_MAX];
+static volatile sig_atomic_t doomed_set;
+
+static void
+remove_doomed(int sig)
+{
+	if (doomed_set)
+		(void)unlink(doomed);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+/* Handle (on) or leave to the default (off) the signals that end us. */
+static void
+doom_watch(bool on)
+{
+	struct sigaction sa = { .sa_handler = on ? remove_doomed : SIG_DFL };
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < G_N_ELEMENTS(doom_signals); i++)
+		sigaction(doom_signals[i], &sa, NULL);
+}
+
+/* Block them (or restore old) while the file and its name disagree. */
+static void
+doom_block(bool block, sigset_t *old)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	for (size_t i = 0; i < G_N_ELEMENTS(doom_signals); i++)
+		sigaddset(&set, doom_signals[i]);
+	if (block)
+		sigprocmask(SIG_BLOCK, &set, old);
+	else
+		sigprocmask(SIG_SETMASK, old, NULL);
+}
+
 static bool
 output_open(struct output *o, const char *path, GError **error)
 {
 	mode_t mask = umask(0);
+	sigset_t old;
 	int fd;
 
 	umask(mask);
@@ -298,8 +347,16 @@ output_open(struct output *o, const char *path, GError **error)
 	}
 	o->path = path;
 	o->tmp = g_strconcat(path, ".XXXXXX", NULL);
+	doom_watch(true);
 	/* Beside path, so the rename is atomic; the mode fopen would give. */
-	if ((fd = g_mkstemp(o->tmp)) < 0 || fchmod(fd, 0666 & ~mask) != 0 ||
+	doom_block(true, &old);
+	fd = g_mkstemp(o->tmp);
+	if (fd >= 0 && strlen(o->tmp) < sizeof(doomed)) {
+		memcpy(doomed, o->tmp, strlen(o->tmp) + 1);
+		doomed_set = 1;
+	}
+	doom_block(false, &old);
+	if (fd < 0 || fchmod(fd, 0666 & ~mask) != 0 ||
 	    (o->f = fdopen(fd, "w")) == NULL) {
 		int e = errno;
 
@@ -309,10 +366,30 @@ output_open(struct output *o, const char *path, GError **error)
 			close(fd);
 			(void)unlink(o->tmp);
 		}
+		doomed_set = 0;
+		doom_watch(false);
 		g_clear_pointer(&o->tmp, g_free);
 		return false;
 	}
 	return true;
+}
+
+/*
+ * Sync the folder of path, so the rename survives a crash too. A file
+ * system that cannot sync a folder (EINVAL) has nothing to sync.
+ */
+static int
+sync_folder(const char *path)
+{
+	g_autofree char *dir = g_path_get_dirname(path);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), e = 0;
+
+	if (fd < 0)
+		return errno;
+	if (fsync(fd) != 0 && errno != EINVAL)
+		e = errno;
+	close(fd);
+	return e;
 }
 
 /* Finish: flushed, synced and renamed over path; or removed if !ok. */
@@ -333,6 +410,10 @@ output_close(struct output *o, bool ok, GError **error)
 			e = errno;
 		if (!ok || e != 0)
 			(void)unlink(o->tmp);
+		doomed_set = 0;
+		doom_watch(false);
+		if (ok && e == 0)
+			e = sync_folder(o->path);
 		g_free(o->tmp);
 	}
 	if (ok && e != 0)

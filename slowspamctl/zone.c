@@ -24,6 +24,7 @@
 #endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,20 +57,23 @@ struct pass {
 	int		write_errno;	/* the first failed write's */
 };
 
-/* An unlinked temporary file in dir, for one dataset's lines. */
+/*
+ * An unlinked temporary file in dir, for one dataset's lines: O_TMPFILE
+ * never has a name to leave behind; where the file system lacks it, a
+ * named file unlinked at once.
+ */
 static FILE *
 part_open(const char *dir, GError **error)
 {
 	g_autofree char *tmpl = g_build_filename(dir, ".slowspam-zone-XXXXXX",
 	    NULL);
-	int fd = g_mkstemp(tmpl), e;
+	int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), e;
 	FILE *f = NULL;
 
-	if (fd >= 0) {
+	if (fd < 0 && (fd = g_mkstemp(tmpl)) >= 0)
 		(void)unlink(tmpl);
-		if ((f = fdopen(fd, "w+")) != NULL)
-			return f;
-	}
+	if (fd >= 0 && (f = fdopen(fd, "w+")) != NULL)
+		return f;
 	e = errno;
 	if (fd >= 0)
 		close(fd);

@@ -156,7 +156,7 @@ early_good=$(grep -c "^$GOOD/32 " "$list")
 		>> "$dir/storetool.out" 2>&1 ||
 	bail "storetool failed"
 
-tap_plan 30
+tap_plan 32
 [ $status -eq 0 ] && [ "$early_good" -eq 0 ] && [ "$early_bare" -eq 1 ]
 tap_ok "no mark after the contact yet: not backup-first, the bot only as a bot" $? \
 	"$dir/export.out" "$list"
@@ -282,6 +282,30 @@ if unshare -m true 2>/dev/null; then
 else
 	tap_ok "a read-only folder # SKIP unshare -m is not allowed here" 0
 fi
+# Stopped by a signal on the way (the timer's unit stopped, a Ctrl-C):
+# strace delivers SIGTERM as the export syncs its file, then as it
+# renames it; a whole list stays (the old one, or the new one once renamed) and no
+# temporary file is left.
+"$storetool" "$store" tarpit 127.0.2.43/32 now botterm 1 >/dev/null 2>&1
+for call in fsync rename; do
+	if ! command -v strace >/dev/null 2>&1; then
+		tap_ok "SIGTERM at $call # SKIP no strace" 0
+		continue
+	fi
+	strace -f -qq -o /dev/null -e trace=$call -e inject=$call:signal=TERM \
+		"$ctl" -c "$conf" --set "$trusted" export --format rbldnsd \
+		-o "$list" > "$dir/term.out" 2>&1
+	status=$?
+	# Before the rename the old list stays; the rename itself completes.
+	if [ $call = rename ]; then
+		grep -q '^127\.0\.2\.42/32 ' "$list"
+	else
+		cmp -s "$list" "$dir/before"
+	fi && [ $status -eq 143 ] &&
+		[ "$(find "$zone" -mindepth 1 -not -name "*.log" | wc -l)" -eq 1 ]
+	tap_ok "SIGTERM at $call: exit $status, a whole list, no temporary" $? \
+		"$dir/term.out"
+done
 # A key stored IPv4-mapped is written as the network it names: rbldnsd
 # drops "::ffff:127.0.6.0/120" in an ip4trie as an invalid A RR.
 "$storetool" "$store" tarpit ::ffff:127.0.6.0/120 now-3600000 mapped 1 \
