@@ -523,6 +523,11 @@ run(const struct conf *conf, const char *cmd, const char *arg)
 			    &zn, &err), &err);
 		if (ok && O.output != NULL)
 			export_zone_summary(O.output, &zn);
+		if (ok && zn.too_wide > 0)
+			fprintf(stderr, "slowspamctl: left out %" PRIu64 " store "
+			    "keys wider than /%d (IPv4) or /%d (IPv6): not keys "
+			    "slowspam writes\n", zn.too_wide, ZONE_WIDEST_IPV4,
+			    ZONE_WIDEST_IPV6);
 	} else if (strcmp(cmd, "list") == 0 || strcmp(cmd, "export") == 0) {
 		bool csv = strcmp(cmd, "export") == 0 && O.format != NULL &&
 		    strcmp(O.format, "csv") == 0;

@@ -97,6 +97,16 @@ add_record(const char *key, const struct hit_record *rec, void *data)
 		return true;	/* not a network key: nothing to list */
 	if ((got = listing_codes(p->su, rec, &p->alive, p->now)) == 0)
 		return true;
+	/*
+	 * The store never keys a network wider than [store] allows (/8,
+	 * /16); such a key is forged or damaged, and would list a
+	 * continent.
+	 */
+	if (net.prefix < (net.net.family == AF_INET ? ZONE_WIDEST_IPV4 :
+	    ZONE_WIDEST_IPV6)) {
+		p->counts->too_wide++;
+		return true;
+	}
 	if (listing_excluded(p->su, &net)) {
 		p->counts->excluded++;
 		return true;

@@ -14,6 +14,10 @@
 #include "store.h"
 #include "verdict.h"
 
+/* The widest networks listed: what [store] ipv4/ipv6_prefix allow. */
+#define ZONE_WIDEST_IPV4	8
+#define ZONE_WIDEST_IPV6	16
+
 /* What a write listed and left out. */
 struct zone_counts {
 	uint64_t	records;	/* read from the store */
@@ -21,6 +25,7 @@ struct zone_counts {
 	uint64_t	codes[3];	/* backup-first, bot, seen */
 	uint64_t	excluded;	/* inside trusted or allow-listed nets */
 	uint64_t	bad;		/* damaged records skipped */
+	uint64_t	too_wide;	/* keys wider than /8 or /16: skipped */
 };
 
 /*

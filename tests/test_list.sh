@@ -156,7 +156,7 @@ early_good=$(grep -c "^$GOOD/32 " "$list")
 		>> "$dir/storetool.out" 2>&1 ||
 	bail "storetool failed"
 
-tap_plan 32
+tap_plan 33
 [ $status -eq 0 ] && [ "$early_good" -eq 0 ] && [ "$early_bare" -eq 1 ]
 tap_ok "no mark after the contact yet: not backup-first, the bot only as a bot" $? \
 	"$dir/export.out" "$list"
@@ -314,4 +314,17 @@ done
 	grep -q '^127\.0\.6\.0/24 :3:bot; first=' "$list" &&
 	! grep -q '^::ffff:127\.0\.6' "$list"
 tap_ok "a mapped key is listed as its IPv4 network" $? "$dir/export.out" "$list"
+# A key wider than [store] allows (forged or damaged) would list a
+# continent: left out, said on stderr; the others stay.
+"$storetool" "$store" tarpit 126.0.0.0/7 now-3600000 wide 1 \
+	>> "$dir/storetool.out" 2>&1 &&
+	"$storetool" "$store" tarpit 2000::/15 now-3600000 wide 1 \
+	>> "$dir/storetool.out" 2>&1 &&
+	export_list &&
+	! grep -q '^126\.0\.0\.0/7 \|^2000::/15 ' "$list" &&
+	grep -q '^127\.0\.6\.0/24 :3:' "$list" &&
+	grep -q 'left out 2 store keys wider than /8 (IPv4) or /16 (IPv6)' \
+	"$dir/export.out"
+tap_ok "keys wider than /8 or /16 are left out, with a warning" $? \
+	"$dir/export.out" "$dir/storetool.out"
 tap_done
