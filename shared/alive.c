@@ -3,6 +3,7 @@
  *
  *	alive_mark	set the bit of a minute
  *	alive_clock_ok	should a process mark now, or did the clock go back?
+ *	alive_clear_since	forget a minute and the later ones
  *	alive_any	any bit set in a span of time?
  *	alive_encode	to bytes (little-endian, versioned)
  *	alive_decode	from bytes, checked
@@ -69,6 +70,20 @@ alive_clock_ok(int64_t *newest, int64_t now)
 	if (m > *newest || *newest - m >= ALIVE_MINUTES)
 		*newest = m;
 	return true;
+}
+
+void
+alive_clear_since(struct alive *a, int64_t since)
+{
+	int64_t m = since / ALIVE_MINUTE_MS;
+
+	if (a->newest == 0 || m > a->newest)
+		return;
+	/* The ring holds the newest ALIVE_MINUTES minutes only. */
+	if (m <= a->newest - ALIVE_MINUTES)
+		m = a->newest - ALIVE_MINUTES + 1;
+	for (; m <= a->newest; m++)
+		set_bit(a, m, false);
 }
 
 bool

@@ -45,6 +45,12 @@ void	alive_mark(struct alive *a, int64_t now);
  */
 bool	alive_clock_ok(int64_t *newest, int64_t now);
 
+/*
+ * Forget the marks of since's minute (ms) and later: what a record read
+ * after since says, as it was before since's minute.
+ */
+void	alive_clear_since(struct alive *a, int64_t since);
+
 /* Was any minute from..to (ms, inclusive) marked? */
 bool	alive_any(const struct alive *a, int64_t from, int64_t to);
 
