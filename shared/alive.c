@@ -3,7 +3,7 @@
  *
  *	alive_mark	set the bit of a minute
  *	alive_clock_ok	should a process mark now, or did the clock go back?
- *	alive_clear_since	forget a minute and the later ones
+ *	alive_keep	forget all but a span of time
  *	alive_any	any bit set in a span of time?
  *	alive_encode	to bytes (little-endian, versioned)
  *	alive_decode	from bytes, checked
@@ -73,17 +73,22 @@ alive_clock_ok(int64_t *newest, int64_t now)
 }
 
 void
-alive_clear_since(struct alive *a, int64_t since)
+alive_keep(struct alive *a, int64_t from, int64_t to)
 {
-	int64_t m = since / ALIVE_MINUTE_MS;
+	int64_t first = from / ALIVE_MINUTE_MS, last = to / ALIVE_MINUTE_MS;
+	struct alive kept = { .newest = a->newest };
 
-	if (a->newest == 0 || m > a->newest)
+	if (a->newest == 0)
 		return;
 	/* The ring holds the newest ALIVE_MINUTES minutes only. */
-	if (m <= a->newest - ALIVE_MINUTES)
-		m = a->newest - ALIVE_MINUTES + 1;
-	for (; m <= a->newest; m++)
-		set_bit(a, m, false);
+	if (last > a->newest)
+		last = a->newest;
+	if (first <= a->newest - ALIVE_MINUTES)
+		first = a->newest - ALIVE_MINUTES + 1;
+	for (int64_t m = first; m <= last; m++)
+		if (get_bit(a, m))
+			set_bit(&kept, m, true);
+	*a = kept;
 }
 
 bool

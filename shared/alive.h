@@ -46,10 +46,11 @@ void	alive_mark(struct alive *a, int64_t now);
 bool	alive_clock_ok(int64_t *newest, int64_t now);
 
 /*
- * Forget the marks of since's minute (ms) and later: what a record read
- * after since says, as it was before since's minute.
+ * Keep the marks of the minutes from..to (ms, inclusive) only, forget
+ * the others (none if to < from): what a backend that reads only those
+ * minutes gives, whichever backend read it.
  */
-void	alive_clear_since(struct alive *a, int64_t since);
+void	alive_keep(struct alive *a, int64_t from, int64_t to);
 
 /* Was any minute from..to (ms, inclusive) marked? */
 bool	alive_any(const struct alive *a, int64_t from, int64_t to);

@@ -564,30 +564,36 @@ contact_dropped(struct verdict_engine *e, const struct verdict_session *s)
  * The primary's liveness around the record's latest tar-pit contact t,
  * if the record makes the client a backup-first candidate (else decide
  * never looks at it) and it was not read for t already: the minutes
- * decide() asks about, t - alive_margin .. t + alive_margin. late: read
- * after the connect (the DNS list's merge), when this session and later
- * ones may have marked the minutes since: those are forgotten, so that
- * it is the liveness as it was before this connection, which proves
- * nothing (a few marks of earlier sessions in the connect's minute go
- * with them: a verdict only ever weaker). False: the store failed.
+ * decide() asks about, t - alive_margin .. t + alive_margin, and only
+ * those, whatever the backend read (so no verdict leans on a minute one
+ * backend happens to read and another not). late: read after the
+ * connect (the DNS list's merge), when this session and later ones may
+ * have marked the minutes since: those are forgotten too, so that it is
+ * the liveness as it was before this connection, which proves nothing
+ * (earlier sessions' marks in the connect's minute go with them: a
+ * verdict only ever weaker). False: the store failed.
  */
 static bool
 liveness(struct verdict_engine *e, struct verdict_session *s, bool late,
     GError **err)
 {
 	const struct conf_milter *mc = &s->setup->conf->milter;
-	int64_t t = s->rec.tarpit_last;
+	int64_t t = s->rec.tarpit_last, from, to;
 
 	if (!record_backup_first(&s->rec, s->connected, mc->window) ||
 	    (s->alive_read && s->alive_around == t))
 		return true;
 	count(e, offsetof(struct counts, liveness_reads));
 	s->alive_read = false;
-	if (!store_alive_get_range(e->store, t - mc->alive_margin,
-	    t + mc->alive_margin, &s->alive, err))
+	from = t - mc->alive_margin;
+	to = t + mc->alive_margin;
+	if (!store_alive_get_range(e->store, from, to, &s->alive, err))
 		return false;
+	/* The minute before the connect's, at the latest. */
 	if (late)
-		alive_clear_since(&s->alive, s->connected);
+		to = MIN(to, s->connected / ALIVE_MINUTE_MS * ALIVE_MINUTE_MS -
+		    1);
+	alive_keep(&s->alive, from, to);
 	s->alive_read = true;
 	s->alive_around = t;
 	return true;
