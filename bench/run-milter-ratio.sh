@@ -169,8 +169,19 @@ start() {
 # The milter's verdicts and store events, from its metrics.
 counters() {
 	curl -s --max-time 5 "http://127.0.0.1:$mport/metrics" |
-	    awk '/^slowspam_milter_(verdicts|store_events)_total/ && $2 > 0 {
+	    awk '/^slowspam_milter_(verdicts|store_events|store_batches|store_liveness_reads)_total/ && $2 > 0 {
 		sub(/^slowspam_milter_/, ""); printf " %s=%s", $1, $2 }'
+}
+
+# cpu_per_tx PID LINE: the milter's CPU time (user+sys, all its threads,
+# start-up included) per transaction of the load's LINE, in microseconds:
+# robust where the rate is not, on a machine others load too.
+cpu_per_tx() {
+	local tx
+	tx=$(printf '%s\n' "$2" | sed -n 's/^transactions=\([0-9]*\).*/\1/p')
+	awk -v tx="${tx:-0}" -v hz="$(getconf CLK_TCK)" '{
+		printf "%.1f", (tx > 0 ? ($14 + $15) * 1e6 / hz / tx : 0) }' \
+	    "/proc/$1/stat"
 }
 
 # run KIND: one timed run; its rate in RATE, the line in the runs file.
@@ -181,9 +192,10 @@ run() {
 	out=$(timeout $((SECONDS_RUN + 30)) "$NOOP" -l "unix:$sock" \
 	    "$SECONDS_RUN" "$CONNS" "$POOL")
 	[ "$1" = bare ] || c=$(counters)
+	CPU=$(cpu_per_tx "$mpid" "$out")
 	stop_milter
-	say "$(printf '%-9s %s  load %s\n         %s' "$1" "$out" \
-	    "$(cut -d' ' -f1-3 /proc/loadavg)" "$c")" >>"$work/runs"
+	say "$(printf '%-9s %s  load %s\n          cpu_us_per_tx=%s%s' "$1" "$out" \
+	    "$(cut -d' ' -f1-3 /proc/loadavg)" "$CPU" "$c")" >>"$work/runs"
 	RATE=$(printf '%s\n' "$out" | sed -n 's/.* rate=\([0-9]*\).*/\1/p')
 }
 
@@ -195,13 +207,15 @@ for r in $(seq "$ROUNDS"); do
 	line=$(printf '%-5s' "$r")
 	run bare
 	bare=$RATE
+	cpus="bare=$CPU"
 	line="$line $(printf '%7s' "$bare")"
 	for k in $kinds; do
 		run "$k"
 		v=$RATE
 		line="$line  $(printf '%9s' "$v")  $(awk -v a="$v" -v b="$bare" 'BEGIN { printf "%5.2f", (b > 0 ? a / b : 0) }')  "
+		cpus="$cpus $k=$CPU"
 	done
-	say "$line$(cut -d' ' -f1-3 /proc/loadavg)"
+	say "$line$(cut -d' ' -f1-3 /proc/loadavg)   cpu us/tx: $cpus"
 done
 say
 say "runs:"
