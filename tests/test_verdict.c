@@ -762,6 +762,18 @@ test_alive(void)
 	/* Older than the ring: ignored. */
 	alive_mark(&a, T0 - 10 * MIN_MS);
 	g_assert_false(alive_any(&a, T0 - 10 * MIN_MS, T0 - 10 * MIN_MS));
+	/* Only the span kept: what a backend reading only it gives. */
+	memset(&b, 0, sizeof(b));
+	for (int m = -3; m <= 3; m++)
+		alive_mark(&b, T0 + m * MIN_MS);
+	alive_keep(&b, T0 - MIN_MS, T0 + MIN_MS - 1);
+	g_assert_false(alive_any(&b, T0 - 3 * MIN_MS, T0 - 2 * MIN_MS));
+	g_assert_true(alive_any(&b, T0 - MIN_MS, T0 - MIN_MS));
+	g_assert_true(alive_any(&b, T0, T0));
+	g_assert_false(alive_any(&b, T0 + MIN_MS, T0 + 3 * MIN_MS));
+	g_assert_cmpint(b.newest, ==, T0 / MIN_MS + 3);
+	alive_keep(&b, T0, T0 - 1);
+	g_assert_false(alive_any(&b, T0 - 3 * MIN_MS, T0 + 3 * MIN_MS));
 	g_assert_cmpuint(alive_encode(&a, buf), ==, ALIVE_SIZE);
 	g_assert_true(alive_decode(buf, ALIVE_SIZE, &b));
 	g_assert_cmpmem(&a, sizeof(a), &b, sizeof(b));
