@@ -1,16 +1,25 @@
 /*
  * bench_milter_noop - a milter that does nothing, the baseline for
- * slowspam-milter in run-milter-bench.sh; and, with -l, a load generator
- * that speaks the MTA side of the milter protocol.
+ * slowspam-milter in run-milter-bench.sh; with -b a bare milter, the
+ * baseline of run-milter-ratio.sh; and, with -l, a load generator that
+ * speaks the MTA side of the milter protocol.
  *
- * Usage: bench_milter_noop SPEC		(unix:/abs/path or inet:PORT@ADDR)
- *        bench_milter_noop -l SPEC SECONDS CONNS
+ * Usage: bench_milter_noop [-b] SPEC	(unix:/abs/path or inet:PORT@ADDR)
+ *        bench_milter_noop -l SPEC SECONDS CONNS [POOL]
  *
  * The milter registers the same callbacks as slowspam-milter (connect, helo,
  * envfrom, envrcpt, header, data, eom, abort, close) with the same flags,
  * so libmilter negotiates the same protocol steps with the MTA; every
  * callback returns SMFIS_CONTINUE at once. What slowspam-milter costs on
  * top of this is its own work (store, SPF, headers).
+ *
+ * With -b it does what slowspam-milter does around its verdict, and no
+ * more: it negotiates as slowspam-milter does (asks for
+ * {client_resolve}), keeps a state per connection (allocated at
+ * connect, freed at close), reads {client_resolve} at connect and
+ * {auth_type} at MAIL FROM, keeps the recipients and adds one header
+ * at end of message. No store, no log, no counters: what slowspam-milter
+ * costs on top of that is the verdict's.
  *
  * With -l it runs CONNS threads for SECONDS; each opens a milter
  * connection, sends one transaction the way Postfix smtpd does (protocol
@@ -19,9 +28,12 @@
  * macros, skipping the steps and replies the milter negotiated away),
  * reads the end-of-message modifications and the final reply, sends QUIT
  * and closes; then the next. The client is 127.0.0.1 with HELO and MAIL
- * FROM in bench.example. It prints one line: transactions, errors, the
- * rate, the mean latency of a transaction and the modifications per
- * transaction.
+ * FROM in bench.example; with POOL, each transaction's client is the next
+ * of POOL addresses from 198.18.0.0 on (198.18.0.0/15, RFC 2544: only a
+ * string in the protocol, no packet goes there), so a milter with a store
+ * looks up and records POOL networks. It prints one line: transactions,
+ * errors, the rate, the mean latency of a transaction and the
+ * modifications per transaction.
  *
  * Build: gcc -O2 -o bench_milter_noop bench_milter_noop.c -lmilter -lpthread
  */
@@ -103,6 +115,136 @@ static struct smfiDesc filter = {
 	.xxfi_close = noop_ctx,
 };
 
+/* ---- the bare milter (-b) ------------------------------------------- */
+
+struct bare_conn {
+	char	**rcpts;
+	size_t	nrcpts, cap;
+	int	resolved;
+};
+
+static sfsistat
+bare_connect(SMFICTX *ctx, char *hostname, _SOCK_ADDR *sa)
+{
+	struct bare_conn *c = calloc(1, sizeof(*c));
+	char sym[] = "{client_resolve}";
+	const char *v = smfi_getsymval(ctx, sym);
+
+	(void)hostname;
+	(void)sa;
+	if (c != NULL)
+		c->resolved = v != NULL && strcmp(v, "OK") == 0;
+	smfi_setpriv(ctx, c);
+	return SMFIS_CONTINUE;
+}
+
+static void
+bare_clear(struct bare_conn *c)
+{
+	for (size_t i = 0; i < c->nrcpts; i++)
+		free(c->rcpts[i]);
+	c->nrcpts = 0;
+}
+
+static sfsistat
+bare_envfrom(SMFICTX *ctx, char **argv)
+{
+	struct bare_conn *c = smfi_getpriv(ctx);
+	char sym[] = "{auth_type}";
+
+	(void)argv;
+	if (c != NULL) {
+		bare_clear(c);
+		(void)smfi_getsymval(ctx, sym);
+	}
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+bare_envrcpt(SMFICTX *ctx, char **argv)
+{
+	struct bare_conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	if (c->nrcpts == c->cap) {
+		size_t n = c->cap ? 2 * c->cap : 4;
+		char **r = realloc(c->rcpts, n * sizeof(*r));
+
+		if (r == NULL)
+			return SMFIS_CONTINUE;
+		c->rcpts = r;
+		c->cap = n;
+	}
+	if ((c->rcpts[c->nrcpts] = strdup(argv[0])) != NULL)
+		c->nrcpts++;
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+bare_eom(SMFICTX *ctx)
+{
+	char name[] = "X-Bench", value[] = "verdict=none";
+
+	smfi_addheader(ctx, name, value);
+	return SMFIS_CONTINUE;
+}
+
+static sfsistat
+bare_close(SMFICTX *ctx)
+{
+	struct bare_conn *c = smfi_getpriv(ctx);
+
+	if (c == NULL)
+		return SMFIS_CONTINUE;
+	bare_clear(c);
+	free(c->rcpts);
+	free(c);
+	smfi_setpriv(ctx, NULL);
+	return SMFIS_CONTINUE;
+}
+
+#define BARE_ACTIONS	(SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_ADDRCPT | \
+	    SMFIF_DELRCPT | SMFIF_QUARANTINE)
+
+/* As slowspam-milter negotiates: its actions, {client_resolve}. */
+static sfsistat
+bare_negotiate(SMFICTX *ctx, unsigned long actions, unsigned long steps,
+    unsigned long f2, unsigned long f3, unsigned long *actions_out,
+    unsigned long *steps_out, unsigned long *f2_out, unsigned long *f3_out)
+{
+	char macros[] = "{client_resolve}";
+
+	(void)steps;
+	(void)f2;
+	(void)f3;
+	(void)steps_out;
+	*actions_out = BARE_ACTIONS;
+	*f2_out = *f3_out = 0;
+	if ((actions & SMFIF_SETSYMLIST) != 0 &&
+	    smfi_setsymlist(ctx, SMFIM_CONNECT, macros) == MI_SUCCESS)
+		*actions_out |= SMFIF_SETSYMLIST;
+	return SMFIS_CONTINUE;
+}
+
+static char bare_name[] = "bench-bare";
+
+static struct smfiDesc bare_filter = {
+	.xxfi_name = bare_name,
+	.xxfi_version = SMFI_VERSION,
+	.xxfi_flags = BARE_ACTIONS,
+	.xxfi_connect = bare_connect,
+	.xxfi_helo = noop_helo,
+	.xxfi_envfrom = bare_envfrom,
+	.xxfi_envrcpt = bare_envrcpt,
+	.xxfi_header = noop_header,
+	.xxfi_data = noop_ctx,
+	.xxfi_eom = bare_eom,
+	.xxfi_abort = noop_ctx,
+	.xxfi_close = bare_close,
+	.xxfi_negotiate = bare_negotiate,
+};
+
 
 /* ---- the load generator (-l) ---------------------------------------- */
 
@@ -110,6 +252,8 @@ static struct {
 	struct sockaddr_storage	sa;
 	socklen_t		salen;
 	double			end;
+	unsigned long		pool;	/* client addresses; 0: 127.0.0.1 */
+	unsigned long		next;	/* the next one, under lock */
 	pthread_mutex_t		lock;
 	unsigned long		done, errors, mods;
 	double			latency;
@@ -268,12 +412,32 @@ step(int fd, struct pkt *p, int want, const char *what)
 	return 0;
 }
 
+/* The next client address of the pool, or 127.0.0.1. */
+static void
+client_addr(char out[16])
+{
+	unsigned long i;
+
+	if (L.pool == 0) {
+		strcpy(out, "127.0.0.1");
+		return;
+	}
+	pthread_mutex_lock(&L.lock);
+	i = L.next++ % L.pool;
+	pthread_mutex_unlock(&L.lock);
+	/* 198.18.0.0/15: 131,072 addresses. */
+	i %= 131072;
+	snprintf(out, 16, "198.%lu.%lu.%lu", 18 + (i >> 16), (i >> 8) & 255,
+	    i & 255);
+}
+
 /* One transaction on a new connection; modifications counted in *mods. */
 static int
 transaction(unsigned long seq, unsigned long *mods)
 {
 	struct pkt p = { .len = 0 };
-	char buf[512], qid[32], port[2], received[256];
+	char buf[512], qid[32], port[2], received[256], client[16],
+	    underscore[32], bracketed[20];
 	uint32_t v[3];
 	unsigned long pf;
 	size_t len;
@@ -312,6 +476,8 @@ transaction(unsigned long seq, unsigned long *mods)
 	memcpy(v, buf, sizeof(v));
 	pf = ntohl(v[2]);
 
+	client_addr(client);
+	snprintf(underscore, sizeof(underscore), "unknown [%s]", client);
 	if (!(pf & SMFIP_NOCONNECT)) {
 		uint16_t pt = htons((uint16_t)(40000 + seq % 20000));
 
@@ -319,14 +485,16 @@ transaction(unsigned long seq, unsigned long *mods)
 		pkt_put(&p, "C", 1);
 		pkt_strs(&p, "j", "primary.bench", "{daemon_name}", "smtpd",
 		    "{daemon_addr}", "127.0.0.1", "v", "Postfix 3.7.11",
-		    "_", "localhost [127.0.0.1]", (char *)NULL);
+		    "_", underscore, (char *)NULL);
 		pkt_end(&p);
 		pkt_begin(&p, SMFIC_CONNECT);
-		pkt_strs(&p, "localhost", (char *)NULL);
+		/* Postfix's name for a client without one: "[address]". */
+		snprintf(bracketed, sizeof(bracketed), "[%s]", client);
+		pkt_strs(&p, bracketed, (char *)NULL);
 		pkt_put(&p, "4", 1);
 		memcpy(port, &pt, 2);
 		pkt_put(&p, port, 2);
-		pkt_strs(&p, "127.0.0.1", (char *)NULL);
+		pkt_strs(&p, client, (char *)NULL);
 		pkt_end(&p);
 		if (step(fd, &p, !(pf & SMFIP_NR_CONN), "connect") < 0)
 			goto bad;
@@ -378,8 +546,8 @@ transaction(unsigned long seq, unsigned long *mods)
 		char value[300];
 
 		snprintf(received, sizeof(received), "from bench.example "
-		    "(localhost [127.0.0.1])\n\tby primary.bench (Postfix) with "
-		    "SMTP id %s\n\tfor <rcpt@primary.bench>", qid);
+		    "(%s)\n\tby primary.bench (Postfix) with "
+		    "SMTP id %s\n\tfor <rcpt@primary.bench>", underscore, qid);
 		for (size_t i = 0; i <= sizeof(hdrs) / sizeof(hdrs[0]); i++) {
 			const char *name = i == 0 ? "Received" : hdrs[i - 1][0];
 
@@ -494,7 +662,7 @@ parse_spec(const char *spec)
 }
 
 static int
-load_main(const char *spec, double seconds, int conns)
+load_main(const char *spec, double seconds, int conns, unsigned long pool)
 {
 	pthread_t *t = calloc((size_t)conns, sizeof(*t));
 	double t0;
@@ -503,6 +671,7 @@ load_main(const char *spec, double seconds, int conns)
 		fprintf(stderr, "bench_milter_noop: bad load arguments\n");
 		return 2;
 	}
+	L.pool = pool;
 	t0 = now_s();
 	L.end = t0 + seconds;
 	for (int i = 0; i < conns; i++)
@@ -511,10 +680,11 @@ load_main(const char *spec, double seconds, int conns)
 		pthread_join(t[i], NULL);
 	t0 = now_s() - t0;
 	printf("transactions=%lu errors=%lu seconds=%.2f rate=%.0f/s "
-	    "mean_latency_ms=%.3f modifications_per_tx=%.2f concurrency=%d%s%s\n",
+	    "mean_latency_ms=%.3f modifications_per_tx=%.2f concurrency=%d "
+	    "pool=%lu%s%s\n",
 	    L.done, L.errors, t0, L.done / t0,
 	    L.done ? 1000 * L.latency / L.done : 0.0,
-	    L.done ? (double)L.mods / L.done : 0.0, conns,
+	    L.done ? (double)L.mods / L.done : 0.0, conns, pool,
 	    L.first_error[0] ? " first_error=" : "", L.first_error);
 	free(t);
 	return L.done > 0 && L.errors == 0 ? 0 : 1;
@@ -523,14 +693,21 @@ load_main(const char *spec, double seconds, int conns)
 int
 main(int argc, char **argv)
 {
+	struct smfiDesc *f = &filter;
 	const char *spec;
 	struct stat sb;
 
-	if (argc == 5 && strcmp(argv[1], "-l") == 0)
-		return load_main(argv[2], atof(argv[3]), atoi(argv[4]));
+	if ((argc == 5 || argc == 6) && strcmp(argv[1], "-l") == 0)
+		return load_main(argv[2], atof(argv[3]), atoi(argv[4]),
+		    argc == 6 ? strtoul(argv[5], NULL, 10) : 0);
+	if (argc == 3 && strcmp(argv[1], "-b") == 0) {
+		f = &bare_filter;
+		argc--;
+		argv++;
+	}
 	if (argc != 2 || argv[1][0] == '-') {
-		fprintf(stderr, "usage: bench_milter_noop SPEC\n"
-		    "       bench_milter_noop -l SPEC SECONDS CONNS\n"
+		fprintf(stderr, "usage: bench_milter_noop [-b] SPEC\n"
+		    "       bench_milter_noop -l SPEC SECONDS CONNS [POOL]\n"
 		    "SPEC: unix:/abs/path or inet:PORT@ADDR\n");
 		return 2;
 	}
@@ -539,7 +716,7 @@ main(int argc, char **argv)
 	if (strncmp(spec, "unix:", 5) == 0 && stat(spec + 5, &sb) == 0 &&
 	    S_ISSOCK(sb.st_mode))
 		unlink(spec + 5);
-	if (smfi_register(filter) == MI_FAILURE ||
+	if (smfi_register(*f) == MI_FAILURE ||
 	    smfi_setconn((char *)spec) == MI_FAILURE ||
 	    smfi_opensocket(1) == MI_FAILURE) {
 		fprintf(stderr, "bench_milter_noop: cannot listen on %s\n",

@@ -3,6 +3,7 @@
  *
  *	alive_mark	set the bit of a minute
  *	alive_clock_ok	should a process mark now, or did the clock go back?
+ *	alive_keep	forget all but a span of time
  *	alive_any	any bit set in a span of time?
  *	alive_encode	to bytes (little-endian, versioned)
  *	alive_decode	from bytes, checked
@@ -69,6 +70,25 @@ alive_clock_ok(int64_t *newest, int64_t now)
 	if (m > *newest || *newest - m >= ALIVE_MINUTES)
 		*newest = m;
 	return true;
+}
+
+void
+alive_keep(struct alive *a, int64_t from, int64_t to)
+{
+	int64_t first = from / ALIVE_MINUTE_MS, last = to / ALIVE_MINUTE_MS;
+	struct alive kept = { .newest = a->newest };
+
+	if (a->newest == 0)
+		return;
+	/* The ring holds the newest ALIVE_MINUTES minutes only. */
+	if (last > a->newest)
+		last = a->newest;
+	if (first <= a->newest - ALIVE_MINUTES)
+		first = a->newest - ALIVE_MINUTES + 1;
+	for (int64_t m = first; m <= last; m++)
+		if (get_bit(a, m))
+			set_bit(&kept, m, true);
+	*a = kept;
 }
 
 bool

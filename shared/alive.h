@@ -45,6 +45,13 @@ void	alive_mark(struct alive *a, int64_t now);
  */
 bool	alive_clock_ok(int64_t *newest, int64_t now);
 
+/*
+ * Keep the marks of the minutes from..to (ms, inclusive) only, forget
+ * the others (none if to < from): what a backend that reads only those
+ * minutes gives, whichever backend read it.
+ */
+void	alive_keep(struct alive *a, int64_t from, int64_t to);
+
 /* Was any minute from..to (ms, inclusive) marked? */
 bool	alive_any(const struct alive *a, int64_t from, int64_t to);
 

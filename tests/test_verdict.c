@@ -10,6 +10,7 @@
 #include "config.h"
 #endif
 
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@ struct row {
 	uint32_t	evidence;
 	uint8_t		helo_class;	/* of the tar pit's HELO; 0: FQDN */
 	int64_t		up_from, up_to;	/* 0, 0: an hour up to a minute ago */
+	int64_t		down_from, down_to; /* among them not up; 0, 0: none */
 	int64_t		started;	/* the engine's start; 0: -600 */
 	bool		damaged;	/* the client's record is junk */
 	const char	*set[3];	/* --set overrides */
@@ -138,7 +140,9 @@ seed(const struct row *r, const char *path, const char *key)
 		to = -1;
 	}
 	for (int64_t m = from; m <= to; m++)
-		g_assert_true(store_alive_mark(st, now_ms + m * MIN_MS, &err));
+		if (m < r->down_from || m > r->down_to)
+			g_assert_true(store_alive_mark(st, now_ms + m * MIN_MS,
+			    &err));
 	if (r->primary != 0)
 		g_assert_true(store_primary_contact(st, key,
 		    now_ms + r->primary * MIN_MS, NULL, &err));
@@ -202,6 +206,20 @@ load_setup(const struct row *r)
 	return s;
 }
 
+/* The engine's reads of the primary's liveness so far. */
+static guint64
+liveness_reads(struct verdict_engine *e)
+{
+	g_autoptr(GString) m = g_string_new(NULL);
+	static const char name[] = "\nslowspam_milter_store_liveness_reads_total ";
+	const char *p;
+
+	verdict_engine_metrics(e, m, "slowspam_milter");
+	p = strstr(m->str, name);
+	g_assert_nonnull(p);
+	return g_ascii_strtoull(p + sizeof(name) - 1, NULL, 10);
+}
+
 /* Run one row as a daemon would, and check what comes out. */
 static void
 run_row(const struct row *r, unsigned n)
@@ -219,6 +237,7 @@ run_row(const struct row *r, unsigned n)
 	const char *code, *xcode, *text;
 	g_autofree char *h = NULL, *reply = NULL;
 	g_autoptr(GString) totals = g_string_new(NULL);
+	bool late;
 
 	if (r->client != NULL) {
 		g_assert_true(addr_parse(r->client, &a));
@@ -266,6 +285,18 @@ run_row(const struct row *r, unsigned n)
 	g_assert_cmpstr(reply, ==, r->code);
 	if (h != NULL)
 		g_assert_true(g_str_has_prefix(h, "verdict="));
+	/*
+	 * The liveness is read once for a candidate (a verdict other than
+	 * none, or a tar-pit record of a client exempt only after the
+	 * connect: by HELO or by AUTH), never for the others: a record the
+	 * tar pit did not make backup-first, a client exempt at connect, a
+	 * store error.
+	 */
+	late = r->exempt != NULL && (strcmp(r->exempt, "authenticated") == 0 ||
+	    g_str_has_prefix(r->exempt, "allow-list (HELO"));
+	g_assert_cmpuint(liveness_reads(e), ==, (r->exempt == NULL ?
+	    r->verdict != VERDICT_NONE : late && r->tarpit != 0 &&
+	    !r->damaged) ? 1 : 0);
 	/* A damaged record is a store error, counted, whatever follows. */
 	verdict_engine_totals(e, totals);
 	g_assert_nonnull(strstr(totals->str, r->damaged && r->client != NULL ?
@@ -309,6 +340,25 @@ test_table(void)
 		    .client = "192.0.2.17", .tarpit = -60, .up_from = -120,
 		    .up_to = -1, .verdict = VERDICT_BACKUP_FIRST,
 		    .action = CONF_ACTION_TAG, .todo = VERDICT_DO_ACT },
+		{ .what = "primary up after an old contact, not in its minute",
+		    .client = "192.0.2.29", .tarpit = -60, .up_from = -120,
+		    .up_to = -1, .down_from = -60, .down_to = -60,
+		    .verdict = VERDICT_BACKUP_FIRST,
+		    .action = CONF_ACTION_TAG, .todo = VERDICT_DO_ACT },
+		{ .what = "primary up only alive_margin after the contact",
+		    .client = "192.0.2.50", .tarpit = -60, .up_from = -120,
+		    .up_to = -50, .down_from = -60, .down_to = -51,
+		    .verdict = VERDICT_BACKUP_FIRST,
+		    .action = CONF_ACTION_TAG, .todo = VERDICT_DO_ACT },
+		{ .what = "primary up only alive_margin before the contact",
+		    .client = "192.0.2.51", .tarpit = -60, .up_from = -70,
+		    .up_to = -1, .down_from = -69, .down_to = -61,
+		    .verdict = VERDICT_BACKUP_FIRST,
+		    .action = CONF_ACTION_TAG, .todo = VERDICT_DO_ACT },
+		{ .what = "primary up just beyond alive_margin of the contact",
+		    .client = "192.0.2.52", .tarpit = -60, .up_from = -120,
+		    .up_to = -1, .down_from = -70, .down_to = -61,
+		    .verdict = VERDICT_UNPROVEN, .action = NONE },
 		{ .what = "contact in the start-up grace",
 		    .client = "192.0.2.18", .tarpit = -5, .started = -8,
 		    .verdict = VERDICT_UNPROVEN, .action = NONE },
@@ -712,6 +762,18 @@ test_alive(void)
 	/* Older than the ring: ignored. */
 	alive_mark(&a, T0 - 10 * MIN_MS);
 	g_assert_false(alive_any(&a, T0 - 10 * MIN_MS, T0 - 10 * MIN_MS));
+	/* Only the span kept: what a backend reading only it gives. */
+	memset(&b, 0, sizeof(b));
+	for (int m = -3; m <= 3; m++)
+		alive_mark(&b, T0 + m * MIN_MS);
+	alive_keep(&b, T0 - MIN_MS, T0 + MIN_MS - 1);
+	g_assert_false(alive_any(&b, T0 - 3 * MIN_MS, T0 - 2 * MIN_MS));
+	g_assert_true(alive_any(&b, T0 - MIN_MS, T0 - MIN_MS));
+	g_assert_true(alive_any(&b, T0, T0));
+	g_assert_false(alive_any(&b, T0 + MIN_MS, T0 + 3 * MIN_MS));
+	g_assert_cmpint(b.newest, ==, T0 / MIN_MS + 3);
+	alive_keep(&b, T0, T0 - 1);
+	g_assert_false(alive_any(&b, T0 - 3 * MIN_MS, T0 + 3 * MIN_MS));
 	g_assert_cmpuint(alive_encode(&a, buf), ==, ALIVE_SIZE);
 	g_assert_true(alive_decode(buf, ALIVE_SIZE, &b));
 	g_assert_cmpmem(&a, sizeof(a), &b, sizeof(b));
@@ -991,6 +1053,191 @@ test_list_timeout(void)
 	close(fd);
 }
 
+/*
+ * A DNS list on a UDP socket of ours: every A query is answered
+ * 127.0.0.2 (backup-first) and every TXT query with the tar pit's times
+ * dns.first and dns.last, TTL 0. Enough for libunbound as a stub.
+ */
+static struct {
+	int		fd;
+	gint		stop;
+	int64_t		first, last;	/* ms */
+} dns;
+
+/* The answer to the query q[0..n) in out; its length, 0: none. */
+static size_t
+dns_answer(const uint8_t *q, size_t n, uint8_t *out, size_t cap)
+{
+	char first[RECORD_TIME_LEN], last[RECORD_TIME_LEN], txt[128];
+	size_t p = 12, len, rd;
+	unsigned type;
+
+	if (n < 12 || q[4] != 0 || q[5] != 1)
+		return 0;
+	while (p < n && q[p] != 0) {
+		if (q[p] > 63)
+			return 0;
+		p += (size_t)q[p] + 1;
+	}
+	if (p + 5 > n)
+		return 0;
+	type = (unsigned)q[p + 1] << 8 | q[p + 2];
+	p += 5;			/* the root label, type and class */
+	record_format_time(dns.first, first);
+	record_format_time(dns.last, last);
+	len = (size_t)g_snprintf(txt, sizeof(txt), "backup-first; first=%s; "
+	    "last=%s", first, last);
+	rd = type == 1 ? 4 : len + 1;
+	if (p + 12 + rd > cap || (type != 1 && type != 16))
+		return 0;
+	memcpy(out, q, p);
+	out[2] = (uint8_t)(0x80 | (q[2] & 0x01));	/* QR, RD as asked */
+	out[3] = 0x80;					/* RA, NOERROR */
+	memset(out + 6, 0, 6);
+	out[7] = 1;					/* one answer */
+	memcpy(out + p, (const uint8_t[]){ 0xc0, 12, 0, (uint8_t)type, 0, 1,
+	    0, 0, 0, 0, 0, (uint8_t)rd }, 12);
+	if (type == 1)
+		memcpy(out + p + 12, (const uint8_t[]){ 127, 0, 0, 2 }, 4);
+	else {
+		out[p + 12] = (uint8_t)len;
+		memcpy(out + p + 13, txt, len);
+	}
+	return p + 12 + rd;
+}
+
+static gpointer
+dns_thread(gpointer data)
+{
+	(void)data;
+	while (!g_atomic_int_get(&dns.stop)) {
+		struct pollfd pf = { .fd = dns.fd, .events = POLLIN };
+		struct sockaddr_storage from;
+		socklen_t flen = sizeof(from);
+		uint8_t q[512], a[512];
+		ssize_t n;
+		size_t len;
+
+		if (poll(&pf, 1, 50) <= 0)
+			continue;
+		n = recvfrom(dns.fd, q, sizeof(q), 0, (struct sockaddr *)&from,
+		    &flen);
+		if (n > 0 && (len = dns_answer(q, (size_t)n, a, sizeof(a))) > 0)
+			(void)sendto(dns.fd, a, len, 0,
+			    (struct sockaddr *)&from, flen);
+	}
+	return NULL;
+}
+
+/*
+ * One session of client against the list (its times tarpit_first and
+ * tarpit_last, minutes from now) and a store seeded with r; the liveness
+ * reads after the connect and after MAIL FROM, the verdict, the header.
+ */
+static void
+list_session(const struct row *r, const char *client, int64_t tfirst,
+    int64_t tlast, guint64 at_connect, guint64 at_mail, enum verdict v,
+    const char *header_end)
+{
+	g_autofree char *path = g_strdup_printf("%s/%s.lmdb", tmpdir, client);
+	g_autofree char *set_resolver = NULL, *h = NULL, *key = NULL;
+	struct sockaddr_in sin;
+	socklen_t slen = sizeof(sin);
+	const char *set[] = { "milter.tarpit_list=bl.example",
+	    "milter.tarpit_list_timeout=2s", NULL, NULL };
+	g_autoptr(GError) err = NULL;
+	struct verdict_setup *setup;
+	struct verdict_session s;
+	struct verdict_engine *e;
+	struct dnsxl *d;
+	struct store *st;
+	struct spf *spf;
+	struct addr a;
+
+	g_assert_cmpint(getsockname(dns.fd, (struct sockaddr *)&sin, &slen),
+	    ==, 0);
+	set_resolver = g_strdup_printf("milter.tarpit_list_resolver="
+	    "127.0.0.1@%u", ntohs(sin.sin_port));
+	set[2] = set_resolver;
+	setup = verdict_setup_load(conf_path, set, &err);
+	g_assert_no_error(err);
+	g_assert_true(dnsxl_open(setup->conf, &d, &err));
+	g_assert_true(addr_parse(client, &a));
+	key = g_strdup_printf("%s/32", client);
+	seed(r, path, key);
+	st = open_store(path);
+	spf = spf_new(zone_path, &err);
+	g_assert_no_error(err);
+	e = verdict_engine_new(st, spf, d, now_ms - 600 * MIN_MS);
+	dns.first = now_ms + tfirst * MIN_MS;
+	dns.last = now_ms + tlast * MIN_MS;
+
+	verdict_session_init(&s, setup);
+	verdict_connect(e, &s, &a, NULL, false, now_ms);
+	g_assert_cmpuint(liveness_reads(e), ==, at_connect);
+	(void)verdict_mail(e, &s, "x@none.test", false);
+	h = verdict_header(&s);
+	g_test_message("%s: %s (%s), header %s", client,
+	    verdict_name(s.msg.verdict), s.msg.why, h != NULL ? h : "-");
+	g_assert_cmpuint(liveness_reads(e), ==, at_mail);
+	g_assert_cmpstr(verdict_name(s.msg.verdict), ==, verdict_name(v));
+	g_assert_nonnull(h);
+	g_assert_true(g_str_has_suffix(h, header_end));
+	/* A second message reads nothing again. */
+	(void)verdict_mail(e, &s, "y@none.test", false);
+	g_assert_cmpuint(liveness_reads(e), ==, at_mail);
+	verdict_session_clear(&s);
+	verdict_engine_free(e);
+	dnsxl_free(d);
+	verdict_setup_unref(setup);
+	spf_free(spf);
+	store_free(st);
+}
+
+/*
+ * The liveness of a client the list makes a candidate is read at MAIL
+ * FROM, once, and means what it would have at connect: the primary up
+ * around the list's tar-pit contact proves it, a primary not up does
+ * not, and this connection's own mark (a list contact a little in the
+ * future) never does.
+ */
+static void
+test_list_liveness(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET,
+	    .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	static const struct row up = { .what = "up" };
+	static const struct row up_late = { .what = "up late",
+	    .up_from = -4, .up_to = -1 };
+	static const struct row never = { .what = "never up",
+	    .up_from = 1, .up_to = 0 };
+	static const struct row old = { .what = "tar pit 30 minutes ago",
+	    .tarpit = -30 };
+	GThread *t;
+
+	dns.fd = socket(AF_INET, SOCK_DGRAM, 0);
+	g_assert_cmpint(dns.fd, >=, 0);
+	g_assert_cmpint(bind(dns.fd, (struct sockaddr *)&sin, sizeof(sin)),
+	    ==, 0);
+	t = g_thread_new("dns", dns_thread, NULL);
+
+	/* Not a candidate at connect: read at MAIL FROM. */
+	list_session(&up, "192.0.2.70", -6, -5, 0, 1, VERDICT_BACKUP_FIRST,
+	    " tarpit=list");
+	list_session(&up_late, "192.0.2.71", -6, -5, 0, 1, VERDICT_UNPROVEN,
+	    " tarpit=list");
+	/* Only this connection's mark before a contact 2 minutes ahead. */
+	list_session(&never, "192.0.2.72", 1, 2, 0, 1, VERDICT_UNPROVEN,
+	    " tarpit=list");
+	/* A candidate at connect whose contact the list moves: read again. */
+	list_session(&old, "192.0.2.73", -6, -5, 1, 2, VERDICT_BACKUP_FIRST,
+	    " tarpit=store+list");
+
+	g_atomic_int_set(&dns.stop, 1);
+	g_thread_join(t);
+	close(dns.fd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1010,6 +1257,7 @@ main(int argc, char **argv)
 	g_test_add_func("/verdict/list-merge", test_list_merge);
 	g_test_add_func("/verdict/dnsxl-parse", test_dnsxl_parse);
 	g_test_add_func("/verdict/list-timeout", test_list_timeout);
+	g_test_add_func("/verdict/list-liveness", test_list_liveness);
 	rc = g_test_run();
 	test_tmpdir_remove(tmpdir);
 	g_free(conf_path);

@@ -15,16 +15,22 @@
  * (the session's decision), once per message with its SPF result, so
  * SPF is folded in at one place only.
  *
- * The store at connect: the record and the liveness are read (a read
- * transaction: no sync, no writer lock); the contact is queued on the
- * engine's storeq and written behind the answer, batched with the other
- * sessions' contacts in one transaction.
+ * The store at connect: the record is read (a read transaction: no
+ * sync, no writer lock); the contact is queued on the engine's storeq
+ * and written behind the answer, batched with the other sessions'
+ * contacts in one transaction. The primary's liveness is read only when
+ * the record makes the client a backup-first candidate
+ * (record_backup_first), and only the minutes decide() looks at: within
+ * alive_margin of the record's latest tar-pit contact. Most clients the
+ * tar pit never saw cost one read of their record and nothing else.
  *
  * The DNS list (dnsxl.c): verdict_connect starts the lookup for a client
  * not exempt, so the DNS overlaps the HELO; the first verdict_mail waits
  * for it until tarpit_list_timeout after the connect, merges what it
  * says into the session's record (verdict_list_merge) and judges the
- * session again. A list that does not answer is no evidence (fail open).
+ * session again, reading the liveness then if the merge made the client
+ * a candidate (or moved its tar-pit contact). A list that does not
+ * answer is no evidence (fail open).
  *
  * Counters: one table (counter_rows, metrics.h) names every counter,
  * its help text, its label and its key in the SIGUSR1 totals line; the
@@ -69,6 +75,7 @@ struct counts {
 	uint64_t	connections;
 	uint64_t	exempt;
 	uint64_t	store_errors;
+	uint64_t	liveness_reads;		/* of the primary's, by verdicts */
 	uint64_t	verdicts[VERDICT_BACKUP_FIRST_BOT + 1];
 	uint64_t	actions[CONF_ACTION_REJECT + 1];
 	uint64_t	spf[SPF_PERMERROR_ + 1];
@@ -172,6 +179,14 @@ static const struct metrics_row counter_rows[] = {
 	  .offset = offsetof(struct counts, contacts.written),
 	  .label = "result", .values = contact_results,
 	  .count = G_N_ELEMENTS(contact_results) },
+	{ .name = "store_batches_total",
+	  .help = "Transactions that wrote the queued primary contacts.",
+	  .offset = offsetof(struct counts, contacts.batches) },
+	{ .name = "store_liveness_reads_total",
+	  .help = "Reads of the primary's liveness: one per session the "
+	    "record (or the DNS list) makes backup-first, none for the "
+	    "others.",
+	  .offset = offsetof(struct counts, liveness_reads) },
 	{ .name = "list_lookups_total",
 	  .help = "DNS list (tarpit_list) lookups, by result: listed, "
 	    "not_listed, timeout, failed, overflow (the last three fail "
@@ -546,9 +561,61 @@ contact_dropped(struct verdict_engine *e, const struct verdict_session *s)
 }
 
 /*
- * Read the client's record and the liveness as they were before this
- * contact, then queue the contact: the answer does not wait on its
- * write. False: the store failed (and nothing is queued).
+ * The primary's liveness around the record's latest tar-pit contact t,
+ * if the record makes the client a backup-first candidate (else decide
+ * never looks at it) and it was not read for t already: the minutes
+ * decide() asks about, t - alive_margin .. t + alive_margin, and only
+ * those, whatever the backend read (so no verdict leans on a minute one
+ * backend happens to read and another not). late: read after the
+ * connect (the DNS list's merge), when this session and later ones may
+ * have marked the minutes since: those are forgotten too, so that it is
+ * the liveness as it was before this connection, which proves nothing
+ * (earlier sessions' marks in the connect's minute go with them: a
+ * verdict only ever weaker). False: the store failed.
+ */
+static bool
+liveness(struct verdict_engine *e, struct verdict_session *s, bool late,
+    GError **err)
+{
+	const struct conf_milter *mc = &s->setup->conf->milter;
+	int64_t t = s->rec.tarpit_last, from, to;
+
+	if (!record_backup_first(&s->rec, s->connected, mc->window) ||
+	    (s->alive_read && s->alive_around == t))
+		return true;
+	count(e, offsetof(struct counts, liveness_reads));
+	s->alive_read = false;
+	from = t - mc->alive_margin;
+	to = t + mc->alive_margin;
+	if (!store_alive_get_range(e->store, from, to, &s->alive, err))
+		return false;
+	/* The minute before the connect's, at the latest. */
+	if (late)
+		to = MIN(to, s->connected / ALIVE_MINUTE_MS * ALIVE_MINUTE_MS -
+		    1);
+	alive_keep(&s->alive, from, to);
+	s->alive_read = true;
+	s->alive_around = t;
+	return true;
+}
+
+/* The store failed for the session: no verdict, or a tempfail. */
+static void
+session_store_error(struct verdict_engine *e, struct verdict_session *s,
+    const GError *err)
+{
+	s->store_failed = s->setup->conf->milter.on_store_error ==
+	    CONF_ON_ERROR_TEMPFAIL;
+	s->judged = false;
+	s->decision.verdict = VERDICT_NONE;
+	s->decision.why = "no verdict";
+	complain_store(e, s, err);
+}
+
+/*
+ * Read the client's record (and, for a candidate, the liveness) as they
+ * were before this contact, then queue the contact: the answer does not
+ * wait on its write. False: the store failed (and nothing is queued).
  */
 static bool
 lookup(struct verdict_engine *e, struct verdict_session *s)
@@ -560,19 +627,17 @@ lookup(struct verdict_engine *e, struct verdict_session *s)
 
 	addr_netkey(&s->addr, conf->store.ipv4_prefix,
 	    conf->store.ipv6_prefix, s->netkey);
-	/* Liveness as it was before this connection, which proves nothing. */
 	t0 = g_get_monotonic_time();
-	ok = store_alive_get(e->store, &s->alive, &err) &&
-	    store_lookup(e->store, s->netkey, &s->rec, &found, &err);
+	ok = store_lookup(e->store, s->netkey, &s->rec, &found, &err);
+	if (ok && !found)
+		memset(&s->rec, 0, sizeof(s->rec));
+	/* Before this connection marks the primary alive (mark_alive). */
+	ok = ok && liveness(e, s, false, &err);
 	count_lookup(e, g_get_monotonic_time() - t0);
 	if (!ok) {
-		s->store_failed = conf->milter.on_store_error ==
-		    CONF_ON_ERROR_TEMPFAIL;
-		complain_store(e, s, err);
+		session_store_error(e, s, err);
 		return false;
 	}
-	if (!found)
-		memset(&s->rec, 0, sizeof(s->rec));
 	if (!storeq_push_contact(e->contacts, s->netkey, s->connected))
 		contact_dropped(e, s);
 	return true;
@@ -617,6 +682,7 @@ static void
 list_collect(struct verdict_engine *e, struct verdict_session *s)
 {
 	const struct conf_milter *mc = &s->setup->conf->milter;
+	g_autoptr(GError) err = NULL;
 	struct dnsxl_answer a;
 	gint64 us;
 
@@ -631,6 +697,10 @@ list_collect(struct verdict_engine *e, struct verdict_session *s)
 		return;
 	s->tarpit_list = true;
 	s->listed_bot = (a.codes & LISTING_BOT) != 0;
+	if (!liveness(e, s, true, &err)) {
+		session_store_error(e, s, err);
+		return;
+	}
 	judge(e, s, SPF_NONE_, &s->decision);
 }
 
@@ -727,7 +797,11 @@ verdict_mail(struct verdict_engine *e, struct verdict_session *s,
 		return VERDICT_DO_STORE_TEMPFAIL;
 	/* After SPF's lookups: the list's had that long too. */
 	list_collect(e, s);
-	if (s->judged)
+	if (s->store_failed)
+		return VERDICT_DO_STORE_TEMPFAIL;
+	if (!s->judged)		/* or the store failed just now */
+		s->msg = s->decision;
+	else
 		judge(e, s, s->spf_done ? s->spf : SPF_NONE_, &s->msg);
 	s->action = decide_action(&s->msg, mc);
 	count_verdict(e, s->msg.verdict, s->action);

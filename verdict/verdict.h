@@ -9,7 +9,10 @@
  *			the allow-list by address or by a confirmed host
  *			name), the store (look up, then queue this
  *			contact with the primary), the primary marked
- *			alive, the session's decision (decide.c)
+ *			alive, the session's decision (decide.c); the
+ *			primary's liveness is read only for a record
+ *			that makes the client backup-first, and only the
+ *			minutes around its tar-pit contact
  *	verdict_helo	an allow-listed HELO name exempts when SPF for it
  *			passes (never with spf off)
  *	verdict_mail	MAIL FROM: authenticated? SPF for it, folded in
@@ -76,7 +79,7 @@ struct verdict_engine;
  * answer: verdict_connect reads the record (a read transaction, no sync)
  * and queues the contact; a writer thread commits what has gathered in
  * one transaction (storeq.h). (The primary's liveness mark, once a minute,
-is still written at connect.) The engine starts a thread: create it
+ * is still written at connect.) The engine starts a thread: create it
  * after any fork() and after blocking the signals other threads must not
  * take. A full queue drops the contact (counted, logged rate-limited).
  *
@@ -117,8 +120,10 @@ struct verdict_session {
 	char		netkey[ADDR_NETKEY_LEN];
 	struct hit_record rec;		/* before this session's contact */
 	struct alive	alive;		/* the primary's, before it too */
+	bool		alive_read;	/* alive holds the minutes around... */
+	int64_t		alive_around;	/* ...this tar-pit contact (ms) */
 	int64_t		connected;	/* ms, store_now() at connect */
-	bool		judged;		/* rec and alive are the store's */
+	bool		judged;		/* rec (and alive) are the store's */
 	struct decision	decision;	/* at connect, before SPF */
 	/* The DNS list (tarpit_list): */
 	struct dnsxl_lookup *list_lookup; /* started at connect; NULL: none */
@@ -219,7 +224,10 @@ bool	verdict_list_merge(struct hit_record *rec,
 /*
  * The engine's counters as Prometheus samples named PREFIX_..._total
  * (prefix "slowspam_milter"), PREFIX_store_events_total{result} the
- * contact queue's written, dropped and failed, with the lookup-latency
+ * contact queue's written, dropped and failed, PREFIX_store_batches_total
+ * its transactions, PREFIX_store_liveness_reads_total the reads of the
+ * primary's liveness (one per backup-first candidate, rarely two: the
+ * DNS list moved its tar-pit contact), with the lookup-latency
  * histogram PREFIX_lookup_seconds, PREFIX_list_lookups_total{result}
  * and PREFIX_list_lookup_seconds for the DNS list, and as "key=N" words for the SIGUSR1 totals
  * line ("connections=N verdicts=N exempt=N store_errors=N", verdicts
