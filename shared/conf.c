@@ -807,6 +807,8 @@ static const struct key keys[] = {
 	    "50ms", 1, 60 * SECOND },
 	{ "store", "redis_prefix", parse_key_prefix, F(store, redis_prefix),
 	    "slowspam:", STR },
+	{ "store", "redis_connections", parse_uint, F(store, redis_connections),
+	    "4", 1, 64 },
 
 	{ "log", "level", parse_level, F(log, level), "info" },
 	{ "log", "facility", parse_facility, F(log, facility), "mail" },
@@ -1208,6 +1210,7 @@ conf_store_options(const struct conf *conf, struct store_options *out)
 	out->redis_db = conf->store.redis_db;
 	out->redis_timeout = conf->store.redis_timeout;
 	out->redis_prefix = conf->store.redis_prefix;
+	out->redis_connections = conf->store.redis_connections;
 }
 
 const char *

@@ -131,6 +131,7 @@ struct conf {
 		unsigned	redis_db;
 		int64_t		redis_timeout;
 		char		*redis_prefix;
+		unsigned	redis_connections;
 	} store;
 
 	struct conf_log {

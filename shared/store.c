@@ -67,35 +67,50 @@ key_ok(const char *key, GError **error)
 const char *
 store_items_what(const struct store_item *items, size_t n)
 {
-	bool tarpit = false, contact = false;
+	/* By the kinds present: bit 0 tar pit, 1 contact, 2 alive. */
+	static const char *const what[8] = {
+		"recording tar-pit sessions",
+		"recording tar-pit sessions",
+		"recording primary contacts",
+		"recording tar-pit sessions and primary contacts",
+		"marking the primary alive",
+		"recording tar-pit sessions, marking the primary alive",
+		"recording primary contacts, marking the primary alive",
+		"recording tar-pit sessions and primary contacts, "
+		    "marking the primary alive",
+	};
+	unsigned kinds = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		if (items[i].kind == STORE_ITEM_CONTACT)
-			contact = true;
-		else
-			tarpit = true;
+	for (size_t i = 0; i < n; i++)
+		kinds |= items[i].kind == STORE_ITEM_CONTACT ? 2u :
+		    items[i].kind == STORE_ITEM_ALIVE ? 4u : 1u;
+	return what[kinds];
+}
+
+/* A known kind, and a usable key where the kind has one. */
+static bool
+item_ok(const struct store_item *it, GError **error)
+{
+	switch (it->kind) {
+	case STORE_ITEM_ALIVE:
+		return true;
+	case STORE_ITEM_TARPIT:
+	case STORE_ITEM_CONTACT:
+		return key_ok(it->key, error);
 	}
-	if (tarpit && contact)
-		return "recording tar-pit sessions and primary contacts";
-	return contact ? "recording primary contacts" :
-	    "recording tar-pit sessions";
+	g_set_error(error, STORE_ERROR, STORE_ERROR_IO,
+	    "store item %.*s: unknown kind %d", STORE_KEY_MAX, it->key,
+	    (int)it->kind);
+	return false;
 }
 
 bool
 store_apply(struct store *st, const struct store_item *items, size_t n,
     GError **error)
 {
-	for (size_t i = 0; i < n; i++) {
-		if (!key_ok(items[i].key, error))
+	for (size_t i = 0; i < n; i++)
+		if (!item_ok(&items[i], error))
 			return false;
-		if (items[i].kind != STORE_ITEM_TARPIT &&
-		    items[i].kind != STORE_ITEM_CONTACT) {
-			g_set_error(error, STORE_ERROR, STORE_ERROR_IO,
-			    "store item %s: unknown kind %d", items[i].key,
-			    (int)items[i].kind);
-			return false;
-		}
-	}
 	return n == 0 || st->ops->apply(st, items, n, error);
 }
 

@@ -42,6 +42,9 @@ struct store_options {
 	unsigned	redis_db;
 	int64_t		redis_timeout;		/* ms, connect and each command */
 	const char	*redis_prefix;		/* of every key */
+	unsigned	redis_connections;	/* the pool; 0: 4 */
+	bool		redis_eval_only;	/* send scripts whole, never
+						   EVALSHA: for benchmarks */
 };
 
 #define STORE_ERROR (store_error_quark())
@@ -62,6 +65,8 @@ struct store;
 enum store_item_kind {
 	STORE_ITEM_TARPIT,	/* update, as record_merge_tarpit() folds it */
 	STORE_ITEM_CONTACT,	/* a primary-MX contact at update.now only */
+	STORE_ITEM_ALIVE,	/* the primary up in the minute of update.now;
+				   the key is unused (may be empty) */
 };
 
 /* One event for store_apply(). */
@@ -84,10 +89,11 @@ void	store_free(struct store *st);
 const char *store_describe(const struct store *st);	/* "lmdb:/path" */
 
 /*
- * Apply events of either kind, all in one transaction (one disk sync),
- * in order; each is folded in by the same rule as its single-event call
- * (record_merge_tarpit, record_merge_primary). A record this program
- * cannot read is kept as it is and its events dropped (logged).
+ * Apply events of any kind, all in one transaction (one disk sync), in
+ * order; each is folded in by the same rule as its single-event call
+ * (record_merge_tarpit, record_merge_primary, store_alive_mark). A
+ * record this program cannot read is kept as it is and its events
+ * dropped (logged).
  */
 bool	store_apply(struct store *st, const struct store_item *items,
 	    size_t n, GError **error);

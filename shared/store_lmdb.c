@@ -229,6 +229,9 @@ struct apply_ctx {
 	size_t n;
 };
 
+static int alive_put(struct store_lmdb *s, MDB_txn *txn,
+    const struct store_item *items, size_t n);
+
 /* Fold one event into rec by the rule of its kind. */
 static void
 merge_item(struct hit_record *rec, const struct store_item *it)
@@ -242,18 +245,25 @@ merge_item(struct hit_record *rec, const struct store_item *it)
 /*
  * Merge each event into its record. A record this program cannot read
  * (damaged, or from a newer version) is left as it is and the event
- * dropped, so nothing readable is ever overwritten.
+ * dropped, so nothing readable is ever overwritten. The batch's alive
+ * marks are one read and one write of the ring, however many.
  */
 static int
 apply_step(struct store_lmdb *s, MDB_txn *txn, void *ctx)
 {
 	const struct apply_ctx *a = ctx;
+	bool alive = false;
 
 	for (size_t i = 0; i < a->n; i++) {
 		struct hit_record rec;
 		g_autoptr(GError) err = NULL;
-		int rc = get_record(s, txn, a->items[i].key, &rec, &err);
+		int rc;
 
+		if (a->items[i].kind == STORE_ITEM_ALIVE) {
+			alive = true;
+			continue;
+		}
+		rc = get_record(s, txn, a->items[i].key, &rec, &err);
 		if (rc == MDB_CORRUPTED) {
 			log_msg(LOG_WARNING, "%s: record %s kept, not updated: %s",
 			    s->path, a->items[i].key, err->message);
@@ -267,7 +277,7 @@ apply_step(struct store_lmdb *s, MDB_txn *txn, void *ctx)
 		if ((rc = put_record(s, txn, a->items[i].key, &rec)) != 0)
 			return rc;
 	}
-	return 0;
+	return alive ? alive_put(s, txn, a->items, a->n) : 0;
 }
 
 static bool
@@ -510,26 +520,40 @@ get_alive(struct store_lmdb *s, MDB_txn *txn, struct alive *a)
 		memset(a, 0, sizeof(*a));
 }
 
+/* Mark the minute of every alive item among items[0..n) in one write. */
 static int
-alive_step(struct store_lmdb *s, MDB_txn *txn, void *ctx)
+alive_put(struct store_lmdb *s, MDB_txn *txn, const struct store_item *items,
+    size_t n)
 {
-	const int64_t *now = ctx;
 	/* Off the stack (1.4 KB); one write transaction at a time uses it. */
 	static struct alive a;
 	static uint8_t buf[ALIVE_SIZE];
 	MDB_val k = { sizeof(ALIVE_KEY) - 1, (void *)ALIVE_KEY }, v;
 
 	get_alive(s, txn, &a);
-	alive_mark(&a, *now);
+	for (size_t i = 0; i < n; i++)
+		if (items[i].kind == STORE_ITEM_ALIVE)
+			alive_mark(&a, items[i].update.now);
 	v.mv_size = alive_encode(&a, buf);
 	v.mv_data = buf;
 	return mdb_put(txn, s->meta, &k, &v, 0);
 }
 
+static int
+alive_step(struct store_lmdb *s, MDB_txn *txn, void *ctx)
+{
+	const struct store_item *it = ctx;
+
+	return alive_put(s, txn, it, 1);
+}
+
 static bool
 lmdb_alive_mark(struct store *st, int64_t now, GError **error)
 {
-	return write_txn((struct store_lmdb *)st, alive_step, &now,
+	struct store_item it = { .kind = STORE_ITEM_ALIVE,
+	    .update = { .now = now } };
+
+	return write_txn((struct store_lmdb *)st, alive_step, &it,
 	    "marking the primary alive", false, error);
 }
 

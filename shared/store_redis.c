@@ -7,15 +7,24 @@
  * Keys: PREFIX "net:" NETKEY is a hash per network (fields tf tl ts held
  * ev hc helo pf pl ps; times in ms), with the store's TTL renewed on every
  * update; PREFIX "alive" is a sorted set of the minutes the primary was
- * seen up. Every update is one server-side Lua script, so concurrent tar
- * pits and milters never lose a count or move a time backwards; a batch
- * of tar-pit events is pipelined in one round trip, and so is each
- * batch of a listing (SCAN, then every HGETALL of its keys).
+ * seen up (member and score both the minute), so a verdict reads the few
+ * minutes it needs by score. Every update is one server-side Lua script,
+ * so concurrent tar pits and milters never lose a count or move a time
+ * backwards; a batch of events is pipelined in one round trip, and so is
+ * each batch of a listing (SCAN, then every HGETALL of its keys).
  *
- * One connection per store, behind a mutex (the milter's threads share
- * it). Each command is bounded by redis_timeout; after a failure the
- * store answers "unavailable" at once and reconnects with a growing
- * backoff (up to 30 s), so no caller waits on a dead Redis.
+ * Scripts are called by their SHA1 (EVALSHA), not sent whole each time;
+ * a server that lacks one (restarted, SCRIPT FLUSH) answers NOSCRIPT and
+ * gets the text once (EVAL), which caches it again.
+ *
+ * A small pool of connections (redis_connections), each behind its own
+ * mutex: a thread takes a free one, else waits for the one with the
+ * fewest waiters, so one slow round trip holds up one connection's
+ * callers, not every milter thread. Connections open when first needed.
+ * Each command is bounded by redis_timeout; after a failure the store
+ * answers "unavailable" at once on every connection not open and
+ * reconnects with a growing backoff (up to 30 s, shared by the pool), so
+ * no caller waits on a dead Redis.
  *
  * Expiry is Redis's own (the TTL): store_expire has nothing to do.
  *
@@ -40,11 +49,22 @@
 #define BACKOFF_MAX	(30 * G_USEC_PER_SEC)
 #define SCAN_COUNT	"1000"
 
-struct store_redis {
-	struct store	base;
-	GMutex		lock;
+/* One connection of the pool. */
+struct conn {
+	GMutex		lock;		/* held by the thread using it */
+	gint		waiting;	/* threads blocked on lock */
 	redisContext	*ctx;		/* NULL while disconnected */
 	bool		closed;		/* the last failure: server hung up */
+};
+
+enum script { SCRIPT_TARPIT, SCRIPT_PRIMARY, SCRIPT_ALIVE, SCRIPTS };
+
+struct store_redis {
+	struct store	base;
+	struct conn	*conns;
+	unsigned	nconns;
+	bool		eval_only;	/* never EVALSHA (benchmarks) */
+	char		sha[SCRIPTS][41];	/* of each script's text */
 	char		*where;		/* "127.0.0.1:6379" or "unix:/path" */
 	char		*host;		/* NULL for a unix socket */
 	int		port;
@@ -54,6 +74,8 @@ struct store_redis {
 	struct timeval	timeout;
 	char		*prefix;
 	int64_t		ttl;
+	char		ttl_text[24];	/* ttl in decimal, for the scripts */
+	GMutex		state;		/* retry_at, backoff */
 	gint64		retry_at;	/* monotonic us; 0: may connect now */
 	gint64		backoff;
 };
@@ -98,6 +120,49 @@ static const char alive_lua[] =
     "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[2])\n"
     "return 1\n";
 
+static const char *const script_text[SCRIPTS] = {
+	[SCRIPT_TARPIT] = tarpit_lua,
+	[SCRIPT_PRIMARY] = primary_lua,
+	[SCRIPT_ALIVE] = alive_lua,
+};
+
+/*
+ * The first two arguments of a call of script: EVALSHA and its SHA1, or
+ * (eval) EVAL and its text.
+ */
+static void
+script_argv(const struct store_redis *s, enum script sc, bool eval,
+    const char **argv, size_t *lens)
+{
+	eval = eval || s->eval_only;
+	argv[0] = eval ? "EVAL" : "EVALSHA";
+	argv[1] = eval ? script_text[sc] : s->sha[sc];
+	if (lens != NULL) {
+		lens[0] = strlen(argv[0]);
+		lens[1] = strlen(argv[1]);
+	}
+}
+
+/* The script of an EVALSHA call argv, or SCRIPTS if it is none of ours. */
+static enum script
+evalsha_script(const struct store_redis *s, int argc, const char **argv)
+{
+	if (argc < 2 || strcmp(argv[0], "EVALSHA") != 0)
+		return SCRIPTS;
+	for (int i = 0; i < SCRIPTS; i++)
+		if (strcmp(argv[1], s->sha[i]) == 0)
+			return (enum script)i;
+	return SCRIPTS;
+}
+
+/* Did the server not know the script (restarted, SCRIPT FLUSH)? */
+static bool
+is_noscript(const redisReply *r)
+{
+	return r->type == REDIS_REPLY_ERROR &&
+	    g_str_has_prefix(r->str, "NOSCRIPT");
+}
+
 static void
 set_error(struct store_redis *s, GError **error, int code, const char *what,
     const char *why)
@@ -117,34 +182,65 @@ was_closed(const redisContext *c)
 	    (errno == ECONNRESET || errno == EPIPE));
 }
 
-/* Drop a broken connection; the next call waits out the backoff. */
+/*
+ * Drop a broken connection; the next connection attempt on any of the
+ * pool's waits out the backoff.
+ */
 static void
-disconnect(struct store_redis *s)
+disconnect(struct store_redis *s, struct conn *c)
 {
-	if (s->ctx != NULL) {
-		redisFree(s->ctx);
-		s->ctx = NULL;
+	if (c->ctx != NULL) {
+		redisFree(c->ctx);
+		c->ctx = NULL;
 	}
+	g_mutex_lock(&s->state);
 	s->backoff = s->backoff == 0 ? BACKOFF_FIRST :
 	    MIN(s->backoff * 2, BACKOFF_MAX);
 	s->retry_at = g_get_monotonic_time() + s->backoff;
+	g_mutex_unlock(&s->state);
 }
 
-/* Run one command (argv) and return its reply, or NULL with error set. */
+/* One round trip; NULL with error set if the connection failed. */
 static redisReply *
-command(struct store_redis *s, int argc, const char **argv,
-    const size_t *lens, const char *what, GError **error)
+round_trip(struct store_redis *s, struct conn *c, int argc,
+    const char **argv, const size_t *lens, const char *what, GError **error)
 {
-	redisReply *r = redisCommandArgv(s->ctx, argc, argv, lens);
+	redisReply *r = redisCommandArgv(c->ctx, argc, argv, lens);
 
 	if (r == NULL) {
 		set_error(s, error, STORE_ERROR_UNAVAILABLE, what,
-		    s->ctx->errstr[0] != '\0' ? s->ctx->errstr :
+		    c->ctx->errstr[0] != '\0' ? c->ctx->errstr :
 		    "no reply");
-		s->closed = was_closed(s->ctx);
-		disconnect(s);
-		return NULL;
+		c->closed = was_closed(c->ctx);
+		disconnect(s, c);
 	}
+	return r;
+}
+
+/*
+ * Run one command (argv) and return its reply, or NULL with error set.
+ * An EVALSHA the server has no script for is sent again as EVAL.
+ */
+static redisReply *
+command(struct store_redis *s, struct conn *c, int argc, const char **argv,
+    const size_t *lens, const char *what, GError **error)
+{
+	redisReply *r = round_trip(s, c, argc, argv, lens, what, error);
+	enum script sc;
+
+	if (r != NULL && is_noscript(r) &&
+	    (sc = evalsha_script(s, argc, argv)) != SCRIPTS) {
+		g_autofree const char **again = g_memdup2(argv,
+		    (gsize)argc * sizeof(*argv));
+		g_autofree size_t *again_lens = lens == NULL ? NULL :
+		    g_memdup2(lens, (gsize)argc * sizeof(*lens));
+
+		freeReplyObject(r);
+		script_argv(s, sc, true, again, again_lens);
+		r = round_trip(s, c, argc, again, again_lens, what, error);
+	}
+	if (r == NULL)
+		return NULL;
 	if (r->type == REDIS_REPLY_ERROR) {
 		set_error(s, error, STORE_ERROR_IO, what, r->str);
 		freeReplyObject(r);
@@ -153,35 +249,53 @@ command(struct store_redis *s, int argc, const char **argv,
 	return r;
 }
 
-/* Connect, authenticate and select the database, if not connected. */
+/* Is the pool waiting out its backoff (and not told to try now)? */
 static bool
-ensure(struct store_redis *s, GError **error)
+backing_off(struct store_redis *s, bool now)
+{
+	bool wait;
+
+	g_mutex_lock(&s->state);
+	if (now)
+		s->retry_at = 0;
+	wait = s->retry_at != 0 && g_get_monotonic_time() < s->retry_at;
+	g_mutex_unlock(&s->state);
+	return wait;
+}
+
+/*
+ * Connect c, authenticate and select the database, if not connected;
+ * now: even during the backoff.
+ */
+static bool
+ensure(struct store_redis *s, struct conn *c, bool now, GError **error)
 {
 	redisReply *r;
 	char db[16];
 
-	if (s->ctx != NULL)
+	if (c->ctx != NULL)
 		return true;
-	if (s->retry_at != 0 && g_get_monotonic_time() < s->retry_at) {
+	if (backing_off(s, now)) {
 		set_error(s, error, STORE_ERROR_UNAVAILABLE, "unavailable",
 		    "waiting before the next connection attempt");
 		return false;
 	}
-	s->ctx = s->host != NULL ?
+	c->ctx = s->host != NULL ?
 	    redisConnectWithTimeout(s->host, s->port, s->timeout) :
 	    redisConnectUnixWithTimeout(s->path, s->timeout);
-	if (s->ctx == NULL || s->ctx->err != 0) {
+	if (c->ctx == NULL || c->ctx->err != 0) {
 		set_error(s, error, STORE_ERROR_UNAVAILABLE, "connect",
-		    s->ctx != NULL ? s->ctx->errstr : "out of memory");
-		disconnect(s);
+		    c->ctx != NULL ? c->ctx->errstr : "out of memory");
+		disconnect(s, c);
 		return false;
 	}
-	redisSetTimeout(s->ctx, s->timeout);
+	redisSetTimeout(c->ctx, s->timeout);
 	if (s->password[0] != '\0') {
 		const char *argv[] = { "AUTH", s->password };
 
-		if ((r = command(s, 2, argv, NULL, "AUTH", error)) == NULL) {
-			disconnect(s);
+		if ((r = command(s, c, 2, argv, NULL, "AUTH", error)) ==
+		    NULL) {
+			disconnect(s, c);
 			return false;
 		}
 		freeReplyObject(r);
@@ -190,15 +304,47 @@ ensure(struct store_redis *s, GError **error)
 	{
 		const char *argv[] = { "SELECT", db };
 
-		if ((r = command(s, 2, argv, NULL, "SELECT", error)) == NULL) {
-			disconnect(s);
+		if ((r = command(s, c, 2, argv, NULL, "SELECT", error)) ==
+		    NULL) {
+			disconnect(s, c);
 			return false;
 		}
 		freeReplyObject(r);
 	}
+	g_mutex_lock(&s->state);
 	s->backoff = 0;
 	s->retry_at = 0;
+	g_mutex_unlock(&s->state);
 	return true;
+}
+
+/*
+ * A connection of the pool for this thread: the first free one, else the
+ * one the fewest threads wait for. Free connections are taken in order,
+ * so a quiet store keeps one connection open, a busy one up to the pool.
+ */
+static struct conn *
+conn_get(struct store_redis *s)
+{
+	struct conn *best = NULL;
+
+	for (unsigned i = 0; i < s->nconns; i++)
+		if (g_mutex_trylock(&s->conns[i].lock))
+			return &s->conns[i];
+	for (unsigned i = 0; i < s->nconns; i++)
+		if (best == NULL || g_atomic_int_get(&s->conns[i].waiting) <
+		    g_atomic_int_get(&best->waiting))
+			best = &s->conns[i];
+	g_atomic_int_inc(&best->waiting);
+	g_mutex_lock(&best->lock);
+	g_atomic_int_dec_and_test(&best->waiting);
+	return best;
+}
+
+static void
+conn_put(struct conn *c)
+{
+	g_mutex_unlock(&c->lock);
 }
 
 /*
@@ -207,34 +353,32 @@ ensure(struct store_redis *s, GError **error)
  * is tried at once, without the backoff.
  */
 static redisReply *
-command_retry(struct store_redis *s, int argc, const char **argv,
-    const char *what, GError **error)
+command_retry(struct store_redis *s, struct conn *c, int argc,
+    const char **argv, const char *what, GError **error)
 {
-	bool reused = s->ctx != NULL;
+	bool reused = c->ctx != NULL;
 	redisReply *r;
 
-	if (!ensure(s, error))
+	if (!ensure(s, c, false, error))
 		return NULL;
-	r = command(s, argc, argv, NULL, what, error);
-	if (r == NULL && reused && s->ctx == NULL && s->closed) {
+	r = command(s, c, argc, argv, NULL, what, error);
+	if (r == NULL && reused && c->ctx == NULL && c->closed) {
 		g_clear_error(error);
-		s->retry_at = 0;
-		if (ensure(s, error))
-			r = command(s, argc, argv, NULL, what, error);
+		if (ensure(s, c, true, error))
+			r = command(s, c, argc, argv, NULL, what, error);
 	}
 	return r;
 }
 
-/* command_retry under the store's lock, for the one-command operations. */
+/* command_retry on a connection of the pool, for one-command operations. */
 static redisReply *
-locked_command(struct store_redis *s, int argc, const char **argv,
+pool_command(struct store_redis *s, int argc, const char **argv,
     const char *what, GError **error)
 {
-	redisReply *r;
+	struct conn *c = conn_get(s);
+	redisReply *r = command_retry(s, c, argc, argv, what, error);
 
-	g_mutex_lock(&s->lock);
-	r = command_retry(s, argc, argv, what, error);
-	g_mutex_unlock(&s->lock);
+	conn_put(c);
 	return r;
 }
 
@@ -315,92 +459,168 @@ bad:
 /* primary_lua's arguments for key k (prefixed) at now, into argv. */
 #define CONTACT_ARGC	6
 static void
-contact_args(const char **argv, const char *k, int64_t now, char *t,
-    size_t tsize, const char *ttl)
+contact_args(const struct store_redis *s, bool eval, const char **argv,
+    const char *k, int64_t now, char *t, size_t tsize)
 {
 	g_snprintf(t, tsize, "%" G_GINT64_FORMAT, now);
-	argv[0] = "EVAL";
-	argv[1] = primary_lua;
+	script_argv(s, SCRIPT_PRIMARY, eval, argv, NULL);
 	argv[2] = "1";
 	argv[3] = k;
 	argv[4] = t;
-	argv[5] = ttl;
+	argv[5] = s->ttl_text;
+}
+
+/* alive_lua's arguments: mark the minute of now, into argv. */
+#define ALIVE_ARGC	6
+static void
+alive_args(const struct store_redis *s, bool eval, const char **argv,
+    const char *k, int64_t now, char *m, char *oldest, size_t size)
+{
+	int64_t minute = now / ALIVE_MINUTE_MS;
+
+	g_snprintf(m, size, "%" G_GINT64_FORMAT, minute);
+	g_snprintf(oldest, size, "%" G_GINT64_FORMAT,
+	    minute - ALIVE_MINUTES + 1);
+	script_argv(s, SCRIPT_ALIVE, eval, argv, NULL);
+	argv[2] = "1";
+	argv[3] = k;
+	argv[4] = m;
+	argv[5] = oldest;
 }
 
 /* Queue a contact: the script redis_primary_contact runs too. */
 static void
-append_contact(struct store_redis *s, const struct store_item *it,
-    const char *ttl)
+append_contact(struct store_redis *s, struct conn *c,
+    const struct store_item *it, bool eval)
 {
 	g_autofree char *key = net_key(s, it->key);
 	const char *argv[CONTACT_ARGC];
 	char now[24];
 
-	contact_args(argv, key, it->update.now, now, sizeof(now), ttl);
-	redisAppendCommandArgv(s->ctx, CONTACT_ARGC, argv, NULL);
+	contact_args(s, eval, argv, key, it->update.now, now, sizeof(now));
+	redisAppendCommandArgv(c->ctx, CONTACT_ARGC, argv, NULL);
+}
+
+/* Queue an alive mark: the script redis_alive_mark runs too. */
+static void
+append_alive(struct store_redis *s, struct conn *c,
+    const struct store_item *it, bool eval)
+{
+	g_autofree char *key = g_strconcat(s->prefix, "alive", NULL);
+	const char *argv[ALIVE_ARGC];
+	char m[24], oldest[24];
+
+	alive_args(s, eval, argv, key, it->update.now, m, oldest, sizeof(m));
+	redisAppendCommandArgv(c->ctx, ALIVE_ARGC, argv, NULL);
 }
 
 /* Queue a tar-pit event on the connection. */
 static void
-append_tarpit(struct store_redis *s, const struct store_item *it,
-    const char *ttl)
+append_tarpit(struct store_redis *s, struct conn *c,
+    const struct store_item *it, bool eval)
 {
 	const struct tarpit_update *u = &it->update;
 	g_autofree char *key = net_key(s, it->key);
 	char now[24], held[24], ev[16], hc[8];
-	const char *argv[] = { "EVAL", tarpit_lua, "1", key, now,
+	const char *argv[] = { NULL, NULL, "1", key, now,
 	    u->new_session ? "1" : "0", held, ev,
-	    u->has_helo ? "1" : "0", u->helo, hc, ttl };
+	    u->has_helo ? "1" : "0", u->helo, hc, s->ttl_text };
 	size_t lens[G_N_ELEMENTS(argv)];
 
 	g_snprintf(now, sizeof(now), "%" G_GINT64_FORMAT, u->now);
 	g_snprintf(held, sizeof(held), "%" G_GUINT64_FORMAT, u->held_ms);
 	g_snprintf(ev, sizeof(ev), "%u", u->evidence & EVIDENCE_ALL);
 	g_snprintf(hc, sizeof(hc), "%u", u->helo_class);
-	for (size_t a = 0; a < G_N_ELEMENTS(argv); a++)
+	script_argv(s, SCRIPT_TARPIT, eval, argv, lens);
+	for (size_t a = 2; a < G_N_ELEMENTS(argv); a++)
 		lens[a] = a == 9 ? (u->has_helo ? u->helo_len : 0) :
 		    strlen(argv[a]);
-	redisAppendCommandArgv(s->ctx, (int)G_N_ELEMENTS(argv), argv, lens);
+	redisAppendCommandArgv(c->ctx, (int)G_N_ELEMENTS(argv), argv, lens);
+}
+
+static void
+append_item(struct store_redis *s, struct conn *c,
+    const struct store_item *it, bool eval)
+{
+	switch (it->kind) {
+	case STORE_ITEM_CONTACT:
+		append_contact(s, c, it, eval);
+		break;
+	case STORE_ITEM_ALIVE:
+		append_alive(s, c, it, eval);
+		break;
+	case STORE_ITEM_TARPIT:
+		append_tarpit(s, c, it, eval);
+		break;
+	}
+}
+
+/*
+ * Send items[i] for every i in which (all if which is NULL) pipelined,
+ * as EVAL if eval, and read every reply. An item the server has no
+ * script for is added to *noscript (allocated for n on the first). A
+ * connection failure sets *transport if the server closed it.
+ */
+static bool
+send_items(struct store_redis *s, struct conn *c,
+    const struct store_item *items, size_t n, const bool *which, bool eval,
+    bool **noscript, bool *transport, GError **error)
+{
+	const char *what = store_items_what(items, n);
+	bool ok = true;
+
+	for (size_t i = 0; i < n; i++)
+		if (which == NULL || which[i])
+			append_item(s, c, &items[i], eval);
+	for (size_t i = 0; i < n; i++) {
+		redisReply *r = NULL;
+
+		if (which != NULL && !which[i])
+			continue;
+		if (redisGetReply(c->ctx, (void **)&r) != REDIS_OK) {
+			g_clear_error(error);
+			set_error(s, error, STORE_ERROR_UNAVAILABLE, what,
+			    c->ctx->errstr);
+			*transport = was_closed(c->ctx);
+			disconnect(s, c);
+			return false;
+		}
+		if (is_noscript(r) && !eval) {
+			if (*noscript == NULL)
+				*noscript = g_new0(bool, n);
+			(*noscript)[i] = true;
+		} else if (r->type == REDIS_REPLY_ERROR && ok) {
+			if (error == NULL || *error == NULL)
+				set_error(s, error, STORE_ERROR_IO, what,
+				    r->str);
+			ok = false;
+		}
+		freeReplyObject(r);
+	}
+	return ok;
 }
 
 /*
  * Send the batch pipelined and read every reply; see redis_apply. Each
  * event is its own script call, atomic on its record: the batch saves
- * round trips.
+ * round trips. Calls the server had no script for are sent again with
+ * the script's text, after the rest (the scripts are gone for all of a
+ * batch at once, unless another client loads one between two calls).
  */
 static bool
-send_batch(struct store_redis *s, const struct store_item *items, size_t n,
-    bool *transport, GError **error)
+send_batch(struct store_redis *s, struct conn *c,
+    const struct store_item *items, size_t n, bool *transport,
+    GError **error)
 {
-	const char *what = store_items_what(items, n);
-	char ttl[24];
-	bool ok = true;
+	g_autofree bool *noscript = NULL;
+	bool ok;
 
 	*transport = false;
-	g_snprintf(ttl, sizeof(ttl), "%" G_GINT64_FORMAT, s->ttl);
-	for (size_t i = 0; i < n; i++) {
-		if (items[i].kind == STORE_ITEM_CONTACT)
-			append_contact(s, &items[i], ttl);
-		else
-			append_tarpit(s, &items[i], ttl);
-	}
-	for (size_t i = 0; i < n; i++) {
-		redisReply *r = NULL;
-
-		if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
-			g_clear_error(error);
-			set_error(s, error, STORE_ERROR_UNAVAILABLE, what,
-			    s->ctx->errstr);
-			*transport = was_closed(s->ctx);
-			disconnect(s);
-			return false;
-		}
-		if (r->type == REDIS_REPLY_ERROR && ok) {
-			set_error(s, error, STORE_ERROR_IO, what, r->str);
-			ok = false;
-		}
-		freeReplyObject(r);
-	}
+	ok = send_items(s, c, items, n, NULL, false, &noscript, transport,
+	    error);
+	if (noscript != NULL && c->ctx != NULL)
+		ok = send_items(s, c, items, n, noscript, true, &noscript,
+		    transport, error) && ok;
 	return ok;
 }
 
@@ -413,20 +633,18 @@ redis_apply(struct store *st, const struct store_item *items,
     size_t n, GError **error)
 {
 	struct store_redis *s = (struct store_redis *)st;
-	bool reused, transport, ok = false;
+	struct conn *c = conn_get(s);
+	bool reused = c->ctx != NULL, transport, ok = false;
 
-	g_mutex_lock(&s->lock);
-	reused = s->ctx != NULL;
-	if (ensure(s, error)) {
-		ok = send_batch(s, items, n, &transport, error);
+	if (ensure(s, c, false, error)) {
+		ok = send_batch(s, c, items, n, &transport, error);
 		if (!ok && transport && reused) {
 			g_clear_error(error);
-			s->retry_at = 0;
-			ok = ensure(s, error) &&
-			    send_batch(s, items, n, &transport, error);
+			ok = ensure(s, c, true, error) &&
+			    send_batch(s, c, items, n, &transport, error);
 		}
 	}
-	g_mutex_unlock(&s->lock);
+	conn_put(c);
 	return ok;
 }
 
@@ -436,14 +654,13 @@ redis_primary_contact(struct store *st, const char *key, int64_t now,
 {
 	struct store_redis *s = (struct store_redis *)st;
 	g_autofree char *k = net_key(s, key);
-	char t[24], ttl[24];
+	char t[24];
 	const char *argv[CONTACT_ARGC];
 	redisReply *r;
 	bool ok;
 
-	g_snprintf(ttl, sizeof(ttl), "%" G_GINT64_FORMAT, s->ttl);
-	contact_args(argv, k, now, t, sizeof(t), ttl);
-	r = locked_command(s, CONTACT_ARGC, argv,
+	contact_args(s, false, argv, k, now, t, sizeof(t));
+	r = pool_command(s, CONTACT_ARGC, argv,
 	    "recording a primary contact", error);
 	if (r == NULL)
 		return false;
@@ -467,7 +684,7 @@ redis_lookup(struct store *st, const char *key, struct hit_record *rec,
 	bool ok;
 
 	*found = false;
-	r = locked_command(s, 2, argv, "reading", error);
+	r = pool_command(s, 2, argv, "reading", error);
 	if (r == NULL)
 		return false;
 	ok = decode_hash(s, key, r, rec, error);
@@ -551,11 +768,11 @@ listed_decode(struct store_redis *s, const char *key, const redisReply *r,
 /*
  * Read the records of one SCAN batch (keys, an array reply) into batch,
  * pipelined: every HGETALL is sent, then every reply read, one round
- * trip for the batch. The caller holds the lock.
+ * trip for the batch, on the caller's connection.
  */
 static bool
-listing_read(struct store_redis *s, const redisReply *keys, GArray *batch,
-    size_t *bad, GError **error)
+listing_read(struct store_redis *s, struct conn *c, const redisReply *keys,
+    GArray *batch, size_t *bad, GError **error)
 {
 	g_autofree char *netp = g_strconcat(s->prefix, "net:", NULL);
 	size_t plen = strlen(netp), sent = 0;
@@ -573,10 +790,10 @@ listing_read(struct store_redis *s, const redisReply *keys, GArray *batch,
 			continue;
 		argv[1] = keys->element[i]->str;
 		lens[1] = keys->element[i]->len;
-		if (redisAppendCommandArgv(s->ctx, 2, argv, lens) != REDIS_OK) {
+		if (redisAppendCommandArgv(c->ctx, 2, argv, lens) != REDIS_OK) {
 			set_error(s, error, STORE_ERROR_UNAVAILABLE, "listing",
 			    "out of memory");
-			disconnect(s);
+			disconnect(s, c);
 			return false;
 		}
 		sent++;
@@ -585,11 +802,11 @@ listing_read(struct store_redis *s, const redisReply *keys, GArray *batch,
 		redisReply *r = NULL;
 		struct listed l;
 
-		if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK) {
+		if (redisGetReply(c->ctx, (void **)&r) != REDIS_OK) {
 			g_clear_error(&refused);
 			set_error(s, error, STORE_ERROR_UNAVAILABLE,
-			    "listing", s->ctx->errstr);
-			disconnect(s);
+			    "listing", c->ctx->errstr);
+			disconnect(s, c);
 			return false;
 		}
 		if (listed_decode(s, names[i], r, &l, bad, &refused))
@@ -605,8 +822,8 @@ listing_read(struct store_redis *s, const redisReply *keys, GArray *batch,
 
 /*
  * One SCAN step from *cursor and its records into batch; *cursor moves
- * on ("0": the listing is complete). Under the lock, released before
- * the callbacks run.
+ * on ("0": the listing is complete). On one connection, given back
+ * before the callbacks run (the cursor is the server's, good on any).
  */
 static bool
 listing_step(struct store_redis *s, const char *match, char **cursor,
@@ -614,11 +831,11 @@ listing_step(struct store_redis *s, const char *match, char **cursor,
 {
 	const char *argv[] = { "SCAN", *cursor, "MATCH", match, "COUNT",
 	    SCAN_COUNT };
+	struct conn *c = conn_get(s);
 	redisReply *r;
 	bool ok = false;
 
-	g_mutex_lock(&s->lock);
-	r = command_retry(s, G_N_ELEMENTS(argv), argv, "listing", error);
+	r = command_retry(s, c, G_N_ELEMENTS(argv), argv, "listing", error);
 	if (r == NULL)
 		goto out;
 	if (r->type != REDIS_REPLY_ARRAY || r->elements != 2 ||
@@ -628,7 +845,7 @@ listing_step(struct store_redis *s, const char *match, char **cursor,
 		    "unexpected reply to SCAN");
 		goto out;
 	}
-	ok = listing_read(s, r->element[1], batch, bad, error);
+	ok = listing_read(s, c, r->element[1], batch, bad, error);
 	if (ok) {
 		g_free(*cursor);
 		*cursor = g_strndup(r->element[0]->str, r->element[0]->len);
@@ -636,14 +853,14 @@ listing_step(struct store_redis *s, const char *match, char **cursor,
 out:
 	if (r != NULL)
 		freeReplyObject(r);
-	g_mutex_unlock(&s->lock);
+	conn_put(c);
 	return ok;
 }
 
 /*
  * SCAN in batches of about SCAN_COUNT keys, each batch's records read in
  * one pipelined round trip: memory is one batch, whatever the store
- * holds, and the lock is never held across a callback. A key deleted or
+ * holds, and no connection is held across a callback. A key deleted or
  * expired between SCAN and HGETALL is skipped. SCAN may return a key
  * twice if Redis resizes its table during the listing.
  */
@@ -680,7 +897,7 @@ redis_forget(struct store *st, const char *key, bool *found, GError **error)
 	const char *argv[] = { "DEL", k };
 	redisReply *r;
 
-	r = locked_command(s, 2, argv, "forgetting", error);
+	r = pool_command(s, 2, argv, "forgetting", error);
 	if (r == NULL)
 		return false;
 	*found = r->type == REDIS_REPLY_INTEGER && r->integer > 0;
@@ -707,14 +924,11 @@ redis_alive_mark(struct store *st, int64_t now, GError **error)
 	struct store_redis *s = (struct store_redis *)st;
 	g_autofree char *k = g_strconcat(s->prefix, "alive", NULL);
 	char m[24], oldest[24];
-	const char *argv[] = { "EVAL", alive_lua, "1", k, m, oldest };
-	int64_t minute = now / ALIVE_MINUTE_MS;
+	const char *argv[ALIVE_ARGC];
 	redisReply *r;
 
-	g_snprintf(m, sizeof(m), "%" G_GINT64_FORMAT, minute);
-	g_snprintf(oldest, sizeof(oldest), "%" G_GINT64_FORMAT,
-	    minute - ALIVE_MINUTES + 1);
-	r = locked_command(s, G_N_ELEMENTS(argv), argv,
+	alive_args(s, false, argv, k, now, m, oldest, sizeof(m));
+	r = pool_command(s, ALIVE_ARGC, argv,
 	    "marking the primary alive", error);
 	if (r == NULL)
 		return false;
@@ -722,19 +936,36 @@ redis_alive_mark(struct store *st, int64_t now, GError **error)
 	return true;
 }
 
+/* A ZRANGEBYSCORE bound: the minute of ms t, or the open end. */
+static void
+minute_bound(int64_t t, const char *open, char *buf, size_t size)
+{
+	if (t == INT64_MIN || t == INT64_MAX)
+		g_strlcpy(buf, open, size);
+	else
+		g_snprintf(buf, size, "%" G_GINT64_FORMAT,
+		    t / ALIVE_MINUTE_MS);
+}
+
+/*
+ * The minutes from..to by score, at most the ring (ZREMRANGEBYSCORE in
+ * alive_lua keeps the set to it): a verdict reads a few members, not
+ * the whole set; store_alive_get (-inf..+inf) still reads it all.
+ */
 static bool
 redis_alive_get(struct store *st, int64_t from, int64_t to, struct alive *out,
     GError **error)
 {
 	struct store_redis *s = (struct store_redis *)st;
 	g_autofree char *k = g_strconcat(s->prefix, "alive", NULL);
-	const char *argv[] = { "ZRANGE", k, "0", "-1" };
+	char lo[24], hi[24];
+	const char *argv[] = { "ZRANGEBYSCORE", k, lo, hi };
 	redisReply *r;
 
-	(void)from;	/* still the whole set (ZRANGE) */
-	(void)to;
+	minute_bound(from, "-inf", lo, sizeof(lo));
+	minute_bound(to, "+inf", hi, sizeof(hi));
 	memset(out, 0, sizeof(*out));
-	r = locked_command(s, G_N_ELEMENTS(argv), argv, "reading liveness",
+	r = pool_command(s, G_N_ELEMENTS(argv), argv, "reading liveness",
 	    error);
 	if (r == NULL)
 		return false;
@@ -743,7 +974,8 @@ redis_alive_get(struct store *st, int64_t from, int64_t to, struct alive *out,
 	    i++) {
 		int64_t m;
 
-		if (field_num(r->element[i]->str, r->element[i]->len, &m))
+		if (r->element[i]->type == REDIS_REPLY_STRING &&
+		    field_num(r->element[i]->str, r->element[i]->len, &m))
 			alive_mark(out, m * ALIVE_MINUTE_MS);
 	}
 	freeReplyObject(r);
@@ -755,9 +987,13 @@ redis_free(struct store *st)
 {
 	struct store_redis *s = (struct store_redis *)st;
 
-	if (s->ctx != NULL)
-		redisFree(s->ctx);
-	g_mutex_clear(&s->lock);
+	for (unsigned i = 0; i < s->nconns; i++) {
+		if (s->conns[i].ctx != NULL)
+			redisFree(s->conns[i].ctx);
+		g_mutex_clear(&s->conns[i].lock);
+	}
+	g_free(s->conns);
+	g_mutex_clear(&s->state);
 	g_free(s->where);
 	g_free(s->host);
 	g_free(s->path);
@@ -788,7 +1024,18 @@ store_redis_open(const struct store_options *o, GError **error)
 	int64_t ms = o->redis_timeout > 0 ? o->redis_timeout : 50;
 
 	s->base.ops = &redis_ops;
-	g_mutex_init(&s->lock);
+	s->nconns = o->redis_connections > 0 ? o->redis_connections : 4;
+	s->conns = g_new0(struct conn, s->nconns);
+	for (unsigned i = 0; i < s->nconns; i++)
+		g_mutex_init(&s->conns[i].lock);
+	g_mutex_init(&s->state);
+	s->eval_only = o->redis_eval_only;
+	for (int i = 0; i < SCRIPTS; i++) {
+		g_autofree char *sha = g_compute_checksum_for_string(
+		    G_CHECKSUM_SHA1, script_text[i], -1);
+
+		g_strlcpy(s->sha[i], sha, sizeof(s->sha[i]));
+	}
 	s->where = g_strdup(spec);
 	s->base.describe = g_strdup_printf("redis:%s", spec);
 	s->password = g_strdup(o->redis_password != NULL ? o->redis_password :
@@ -797,6 +1044,8 @@ store_redis_open(const struct store_options *o, GError **error)
 	    "slowspam:");
 	s->db = o->redis_db;
 	s->ttl = o->ttl > 0 ? o->ttl : 30 * 86400000LL;
+	g_snprintf(s->ttl_text, sizeof(s->ttl_text), "%" G_GINT64_FORMAT,
+	    s->ttl);
 	s->timeout.tv_sec = (time_t)(ms / 1000);
 	s->timeout.tv_usec = (suseconds_t)(ms % 1000) * 1000;
 	if (g_str_has_prefix(spec, "unix:")) {
@@ -818,9 +1067,10 @@ store_redis_open(const struct store_options *o, GError **error)
 	/*
 	 * A wrong password or database is a clear error at start; a Redis
 	 * that is down is not: the store starts disconnected and connects
-	 * later, like after any outage.
+	 * later, like after any outage. The other connections of the pool
+	 * open when first needed.
 	 */
-	if (!ensure(s, &err)) {
+	if (!ensure(s, &s->conns[0], false, &err)) {
 		if (err->code != STORE_ERROR_UNAVAILABLE) {
 			g_propagate_error(error, g_steal_pointer(&err));
 			redis_free(&s->base);

@@ -164,6 +164,15 @@ storeq_push_contact(struct storeq *q, const char *key, int64_t now)
 	return push(q, key, &it);
 }
 
+bool
+storeq_push_alive(struct storeq *q, int64_t now)
+{
+	struct store_item it = { .kind = STORE_ITEM_ALIVE };
+
+	it.update.now = now;
+	return push(q, "", &it);
+}
+
 void
 storeq_flush(struct storeq *q)
 {

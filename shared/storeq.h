@@ -40,6 +40,8 @@ bool	storeq_push(struct storeq *q, const char *key,
  * the queue was full (counted). Both kinds share one queue, in order.
  */
 bool	storeq_push_contact(struct storeq *q, const char *key, int64_t now);
+/* Queue a mark of the primary alive at now (store_alive_mark), likewise. */
+bool	storeq_push_alive(struct storeq *q, int64_t now);
 /* Wait until everything pushed so far is written or failed. */
 void	storeq_flush(struct storeq *q);
 void	storeq_get_stats(struct storeq *q, struct storeq_stats *out);

@@ -87,6 +87,7 @@ test_defaults(void)
 	g_assert_cmpuint(c->store.redis_db, ==, 0);
 	g_assert_cmpint(c->store.redis_timeout, ==, 50);
 	g_assert_cmpstr(c->store.redis_prefix, ==, "slowspam:");
+	g_assert_cmpuint(c->store.redis_connections, ==, 4);
 	g_assert_cmpint(c->milter.alive_margin, ==, 10 * 60000);
 	g_assert_cmpint(c->milter.grace, ==, 10 * 60000);
 	g_assert_cmpstr(c->milter.allow_list, ==, "");
@@ -186,6 +187,7 @@ test_every_key(void)
 	g_assert_cmpstr(c->store.redis_password, ==, "s3cret#not-a-comment");
 	g_assert_cmpuint(c->store.redis_db, ==, 3);
 	g_assert_cmpint(c->store.redis_timeout, ==, 200);
+	g_assert_cmpuint(c->store.redis_connections, ==, 16);
 	g_assert_cmpint(c->log.level, ==, LOG_DEBUG);
 	g_assert_cmpint(c->log.facility, ==, LOG_LOCAL3);
 
@@ -193,6 +195,7 @@ test_every_key(void)
 	g_assert_cmpstr(so.path, ==, c->store.path);
 	g_assert_cmpuint(so.map_size, ==, c->store.map_size);
 	g_assert_cmpint(so.ttl, ==, c->store.ttl);
+	g_assert_cmpuint(so.redis_connections, ==, 16);
 	g_assert_false(so.read_only);
 	conf_free(c);
 }
@@ -449,6 +452,10 @@ test_together(void)
 		    "(1h to 3650d)" },
 		{ "[store]\nredis = localhost\n", "[store] redis: " },
 		{ "[store]\nredis_prefix = a b\n", "[store] redis_prefix: " },
+		{ "[store]\nredis_connections = 0\n", "[store] "
+		    "redis_connections: \"0\": out of range (1 to 64)" },
+		{ "[store]\nredis_connections = 65\n", "[store] "
+		    "redis_connections: \"65\": out of range (1 to 64)" },
 		{ "[milter]\non_store_error = drop\n", "[milter] on_store_error: "
 		    "\"drop\": not one of the allowed values (accept | tempfail)" },
 		{ "[store]\nttl = 99999999999999999999d\n", "[store] ttl: " },

@@ -258,6 +258,111 @@ test_mixed_batch(void)
 	store_free(st);
 }
 
+/* A mark of the primary alive at now, as storeq_push_alive queues it. */
+static struct store_item
+alive_item(int64_t now)
+{
+	struct store_item it = { .kind = STORE_ITEM_ALIVE,
+	    .update = { .now = now } };
+
+	return it;
+}
+
+#define MIN_MS	ALIVE_MINUTE_MS
+/* T0's minute, where a test counts in whole minutes. */
+#define M0	(T0 / MIN_MS * MIN_MS)
+
+/*
+ * Alive marks in a batch, among the other kinds: every mark lands, the
+ * other events are merged in order as ever (the last HELO wins), and a
+ * batch of marks alone needs no key.
+ */
+static void
+test_alive_batch(void)
+{
+	g_autofree char *path = new_path("alive-batch");
+	struct store *st = open_store(path, 1u << 30, 0, false);
+	struct store_item items[] = {
+		alive_item(M0),
+		item("192.0.2.20/32", M0, true, "first.client.test"),
+		contact("192.0.2.20/32", M0 + 1000),
+		alive_item(M0 + 5 * MIN_MS),
+		item("192.0.2.20/32", M0 + 2000, true, "second.client.test"),
+		alive_item(M0 + 5 * MIN_MS + 1000),
+		alive_item(M0 + 2 * MIN_MS),
+	};
+	struct store_item alone[] = {
+		alive_item(M0 + 9 * MIN_MS), alive_item(M0 + 10 * MIN_MS),
+	};
+	struct alive a;
+	struct hit_record r;
+	g_autoptr(GError) err = NULL;
+
+	g_assert_true(store_apply(st, items, G_N_ELEMENTS(items), &err));
+	g_assert_no_error(err);
+	r = must_find(st, "192.0.2.20/32");
+	g_assert_cmpuint(r.tarpit_sessions, ==, 2);
+	g_assert_cmpuint(r.primary_sessions, ==, 1);
+	g_assert_cmpstr(r.helo, ==, "second.client.test");
+	g_assert_true(store_alive_get(st, &a, &err));
+	g_assert_true(alive_any(&a, M0, M0));
+	g_assert_true(alive_any(&a, M0 + 2 * MIN_MS, M0 + 2 * MIN_MS));
+	g_assert_true(alive_any(&a, M0 + 5 * MIN_MS, M0 + 5 * MIN_MS));
+	g_assert_false(alive_any(&a, M0 + MIN_MS, M0 + MIN_MS));
+	g_assert_false(alive_any(&a, M0 + 3 * MIN_MS, M0 + 4 * MIN_MS));
+	g_assert_false(alive_any(&a, M0 + 6 * MIN_MS, M0 + 20 * MIN_MS));
+	g_assert_cmpint(a.newest, ==, M0 / MIN_MS + 5);
+
+	/* Marks alone (no key): the same ring, two minutes more. */
+	g_assert_true(store_apply(st, alone, G_N_ELEMENTS(alone), &err));
+	g_assert_no_error(err);
+	g_assert_true(store_alive_get(st, &a, &err));
+	g_assert_true(alive_any(&a, M0, M0));
+	g_assert_true(alive_any(&a, M0 + 9 * MIN_MS, M0 + 9 * MIN_MS));
+	g_assert_true(alive_any(&a, M0 + 10 * MIN_MS, M0 + 10 * MIN_MS));
+	g_assert_false(alive_any(&a, M0 + 6 * MIN_MS, M0 + 8 * MIN_MS));
+	g_assert_cmpint(a.newest, ==, M0 / MIN_MS + 10);
+	store_free(st);
+}
+
+/*
+ * A range read has every mark among its minutes; on Redis it reads those
+ * only (ZRANGEBYSCORE), the whole ring being the slow part of a verdict.
+ */
+static void
+test_alive_range(void)
+{
+	g_autofree char *path = new_path("alive-range");
+	struct store *st = open_store(path, 1u << 30, 0, false);
+	g_autoptr(GError) err = NULL;
+	struct alive a;
+
+	g_assert_true(store_alive_mark(st, M0 - 100 * MIN_MS, &err));
+	g_assert_true(store_alive_mark(st, M0 - 3 * MIN_MS, &err));
+	g_assert_true(store_alive_mark(st, M0 + 2 * MIN_MS + 59999, &err));
+	g_assert_true(store_alive_mark(st, M0 + 100 * MIN_MS, &err));
+	g_assert_no_error(err);
+	g_assert_true(store_alive_get_range(st, M0 - 3 * MIN_MS,
+	    M0 + 3 * MIN_MS - 1, &a, &err));
+	g_assert_no_error(err);
+	g_assert_true(alive_any(&a, M0 - 3 * MIN_MS, M0 - 3 * MIN_MS));
+	g_assert_true(alive_any(&a, M0 + 2 * MIN_MS, M0 + 2 * MIN_MS));
+	g_assert_false(alive_any(&a, M0 - 2 * MIN_MS, M0 + MIN_MS));
+	if (backend == STORE_BACKEND_REDIS) {
+		g_assert_false(alive_any(&a, M0 - 100 * MIN_MS,
+		    M0 - 100 * MIN_MS));
+		g_assert_false(alive_any(&a, M0 + 100 * MIN_MS,
+		    M0 + 100 * MIN_MS));
+		g_assert_cmpint(a.newest, ==, M0 / MIN_MS + 2);
+	}
+	/* The whole ring, as slowspamctl reads it. */
+	g_assert_true(store_alive_get(st, &a, &err));
+	g_assert_true(alive_any(&a, M0 - 100 * MIN_MS, M0 - 100 * MIN_MS));
+	g_assert_true(alive_any(&a, M0 + 100 * MIN_MS, M0 + 100 * MIN_MS));
+	g_assert_true(alive_any(&a, M0 - 3 * MIN_MS, M0 - 3 * MIN_MS));
+	store_free(st);
+}
+
 static void
 test_bad_keys(void)
 {
@@ -1048,6 +1153,186 @@ test_redis_down(void)
 	redis_stop(pid);
 }
 
+/*
+ * A number from the INFO section of the Redis under test: field's value,
+ * or (stat set) the value of "stat=" within it ("calls" of a command's
+ * statistics); 0 if the field is missing.
+ */
+static int64_t
+redis_info(const char *section, const char *field, const char *stat)
+{
+	char host[64];
+	char *colon;
+	redisContext *c;
+	redisReply *r;
+	g_autofree char *want = g_strconcat("\r\n", field, ":", NULL);
+	const char *p;
+	int64_t n = 0;
+
+	g_strlcpy(host, redis_addr, sizeof(host));
+	colon = strrchr(host, ':');
+	*colon = '\0';
+	c = redisConnect(host, atoi(colon + 1));
+	g_assert_true(c != NULL && c->err == 0);
+	r = redisCommand(c, "INFO %s", section);
+	g_assert_nonnull(r);
+	g_assert_cmpint(r->type, ==, REDIS_REPLY_STRING);
+	if ((p = strstr(r->str, want)) != NULL) {
+		p += strlen(want);
+		if (stat != NULL) {
+			g_autofree char *s = g_strconcat(stat, "=", NULL);
+
+			p = strstr(p, s);
+			g_assert_nonnull(p);
+			p += strlen(s);
+		}
+		n = g_ascii_strtoll(p, NULL, 10);
+	}
+	freeReplyObject(r);
+	redisFree(c);
+	return n;
+}
+
+/* The EVAL and EVALSHA calls Redis counted since the last CONFIG RESETSTAT. */
+static void
+script_calls(int64_t *eval, int64_t *evalsha)
+{
+	*eval = redis_info("commandstats", "cmdstat_eval", "calls");
+	*evalsha = redis_info("commandstats", "cmdstat_evalsha", "calls");
+}
+
+/* Apply items; Redis must have counted the EVAL and EVALSHA calls given. */
+static void
+apply_counted(struct store *st, const struct store_item *items, size_t n,
+    int64_t want_eval, int64_t want_evalsha)
+{
+	int64_t eval, evalsha;
+	g_autoptr(GError) err = NULL;
+
+	redis_raw("CONFIG RESETSTAT");
+	g_assert_true(store_apply(st, items, n, &err));
+	g_assert_no_error(err);
+	script_calls(&eval, &evalsha);
+	g_assert_cmpint(eval, ==, want_eval);
+	g_assert_cmpint(evalsha, ==, want_evalsha);
+}
+
+/*
+ * Scripts go by SHA1 (EVALSHA); after SCRIPT FLUSH (as after a restart)
+ * each call the server lacks a script for is sent once more as EVAL,
+ * which caches it again: every kind of write still lands, once.
+ */
+static void
+test_redis_noscript(void)
+{
+	struct store *st;
+	struct store_item batch[] = {
+		item("192.0.2.30/32", T0, true, "a.client.test"),
+		contact("192.0.2.30/32", T0 + 1000),
+		alive_item(T0),
+		item("192.0.2.30/32", T0 + 2000, true, "b.client.test"),
+	};
+	struct hit_record r, before;
+	struct alive a;
+	int64_t eval, evalsha;
+	g_autoptr(GError) err = NULL;
+
+	backend = STORE_BACKEND_REDIS;
+	st = open_store("noscript:", 0, 0, false);
+	backend = STORE_BACKEND_LMDB;
+	/* Warm: every script cached, none sent whole. */
+	g_assert_true(store_apply(st, batch, G_N_ELEMENTS(batch), &err));
+	g_assert_no_error(err);
+	apply_counted(st, batch, G_N_ELEMENTS(batch), 0, 4);
+	/* Flushed between two batches: four refused, four sent whole. */
+	redis_raw("SCRIPT FLUSH");
+	apply_counted(st, batch, G_N_ELEMENTS(batch), 4, 4);
+	r = must_find(st, "192.0.2.30/32");
+	g_assert_cmpuint(r.tarpit_sessions, ==, 6);
+	g_assert_cmpuint(r.primary_sessions, ==, 3);
+	g_assert_cmpstr(r.helo, ==, "b.client.test");
+
+	/* The single calls likewise, each once. */
+	redis_raw("SCRIPT FLUSH");
+	redis_raw("CONFIG RESETSTAT");
+	g_assert_true(store_primary_contact(st, "192.0.2.30/32", T0 + 5000,
+	    &before, &err));
+	g_assert_no_error(err);
+	g_assert_cmpuint(before.primary_sessions, ==, 3);
+	g_assert_true(store_alive_mark(st, T0 + 7 * MIN_MS, &err));
+	g_assert_no_error(err);
+	script_calls(&eval, &evalsha);
+	g_assert_cmpint(eval, ==, 2);
+	g_assert_cmpint(evalsha, ==, 2);
+	r = must_find(st, "192.0.2.30/32");
+	g_assert_cmpuint(r.primary_sessions, ==, 4);
+	g_assert_true(store_alive_get(st, &a, &err));
+	g_assert_true(alive_any(&a, T0 + 7 * MIN_MS, T0 + 7 * MIN_MS));
+	g_assert_true(alive_any(&a, T0, T0));
+	store_free(st);
+}
+
+#define POOL_THREADS	8
+#define POOL_CALLS	300
+
+static gpointer
+pool_worker(gpointer data)
+{
+	struct store *st = data;
+	struct store_item it = contact("192.0.2.40/32", T0);
+
+	for (int i = 0; i < POOL_CALLS; i++) {
+		struct hit_record r;
+		bool found;
+
+		g_assert_true(store_apply(st, &it, 1, NULL));
+		g_assert_true(store_lookup(st, "192.0.2.40/32", &r, &found,
+		    NULL));
+	}
+	return NULL;
+}
+
+/*
+ * Threads share the pool: no write is lost, more than one connection
+ * carries them, never more than redis_connections.
+ */
+static void
+test_redis_pool(void)
+{
+	struct store_options o;
+	struct store *st;
+	GThread *t[POOL_THREADS];
+	struct hit_record r;
+	int64_t before, peak = 0;
+	g_autoptr(GError) err = NULL;
+
+	backend = STORE_BACKEND_REDIS;
+	o = options("pool:", 0, 0, false);
+	backend = STORE_BACKEND_LMDB;
+	o.redis_connections = 3;
+	before = redis_info("clients", "connected_clients", NULL);
+	st = store_open(&o, &err);
+	g_assert_no_error(err);
+	/* One connection at first: the others open when needed. */
+	g_assert_cmpint(redis_info("clients", "connected_clients", NULL) -
+	    before, ==, 1);
+	for (int i = 0; i < POOL_THREADS; i++)
+		t[i] = g_thread_new("pool", pool_worker, st);
+	for (int i = 0; i < 20; i++) {
+		peak = MAX(peak, redis_info("clients", "connected_clients",
+		    NULL) - before - 1);	/* less redis_info's own */
+		g_usleep(2000);
+	}
+	for (int i = 0; i < POOL_THREADS; i++)
+		g_thread_join(t[i]);
+	r = must_find(st, "192.0.2.40/32");
+	g_assert_cmpuint(r.primary_sessions, ==, POOL_THREADS * POOL_CALLS);
+	g_assert_cmpint(redis_info("clients", "connected_clients", NULL) -
+	    before, ==, 3);
+	g_assert_cmpint(peak, <=, 3);
+	store_free(st);
+}
+
 /* requirepass and the database number are honoured; a wrong password says so. */
 static void
 test_redis_auth_db(void)
@@ -1099,6 +1384,8 @@ main(int argc, char **argv)
 	g_test_add_func("/store/roundtrip", test_roundtrip);
 	g_test_add_func("/store/mixed-batch", test_mixed_batch);
 	g_test_add_func("/store/bad-keys", test_bad_keys);
+	g_test_add_func("/store/alive-batch", test_alive_batch);
+	g_test_add_func("/store/alive-range", test_alive_range);
 	g_test_add_func("/store/foreach-forget", test_foreach_forget);
 	g_test_add_func("/store/foreach-many", test_foreach_many);
 	g_test_add_func("/store/expire", test_expire);
@@ -1114,6 +1401,12 @@ main(int argc, char **argv)
 		    test_mixed_batch, on_redis);
 		g_test_add_data_func("/store/redis/bad-keys", test_bad_keys,
 		    on_redis);
+		g_test_add_data_func("/store/redis/alive-batch",
+		    test_alive_batch, on_redis);
+		g_test_add_data_func("/store/redis/alive-range",
+		    test_alive_range, on_redis);
+		g_test_add_func("/store/redis/noscript", test_redis_noscript);
+		g_test_add_func("/store/redis/pool", test_redis_pool);
 		g_test_add_data_func("/store/redis/foreach-forget",
 		    test_foreach_forget, on_redis);
 		g_test_add_data_func("/store/redis/foreach-many",

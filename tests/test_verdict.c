@@ -605,9 +605,12 @@ test_texts_and_counters(void)
 	g_test_message("%s", metrics->str);
 	g_assert_nonnull(strstr(metrics->str,
 	    "\nslowspam_milter_connections_total 3\n"));
-	/* Two contacts (the local session has none), written, none lost. */
+	/*
+	 * Two contacts (the local session has none) and the minute's alive
+	 * mark, written, none lost.
+	 */
 	g_assert_nonnull(strstr(metrics->str, "\nslowspam_milter_store_events"
-	    "_total{result=\"written\"} 2\n"));
+	    "_total{result=\"written\"} 3\n"));
 	g_assert_nonnull(strstr(metrics->str, "\nslowspam_milter_store_events"
 	    "_total{result=\"dropped\"} 0\n"));
 	g_assert_nonnull(strstr(metrics->str, "\nslowspam_milter_store_events"
@@ -667,7 +670,7 @@ test_connect_no_wait(void)
 	spf = spf_new(zone_path, &err);
 	g_assert_no_error(err);
 	e = verdict_engine_new(st, spf, NULL, now_ms - 600 * MIN_MS);
-	/* The minute's liveness mark (a write of its own) before the lock. */
+	/* The minute's liveness mark (queued with the contact) before the lock. */
 	g_assert_true(addr_parse("192.0.2.99", &a));
 	verdict_session_init(&s, setup);
 	verdict_connect(e, &s, &a, NULL, false, now_ms);
@@ -691,8 +694,9 @@ test_connect_no_wait(void)
 	    G_GINT64_FORMAT " us", t);
 	g_assert_cmpint(t, <, 2 * G_USEC_PER_SEC * test_slow());
 	verdict_engine_metrics(e, metrics, "slowspam_milter");
+	/* The first contact and the minute's alive mark, before the lock. */
 	g_assert_nonnull(strstr(metrics->str, "\nslowspam_milter_store_events"
-	    "_total{result=\"written\"} 1\n"));
+	    "_total{result=\"written\"} 2\n"));
 
 	/* A full queue: the session is judged all the same, the contact
 	 * dropped and counted. */

@@ -174,8 +174,9 @@ static const struct metrics_row counter_rows[] = {
 	  .label = "result", .value_name = spf_label,
 	  .count = SPF_PERMERROR_ + 1 },
 	{ .name = "store_events_total",
-	  .help = "Primary contacts queued for the store, by result: "
-	    "written, dropped (queue full), failed (store error).",
+	  .help = "Primary contacts (and the minute's alive mark) queued "
+	    "for the store, by result: written, dropped (queue full), "
+	    "failed (store error).",
 	  .offset = offsetof(struct counts, contacts.written),
 	  .label = "result", .values = contact_results,
 	  .count = G_N_ELEMENTS(contact_results) },
@@ -434,14 +435,14 @@ verdict_session_clear(struct verdict_session *s)
 /*
  * Mark the primary alive, once a minute per engine; not while the wall
  * clock is behind the newest minute marked (alive_clock_ok), which is
- * logged when it starts and when it ends.
+ * logged when it starts and when it ends. The mark is queued with the
+ * contacts, so no connection waits on its write.
  */
 static void
 mark_alive(struct verdict_engine *e, int64_t now)
 {
 	gint minute = (gint)(now / ALIVE_MINUTE_MS);
 	gint last = g_atomic_int_get(&e->alive_minute);
-	g_autoptr(GError) err = NULL;
 	bool ok;
 
 	if (minute == last ||
@@ -459,8 +460,9 @@ mark_alive(struct verdict_engine *e, int64_t now)
 		    e->alive_newest - now / ALIVE_MINUTE_MS);
 	e->alive_behind = !ok;
 	g_mutex_unlock(&e->alive_lock);
-	if (ok && !store_alive_mark(e->store, now, &err))
-		log_msg(LOG_WARNING, "store: %s", err->message);
+	if (ok && !storeq_push_alive(e->contacts, now))
+		log_msg(LOG_WARNING, "%s: the write queue is full: the primary "
+		    "is not marked alive this minute", store_describe(e->store));
 }
 
 /*
