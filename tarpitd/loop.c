@@ -69,10 +69,14 @@
  * between bursts.
  */
 #define ACCEPTS_PER_EVENT 4096
-/* Greeted per loop pass; then the listeners are looked at again. */
-#ifndef GREETS_PER_PASS
+/*
+ * Greeted per loop pass; then the listeners are looked at again. While
+ * connections keep coming (the pass accepted some) fewer: a greeting
+ * costs the kernel several accepts (its send runs the peer's receive on
+ * loopback), and the accept queue must not fill meanwhile.
+ */
 #define GREETS_PER_PASS	512
-#endif
+#define GREETS_WHILE_ACCEPTING 32
 #define EPOLL_BATCH	256
 /* After EMFILE/ENFILE, stop accepting for this long (ms). */
 #define ACCEPT_PAUSE	1000
@@ -152,6 +156,7 @@ struct tarpit {
 	int		*pending;	/* accepted, not greeted: a ring of
 					   nslots (each is a descriptor) */
 	unsigned	pending_head, npending;
+	unsigned	accepted;	/* in this loop pass */
 	int64_t		last_complaint;
 	struct budget	*budget;
 	struct summary	*summary;
@@ -741,6 +746,7 @@ accept_some(struct tarpit *t, size_t i)
 
 		if (fd >= 0) {
 			client_new(t, fd, &ss, len, now);
+			t->accepted++;
 			continue;
 		}
 		switch (errno) {
@@ -1130,7 +1136,9 @@ tarpit_run(struct tarpit *t)
 			else if (t->clients[fd].used)
 				client_readable(t, fd);
 		}
-		greet_pending(t, GREETS_PER_PASS);
+		greet_pending(t, t->accepted > 0 ? GREETS_WHILE_ACCEPTING :
+		    GREETS_PER_PASS);
+		t->accepted = 0;
 		run_timers(t, mono_ms());
 		if (tarpit_got_hup) {
 			tarpit_got_hup = 0;
