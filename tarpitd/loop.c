@@ -71,12 +71,16 @@
 #define ACCEPTS_PER_EVENT 4096
 /*
  * Greeted per loop pass; then the listeners are looked at again. While
- * connections keep coming (the pass accepted some) fewer: a greeting
- * costs the kernel several accepts (its send runs the peer's receive on
- * loopback), and the accept queue must not fill meanwhile.
+ * connections keep coming (the pass accepted some) fewer, and in a burst
+ * (it accepted GREETS_WHILE_ACCEPTING or more) only a few: a greeting
+ * costs several accepts (its send runs the peer's receive too, on
+ * loopback), and the accept queue must not fill meanwhile. The greetings
+ * put off are sent once the burst is over; a flood that never ends
+ * fills the descriptors, and the pause after EMFILE greets them.
  */
 #define GREETS_PER_PASS	512
 #define GREETS_WHILE_ACCEPTING 32
+#define GREETS_IN_BURST	4
 #define EPOLL_BATCH	256
 /* After EMFILE/ENFILE, stop accepting for this long (ms). */
 #define ACCEPT_PAUSE	1000
@@ -1136,8 +1140,9 @@ tarpit_run(struct tarpit *t)
 			else if (t->clients[fd].used)
 				client_readable(t, fd);
 		}
-		greet_pending(t, t->accepted > 0 ? GREETS_WHILE_ACCEPTING :
-		    GREETS_PER_PASS);
+		greet_pending(t, t->accepted >= GREETS_WHILE_ACCEPTING ?
+		    GREETS_IN_BURST : t->accepted > 0 ?
+		    GREETS_WHILE_ACCEPTING : GREETS_PER_PASS);
 		t->accepted = 0;
 		run_timers(t, mono_ms());
 		if (tarpit_got_hup) {
