@@ -16,9 +16,11 @@
  *	p99 / max, and all, when the last connection got its first byte
  *	(a tar pit that greets on accept: the time to accept them all).
  *	A connect that took a second or more from its connect() call
- *	had its SYN sent again
- *	(slow_connects: the first was dropped, usually a full accept
- *	queue). Failed connects are counted by errno: refused (also a
+ *	had its SYN sent again (slow_connects: the first was dropped,
+ *	usually a full accept queue); completions are seen only after the
+ *	whole burst was issued, so with burst_ms near a second or more
+ *	this also counts connects that were only waiting for the process.
+ *	Failed connects are counted by errno: refused (also a
  *	reset before the first byte), timed out (not connected, or no
  *	byte, by the end), other.
  *	At the end every socket is reset (SO_LINGER 0), so no TIME_WAIT

@@ -12,6 +12,8 @@
  * (greeting, waiting for a command until max_hold, drip), so each list
  * is sorted by deadline as it is built (endlessh's trick); the loop
  * sleeps until the earliest head and touches only clients that are due.
+ * New connections are accepted first and greeted after (accept_some,
+ * greet_pending), so a burst of them fits in the kernel's accept queue.
  *
  * What a session leaves is bounded by design, not by the client's rate
  * (docs/abuse.md). A session is recorded once it has earned it: the
