@@ -12,6 +12,8 @@
  * (greeting, waiting for a command until max_hold, drip), so each list
  * is sorted by deadline as it is built (endlessh's trick); the loop
  * sleeps until the earliest head and touches only clients that are due.
+ * New connections are accepted first and greeted after (accept_some,
+ * greet_pending), so a burst of them fits in the kernel's accept queue.
  *
  * What a session leaves is bounded by design, not by the client's rate
  * (docs/abuse.md). A session is recorded once it has earned it: the
@@ -63,7 +65,24 @@
 #define READ_CHUNK	4096
 /* Reads per readable event: a flood cannot starve the other clients. */
 #define READS_PER_EVENT	8
-#define ACCEPTS_PER_EVENT 64
+/*
+ * A burst is accepted first and greeted after (see accept_some): at most
+ * this many accepts per listener event, so the clients held are served
+ * between bursts.
+ */
+#define ACCEPTS_PER_EVENT 4096
+/*
+ * Greeted per loop pass; then the listeners are looked at again. While
+ * connections keep coming (the pass accepted some) fewer, and in a burst
+ * (it accepted GREETS_WHILE_ACCEPTING or more) only a few: a greeting
+ * costs several accepts (its send runs the peer's receive too, on
+ * loopback), and the accept queue must not fill meanwhile. The greetings
+ * put off are sent once the burst is over; a flood that never ends
+ * fills the descriptors, and the pause after EMFILE greets them.
+ */
+#define GREETS_PER_PASS	512
+#define GREETS_WHILE_ACCEPTING 32
+#define GREETS_IN_BURST	4
 #define EPOLL_BATCH	256
 /* After EMFILE/ENFILE, stop accepting for this long (ms). */
 #define ACCEPT_PAUSE	1000
@@ -140,6 +159,10 @@ struct tarpit {
 	struct storeq	*queue;
 	struct metrics_server *metrics;	/* NULL: none */
 	int64_t		accept_resume;	/* 0: accepting */
+	int		*pending;	/* accepted, not greeted: a ring of
+					   nslots (each is a descriptor) */
+	unsigned	pending_head, npending;
+	unsigned	accepted;	/* in this loop pass */
 	int64_t		last_complaint;
 	struct budget	*budget;
 	struct summary	*summary;
@@ -597,26 +620,40 @@ client_readable(struct tarpit *t, int fd)
 	settle(t, fd);
 }
 
-/* Tune a new client's socket: small buffers cost the kernel less. */
+/*
+ * Tune the listening sockets once, for every client: an accepted socket
+ * inherits them (Linux copies the buffer sizes, their locks and
+ * TCP_NODELAY into it), so no client costs three system calls more.
+ * Small buffers cost the kernel less; the smallest receive buffer also
+ * slows the client (endlessh), and here from its first segment: the
+ * SYN-ACK already offers the small window. A connection that completed
+ * before this (one queued on a socket systemd passed) keeps the defaults.
+ */
 static void
-tune_socket(int fd)
+listeners_tune(struct tarpit *t)
 {
 	int small = 1, on = 1;
 
-	/* The smallest receive buffer also slows the client (endlessh). */
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	for (size_t i = 0; i < t->listen.n; i++) {
+		int fd = t->listen.fds[i];
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	}
 }
 
-/* One new connection: greet it, or turn it away over a limit. */
+/*
+ * One new connection, just accepted: what must be known at once (its
+ * address, its start, whether it is over a limit: the counts move with
+ * every accept) and nothing that talks to the kernel. It waits in the
+ * pending ring for greet_pending(), which greets it or turns it away.
+ */
 static void
 client_new(struct tarpit *t, int fd, const struct sockaddr_storage *ss,
-    socklen_t len)
+    socklen_t len, int64_t now)
 {
 	struct client *c;
-	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
-	    .data.fd = fd };
 	bool over;
 
 	if (fd >= t->nslots) {
@@ -627,15 +664,14 @@ client_new(struct tarpit *t, int fd, const struct sockaddr_storage *ss,
 	memset(c, 0, sizeof(*c));
 	c->queue = Q_NONE;
 	c->prev = c->next = -1;
-	c->used = true;
 	if (!addr_from_sockaddr((const struct sockaddr *)ss, len, &c->addr,
 	    &c->port)) {
-		c->used = false;
 		close(fd);
 		return;
 	}
-	tune_socket(fd);
-	smtp_start(&c->s, &t->params, mono_ms());
+	c->used = true;
+	/* Its deadline counts from now, however soon it is greeted. */
+	smtp_start(&c->s, &t->params, now);
 	t->totals.started++;
 
 	over = t->nclients >= t->conf->tarpitd.max_clients;
@@ -645,18 +681,39 @@ client_new(struct tarpit *t, int fd, const struct sockaddr_storage *ss,
 		over = true;
 	}
 	/* Nothing is written for it yet: see maybe_record(). */
-	if (over) {
+	if (over)
 		smtp_abort(&c->s, SMTP_END_LIMIT);
+	else
+		t->nclients++;
+	t->pending[(t->pending_head + t->npending) % (unsigned)t->nslots] = fd;
+	t->npending++;
+}
+
+/*
+ * Greet up to max accepted clients, oldest first (their deadlines were
+ * set in that order, so each FIFO stays sorted), or send those over a
+ * limit their 421. Until now a client was not watched, so nothing it
+ * sent was read: with greet_wait = 0 no byte is read before its
+ * greeting went out; with greet_wait > 0 bytes read before the final
+ * 220 are pregreet whenever they came, as before.
+ */
+static void
+greet_pending(struct tarpit *t, unsigned max)
+{
+	for (; max > 0 && t->npending > 0; max--) {
+		int fd = t->pending[t->pending_head];
+		struct client *c = &t->clients[fd];
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP,
+		    .data.fd = fd };
+
+		t->pending_head = (t->pending_head + 1) % (unsigned)t->nslots;
+		t->npending--;
+		if (c->s.end != SMTP_END_LIMIT &&
+		    epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			smtp_closed(&c->s, &t->params, mono_ms(),
+			    SMTP_END_ERROR);
 		settle(t, fd);
-		return;
 	}
-	t->nclients++;
-	if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		smtp_closed(&c->s, &t->params, mono_ms(), SMTP_END_ERROR);
-		settle(t, fd);
-		return;
-	}
-	settle(t, fd);
 }
 
 static void
@@ -673,10 +730,20 @@ listeners_watch(struct tarpit *t, bool on)
 	}
 }
 
-/* Accept what is waiting on listening socket i. */
+/*
+ * Accept what is waiting on listening socket i: accept first, greet
+ * after. A burst of bots fills the kernel's accept queue (somaxconn
+ * long) faster than clients are set up one by one, and what does not
+ * fit is dropped, its SYN sent again a second later; so the queue is
+ * drained here, with only the cheap work per connection, and the
+ * greetings and their system calls come in greet_pending(), between
+ * drains.
+ */
 static void
 accept_some(struct tarpit *t, size_t i)
 {
+	int64_t now = mono_ms();
+
 	for (int n = 0; n < ACCEPTS_PER_EVENT && t->accept_resume == 0; n++) {
 		struct sockaddr_storage ss;
 		socklen_t len = sizeof(ss);
@@ -684,7 +751,8 @@ accept_some(struct tarpit *t, size_t i)
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd >= 0) {
-			client_new(t, fd, &ss, len);
+			client_new(t, fd, &ss, len, now);
+			t->accepted++;
 			continue;
 		}
 		switch (errno) {
@@ -990,6 +1058,7 @@ tarpit_new(struct conf *conf, const struct conf_source *src,
 		rl.rlim_cur = 65536;
 	t->nslots = (int)MIN(rl.rlim_cur, (rlim_t)(1 << 22));
 	t->clients = g_new0(struct client, (gsize)t->nslots);
+	t->pending = g_new(int, (gsize)t->nslots);
 	t->per_net = g_hash_table_new_full(addr_hash, addr_hash_equal, g_free,
 	    NULL);
 	t->budget = budget_new();
@@ -1024,6 +1093,7 @@ tarpit_new(struct conf *conf, const struct conf_source *src,
 		    err->message);
 		g_clear_error(&err);
 	}
+	listeners_tune(t);
 	listeners_watch(t, true);
 	if (tarpit_metrics_fd >= 0) {
 		struct epoll_event ev = { .events = EPOLLIN,
@@ -1054,8 +1124,9 @@ tarpit_run(struct tarpit *t)
 	sigemptyset(&unblocked);
 	while (!tarpit_got_term) {
 		int64_t now = mono_ms();
+		/* Clients accepted and not greeted yet: do not sleep. */
 		int n = epoll_pwait(t->epfd, events, EPOLL_BATCH,
-		    next_timeout(t, now), &unblocked);
+		    t->npending > 0 ? 0 : next_timeout(t, now), &unblocked);
 
 		if (n < 0 && errno != EINTR) {
 			log_msg(LOG_ERR, "epoll_wait: %m");
@@ -1071,9 +1142,15 @@ tarpit_run(struct tarpit *t)
 			else if (t->clients[fd].used)
 				client_readable(t, fd);
 		}
+		greet_pending(t, t->accepted >= GREETS_WHILE_ACCEPTING ?
+		    GREETS_IN_BURST : t->accepted > 0 ?
+		    GREETS_WHILE_ACCEPTING : GREETS_PER_PASS);
+		t->accepted = 0;
 		run_timers(t, mono_ms());
 		if (tarpit_got_hup) {
 			tarpit_got_hup = 0;
+			/* Every deadline set under the old delays is queued. */
+			greet_pending(t, UINT_MAX);
 			reload(t);
 		}
 		if (tarpit_got_usr1) {
@@ -1081,6 +1158,8 @@ tarpit_run(struct tarpit *t)
 			log_totals(t);
 		}
 	}
+	/* Greeted (or refused over a limit) first, then told. */
+	greet_pending(t, UINT_MAX);
 	shut_down(t);
 	/* What the last, shorter period counted is not lost. */
 	summary_emit(t->summary, SUMMARY_EVERY - (t->summary_due - mono_ms()));
@@ -1105,6 +1184,7 @@ tarpit_free(struct tarpit *t)
 		if (t->clients[fd].used)
 			smtp_clear(&t->clients[fd].s);
 	g_free(t->clients);
+	g_free(t->pending);
 	g_hash_table_destroy(t->per_net);
 	budget_free(t->budget);
 	summary_free(t->summary);

@@ -1372,6 +1372,197 @@ test_limits(void)
 	free_daemon(&d);
 }
 
+/* Connections in the burst test: BURST_PROCS processes, each its share. */
+#define BURST_PROCS	5
+#define BURST_EACH	400
+#define BURST_PER_NET	380
+#define BURST_MAX	1850
+
+/*
+ * One process of the burst: wait for go to close, open each (at most
+ * BURST_EACH) connections from src at once (non-blocking), and read each one's
+ * first line. Writes "teasers refused other lost" to out, then holds
+ * its connections until go closes again (so no process frees room
+ * under max_clients while another still connects), and exits.
+ */
+static void
+burst_child(const struct daemon *d, const char *src, int each, int go,
+    int done, int out)
+{
+	struct sockaddr_in to = { .sin_family = AF_INET,
+	    .sin_port = htons(d->port) }, me = { .sin_family = AF_INET };
+	g_autofree char *teaser = g_strdup_printf("220-%s ", "tarpit.test");
+	static struct pollfd p[BURST_EACH];
+	static GString *got[BURST_EACH];
+	unsigned teasers = 0, refused = 0, other = 0, left = (unsigned)each;
+	int64_t end;
+	char c, line[64];
+
+	inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+	inet_pton(AF_INET, src, &me.sin_addr);
+	if (read(go, &c, 1) < 0)
+		_exit(2);
+	for (int i = 0; i < each; i++) {
+		int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+		if (fd < 0 || bind(fd, (struct sockaddr *)&me, sizeof(me)) != 0 ||
+		    (connect(fd, (struct sockaddr *)&to, sizeof(to)) != 0 &&
+		    errno != EINPROGRESS))
+			_exit(2);
+		p[i] = (struct pollfd){ fd, POLLIN, 0 };
+		got[i] = g_string_new(NULL);
+	}
+	end = g_get_monotonic_time() + 20 * G_USEC_PER_SEC * test_slow();
+	while (left > 0 && g_get_monotonic_time() < end) {
+		if (poll(p, (nfds_t)each, 100) <= 0)
+			continue;
+		for (int i = 0; i < each; i++) {
+			char buf[512];
+			ssize_t n;
+
+			if (p[i].fd < 0 || p[i].revents == 0)
+				continue;
+			n = recv(p[i].fd, buf, sizeof(buf), 0);
+			if (n > 0)
+				g_string_append_len(got[i], buf, n);
+			/* A whole first line, or the server closed. */
+			if (n > 0 && strstr(got[i]->str, "\r\n") == NULL)
+				continue;
+			if (g_str_has_prefix(got[i]->str, teaser))
+				teasers++;
+			else if (g_str_has_prefix(got[i]->str,
+			    "421 4.7.0 tarpit.test Too many"))
+				refused++;
+			else
+				other++;
+			/* Kept open: a held client stays held to the end. */
+			p[i].fd = -p[i].fd - 1;
+			left--;
+		}
+	}
+	g_snprintf(line, sizeof(line), "%u %u %u %u\n", teasers, refused,
+	    other, left);
+	if (write(out, line, strlen(line)) < 0 || read(done, &c, 1) < 0)
+		_exit(3);
+	_exit(0);
+}
+
+/*
+ * procs processes, each connects each times at once from its own
+ * address (127.0.K.1); adds up what they got in sum: teasers, 421s,
+ * other first lines, connections not answered.
+ */
+static void
+burst(const struct daemon *d, int procs, int each, unsigned sum[4])
+{
+	pid_t kids[BURST_PROCS];
+	int go[2], done[2], out[2];
+	FILE *results;
+
+	g_assert_cmpint(procs, <=, BURST_PROCS);
+	g_assert_cmpint(pipe(go), ==, 0);
+	g_assert_cmpint(pipe(done), ==, 0);
+	g_assert_cmpint(pipe(out), ==, 0);
+	for (int k = 0; k < procs; k++) {
+		g_autofree char *src = g_strdup_printf("127.0.%d.1", k + 1);
+
+		if ((kids[k] = fork()) == 0) {
+			close(go[1]);
+			close(done[1]);
+			close(out[0]);
+			burst_child(d, src, each, go[0], done[0], out[1]);
+		}
+		g_assert_cmpint(kids[k], >, 0);
+	}
+	close(out[1]);
+	/* All at once. */
+	close(go[1]);
+	results = fdopen(out[0], "r");
+	g_assert_nonnull(results);
+	for (int k = 0; k < procs; k++) {
+		unsigned v[4];
+		char line[64];
+
+		g_assert_nonnull(fgets(line, sizeof(line), results));
+		g_assert_cmpint(sscanf(line, "%u %u %u %u", &v[0], &v[1],
+		    &v[2], &v[3]), ==, 4);
+		/* No network past its limit. */
+		g_assert_cmpuint(v[0], <=, BURST_PER_NET);
+		for (int j = 0; j < 4; j++)
+			sum[j] += v[j];
+	}
+	/* Every connection answered: the processes may go. */
+	close(done[1]);
+	for (int k = 0; k < procs; k++) {
+		int status;
+
+		g_assert_cmpint(waitpid(kids[k], &status, 0), ==, kids[k]);
+		g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	fclose(results);
+	close(done[0]);
+	close(go[0]);
+	g_test_message("burst: %u teasers, %u refused, %u other, %u lost",
+	    sum[0], sum[1], sum[2], sum[3]);
+}
+
+/*
+ * A burst of connections from a few processes, faster than the daemon
+ * sets them up: each gets its teaser or, over max_clients_per_net or
+ * max_clients, its 421; none is lost or left waiting, and the limits
+ * count every one accepted in the burst, greeted or not yet.
+ */
+static void
+test_burst(void)
+{
+	struct daemon d;
+	g_autofree char *limits = g_strdup_printf("max_clients = %d\n"
+	    "max_clients_per_net = %d", BURST_MAX, BURST_PER_NET);
+	unsigned sum[4] = { 0 };
+
+	start_daemon(&d, "burst", limits);
+	run_daemon(&d, NULL);
+	burst(&d, BURST_PROCS, BURST_EACH, sum);
+	g_assert_cmpuint(sum[2], ==, 0);
+	g_assert_cmpuint(sum[3], ==, 0);
+	g_assert_cmpuint(sum[0], ==, BURST_MAX);
+	g_assert_cmpuint(sum[1], ==, BURST_PROCS * BURST_EACH - BURST_MAX);
+	g_assert_cmpint(totals_value(&d, "started"), ==,
+	    BURST_PROCS * BURST_EACH);
+	g_assert_cmpint(totals_value(&d, "unrecorded_limit"), ==,
+	    BURST_PROCS * BURST_EACH - BURST_MAX);
+	g_assert_cmpint(stop_daemon(&d), ==, 0);
+	free_daemon(&d);
+}
+
+/*
+ * Bursts one after another through a daemon with few descriptors: the
+ * clients accepted and not yet greeted wait in a ring of one slot per
+ * descriptor, which goes round several times here; each is still
+ * greeted once.
+ */
+static void
+test_burst_wrap(void)
+{
+	struct daemon d;
+	unsigned sum[4] = { 0 };
+
+	start_daemon(&d, "burst-wrap", "max_clients_per_net = 100");
+	d.nofile = 200;
+	run_daemon(&d, NULL);
+	for (int round = 0; round < 5; round++) {
+		burst(&d, 2, 60, sum);
+		/* Gone before the next: never short of descriptors. */
+		for (int i = 0; i < 200 && totals_value(&d, "held_now") != 0;
+		    i++)
+			g_usleep(20000);
+	}
+	g_assert_cmpuint(sum[0], ==, 5 * 2 * 60);
+	g_assert_cmpuint(sum[1] + sum[2] + sum[3], ==, 0);
+	g_assert_cmpint(stop_daemon(&d), ==, 0);
+	free_daemon(&d);
+}
+
 /*
  * SIGHUP shortening the delays: a client already dripping at the old
  * pace is not left waiting, and one that comes after is not queued
@@ -1645,6 +1836,8 @@ main(int argc, char **argv)
 	g_test_add_func("/tarpitd/privileges", test_privileges);
 	g_test_add_func("/tarpitd/least-privilege", test_least_privilege);
 	g_test_add_func("/tarpitd/limits", test_limits);
+	g_test_add_func("/tarpitd/burst", test_burst);
+	g_test_add_func("/tarpitd/burst-wrap", test_burst_wrap);
 	g_test_add_func("/tarpitd/reload", test_reload);
 	g_test_add_func("/tarpitd/reload-delays", test_reload_delays);
 	g_test_add_func("/tarpitd/emfile", test_emfile);
