@@ -6,6 +6,8 @@
  * a writer thread applies whatever has gathered in one transaction, so
  * the caller never waits on a disk sync, and a slow disk only makes the
  * batches bigger. When the queue is full, events are dropped and counted.
+ * It holds what is queued, packed (a few dozen bytes an event), not its
+ * capacity: memory is mapped as it fills and returned as it drains.
  *
  * Create the queue after any fork(): the writer is a thread.
  */
@@ -13,6 +15,7 @@
 #define SLOWSPAM_STOREQ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -43,5 +46,7 @@ bool	storeq_push_contact(struct storeq *q, const char *key, int64_t now);
 /* Wait until everything pushed so far is written or failed. */
 void	storeq_flush(struct storeq *q);
 void	storeq_get_stats(struct storeq *q, struct storeq_stats *out);
+/* Bytes of queue blocks mapped now (those being written too). */
+size_t	storeq_mapped(struct storeq *q);
 
 #endif /* SLOWSPAM_STOREQ_H */
