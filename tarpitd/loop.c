@@ -16,10 +16,12 @@
  * What a session leaves is bounded by design, not by the client's rate
  * (docs/abuse.md). A session is recorded once it has earned it: the
  * final greeting went out whole, or the client sent a byte. It goes to
- * the store: its contact then (stamped with the connect time), its HELO,
- * and the hold time and evidence at the end; one from a store network
- * not recorded lately would make a new record, so it must fit its
- * aggregate network's budget (budget.c) or it is not recorded at all.
+ * the store in two events: its contact (stamped with the connect time)
+ * and its HELO together, as soon as the HELO comes or CONTACT_WAIT after
+ * it was recorded if none came, and the hold time and evidence at the
+ * end; one from a store network not recorded lately would make a new
+ * record, so it must fit its aggregate network's budget (budget.c) or it
+ * is not recorded at all; one from a known network, only the end event.
  * At its end a recorded session writes one log line and one event-log
  * line, unless it was short (not held through the greeting and one drip)
  * and its lines do not fit the budget. Connections refused over a limit,
@@ -74,6 +76,13 @@
 #define SUMMARY_EVERY	(60 * 1000)
 /* With greet_wait = 0, a silent client is recorded once this old (ms). */
 #define RECORD_AFTER	1000
+/*
+ * A recorded contact waits this long (ms) for its HELO, to go to the
+ * store with it in one event; at most CONTACTS_WAITING at a time (the
+ * rest are written at once).
+ */
+#define CONTACT_WAIT	1000
+#define CONTACTS_WAITING 4096
 /* epoll data of the metrics socket: listeners are -1 - i, clients >= 0. */
 #define METRICS_EVENT	INT_MIN
 
@@ -106,6 +115,7 @@ struct client {
 	uint8_t		queue:2;	/* enum queue */
 	uint8_t		record:2;	/* enum record */
 	bool		used:1;
+	bool		contact_due:1;	/* its contact is not written yet */
 	int32_t		prev, next;	/* neighbours in the queue, or -1 */
 };
 
@@ -116,6 +126,12 @@ G_STATIC_ASSERT(sizeof(struct client) <= 72);
 
 struct fifo {
 	int32_t		head, tail;
+};
+
+/* A contact waiting for its HELO (see maybe_record). */
+struct waiting {
+	int64_t		due;
+	int32_t		fd;
 };
 
 /* Evidence flags counted: at least as many as record_evidence_name() has. */
@@ -143,6 +159,8 @@ struct tarpit {
 	struct client	*clients;	/* indexed by descriptor */
 	int		nslots;
 	struct fifo	q[Q_COUNT];
+	struct waiting	*waiting;	/* a ring, oldest first */
+	unsigned	waiting_head, nwaiting;
 	unsigned	nclients;
 	GHashTable	*per_net;	/* masked struct addr -> count */
 	struct store	*store;
@@ -413,22 +431,54 @@ charge(struct tarpit *t, const struct addr *a)
 }
 
 /*
+ * Write c's contact now, stamped with the time it connected, with the
+ * HELO cmd if not NULL: one event for both.
+ */
+static void
+write_contact(struct tarpit *t, struct client *c,
+    const struct smtp_command *cmd)
+{
+	struct tarpit_update u = { .now = wall_ms(c->s.start),
+	    .new_session = true };
+
+	if (cmd != NULL)
+		record_update_set_helo(&u, cmd->arg, cmd->arg_len,
+		    c->s.helo_class);
+	c->contact_due = false;
+	store_event(t, &c->addr, &u);
+}
+
+/* Write the contacts that waited CONTACT_WAIT for a HELO in vain. */
+static void
+write_waiting(struct tarpit *t, int64_t now)
+{
+	while (t->nwaiting > 0 && t->waiting[t->waiting_head].due <= now) {
+		struct client *c = &t->clients[t->waiting[t->waiting_head].fd];
+
+		/* Gone, or its HELO came: its slot may serve another. */
+		if (c->used && c->contact_due)
+			write_contact(t, c, NULL);
+		t->waiting_head = (t->waiting_head + 1) % CONTACTS_WAITING;
+		t->nwaiting--;
+	}
+}
+
+/*
  * Record the session once it has earned it: it spoke, or it waited for
  * the greeting (with greet_wait = 0, which greets at once, it must also
  * have stayed RECORD_AFTER: a connect-and-close is not greeted). A store
  * network this worker recorded lately makes no new record: the session
  * is recorded free, and goes to the store once, when it ends (see
  * end_session). Any other takes one from its aggregate network's budget,
- * and its contact goes to the store now, stamped with the time it
- * connected, so the milter sees a new client while it is still held.
+ * and its contact goes to the store, stamped with the time it connected,
+ * so the milter sees a new client while it is still held: with its HELO
+ * if that comes within CONTACT_WAIT (one event, not two), else then.
  */
 static void
 maybe_record(struct tarpit *t, int fd)
 {
 	struct client *c = &t->clients[fd];
 	int64_t now = mono_ms();
-	struct tarpit_update u = { .now = wall_ms(c->s.start),
-	    .new_session = true };
 	struct addr net;
 
 	if (c->record != RECORD_PENDING || c->s.end == SMTP_END_LIMIT ||
@@ -445,8 +495,16 @@ maybe_record(struct tarpit *t, int fd)
 		return;
 	}
 	budget_learn(t->budget, &net, now);
-	if (c->record == RECORD_YES)
-		store_event(t, &c->addr, &u);
+	if (c->record != RECORD_YES)
+		return;
+	if (t->nwaiting == CONTACTS_WAITING) {
+		write_contact(t, c, NULL);
+		return;
+	}
+	t->waiting[(t->waiting_head + t->nwaiting) % CONTACTS_WAITING] =
+	    (struct waiting){ now + CONTACT_WAIT, fd };
+	t->nwaiting++;
+	c->contact_due = true;
 }
 
 /*
@@ -505,6 +563,9 @@ end_session(struct tarpit *t, int fd)
 	    .evidence = c->s.evidence, .held_ms = (uint64_t)(now - c->s.start) };
 
 	maybe_record(t, fd);	/* greeted, silent, and stayed long enough */
+	/* Its contact first: the end event has the disconnect time. */
+	if (c->contact_due)
+		write_contact(t, c, NULL);
 	if ((c->record == RECORD_YES || c->record == RECORD_KNOWN) &&
 	    worth_writing(t, c, now - c->s.start)) {
 		char line[2048];
@@ -596,10 +657,13 @@ client_readable(struct tarpit *t, int fd)
 		if (cmd.complete && cmd.is_helo) {
 			struct tarpit_update u = { .now = store_now() };
 
-			record_update_set_helo(&u, cmd.arg, cmd.arg_len,
-			    c->s.helo_class);
-			if (c->record == RECORD_YES)
+			if (c->contact_due)
+				write_contact(t, c, &cmd);
+			else if (c->record == RECORD_YES) {
+				record_update_set_helo(&u, cmd.arg, cmd.arg_len,
+				    c->s.helo_class);
 				store_event(t, &c->addr, &u);
+			}
 			t->totals.helos++;
 		}
 	}
@@ -738,6 +802,7 @@ run_timers(struct tarpit *t, int64_t now)
 			settle(t, fd);
 		}
 	}
+	write_waiting(t, now);
 	if (t->accept_resume != 0 && now >= t->accept_resume) {
 		t->accept_resume = 0;
 		/* Those still watched refuse the add (EEXIST): harmless. */
@@ -759,6 +824,8 @@ next_timeout(const struct tarpit *t, int64_t now)
 	int64_t next = t->accept_resume != 0 ? t->accept_resume : INT64_MAX;
 
 	next = MIN(next, t->summary_due);
+	if (t->nwaiting > 0)
+		next = MIN(next, t->waiting[t->waiting_head].due);
 	if (t->metrics != NULL)
 		next = MIN(next, metrics_server_deadline(t->metrics));
 
@@ -999,6 +1066,7 @@ tarpit_new(struct conf *conf, const struct conf_source *src,
 		rl.rlim_cur = 65536;
 	t->nslots = (int)MIN(rl.rlim_cur, (rlim_t)(1 << 22));
 	t->clients = g_new0(struct client, (gsize)t->nslots);
+	t->waiting = g_new(struct waiting, CONTACTS_WAITING);
 	t->per_net = g_hash_table_new_full(addr_hash, addr_hash_equal, g_free,
 	    NULL);
 	t->budget = budget_new();
@@ -1114,6 +1182,7 @@ tarpit_free(struct tarpit *t)
 		if (t->clients[fd].used)
 			smtp_clear(&t->clients[fd].s);
 	g_free(t->clients);
+	g_free(t->waiting);
 	g_hash_table_destroy(t->per_net);
 	budget_free(t->budget);
 	summary_free(t->summary);
