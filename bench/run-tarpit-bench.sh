@@ -180,6 +180,20 @@ totals_of() {
 	    END { print v == "" ? -1 : v }'
 }
 
+# Wait until tarpitd PID (log LOG) has written what its sessions queued:
+# store_written the same twice, a second apart (at most 60 s).
+settle_store() {
+	local a b
+	a=$(totals_of "$1" "$2" store_written)
+	for _ in $(seq 60); do
+		sleep 1
+		b=$(totals_of "$1" "$2" store_written)
+		[ "$a" = "$b" ] && return
+		a=$b
+	done
+	say "  (the store queue did not settle in 60 s)"
+}
+
 # "VmRSS RssAnon Private_Dirty" of PID, kB.
 mem() {
 	echo "$(status_kb "$1" VmRSS) $(status_kb "$1" RssAnon)" \
@@ -397,6 +411,7 @@ tarpit_round() {
 	m=($(mem "$tp"))
 	r_idle[$name]="${m[0]} ${m[1]}"
 	say "  memory kB (VmRSS RssAnon): after $IDLE s idle ${m[*]}"
+	settle_store "$tp" "$work/$name.log"
 	w0=$(totals_of "$tp" "$work/$name.log" store_written)
 	s0=$(totals_of "$tp" "$work/$name.log" sessions)
 	r_rate_events[$name]=$(awk -v w="$w0" -v s="$s0" 'BEGIN {
@@ -413,11 +428,12 @@ tarpit_round() {
 	r_kernel[$name]=$per_conn_kernel
 
 	say "-- store events: $EVENTS sessions, each from a new network, held 3 s"
+	settle_store "$tp" "$work/$name.log"
 	w0=$(totals_of "$tp" "$work/$name.log" store_written)
 	s0=$(totals_of "$tp" "$work/$name.log" sessions)
 	start_load "$EVENTS" "$EVENTS" "$port" 3 100 tev
 	wait_load 30
-	sleep 2
+	settle_store "$tp" "$work/$name.log"
 	w1=$(totals_of "$tp" "$work/$name.log" store_written)
 	s1=$(totals_of "$tp" "$work/$name.log" sessions)
 	r_events[$name]=$(awk -v w=$((w1 - w0)) -v s=$((s1 - s0)) 'BEGIN {

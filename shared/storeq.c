@@ -44,8 +44,12 @@
 
 /* Bytes mapped per block of the queue; a record never spans two. */
 #define BLOCK_SIZE	(64 * 1024)
-/* Events per transaction: the size of the writer's scratch array. */
-#define APPLY_MAX	512
+/*
+ * Events per transaction (one disk sync each): the writer's scratch
+ * array, mapped for a batch (1.4 MB at most, for a batch this big) and
+ * unmapped after it.
+ */
+#define APPLY_MAX	4096
 
 /*
  * A record packs the update without its HELO array: the fields before

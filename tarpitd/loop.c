@@ -69,7 +69,7 @@
 #define EPOLL_BATCH	256
 /* After EMFILE/ENFILE, stop accepting for this long (ms). */
 #define ACCEPT_PAUSE	1000
-/* Store events waiting for the writer (two rings of ~5.6 MB). */
+/* Store events waiting for the writer (packed: about 50 bytes each). */
 #define QUEUE_EVENTS	16384
 #define COMPLAIN_EVERY	(60 * 1000)
 /* How often the unrecorded sessions are summarised. */
@@ -162,6 +162,12 @@ struct tarpit {
 	struct waiting	*waiting;	/* a ring, oldest first */
 	unsigned	waiting_head, nwaiting;
 	unsigned	nclients;
+	/*
+	 * Clients held per store network: IPv4 networks keyed by their
+	 * address itself (no allocation: about 20 bytes a network, not
+	 * 55), IPv6 ones by a copy of the masked struct addr.
+	 */
+	GHashTable	*per_net4;	/* masked IPv4 address -> count */
 	GHashTable	*per_net;	/* masked struct addr -> count */
 	struct store	*store;
 	struct storeq	*queue;
@@ -375,13 +381,22 @@ static unsigned
 net_count(struct tarpit *t, const struct addr *a, int delta)
 {
 	struct addr n = net_of(t, a);
-	unsigned count = GPOINTER_TO_UINT(g_hash_table_lookup(t->per_net, &n));
+	bool v4 = n.family == AF_INET;
+	GHashTable *h = v4 ? t->per_net4 : t->per_net;
+	gpointer key = &n;
+	unsigned count;
+	uint32_t ip;
 
+	if (v4) {
+		memcpy(&ip, n.bytes, sizeof(ip));
+		key = GUINT_TO_POINTER(ip);
+	}
+	count = GPOINTER_TO_UINT(g_hash_table_lookup(h, key));
 	count = (unsigned)((int)count + delta);
 	if (count == 0)
-		g_hash_table_remove(t->per_net, &n);
+		g_hash_table_remove(h, key);
 	else
-		g_hash_table_replace(t->per_net, g_memdup2(&n, sizeof(n)),
+		g_hash_table_replace(h, v4 ? key : g_memdup2(&n, sizeof(n)),
 		    GUINT_TO_POINTER(count));
 	return count;
 }
@@ -1067,6 +1082,7 @@ tarpit_new(struct conf *conf, const struct conf_source *src,
 	t->nslots = (int)MIN(rl.rlim_cur, (rlim_t)(1 << 22));
 	t->clients = g_new0(struct client, (gsize)t->nslots);
 	t->waiting = g_new(struct waiting, CONTACTS_WAITING);
+	t->per_net4 = g_hash_table_new(g_direct_hash, g_direct_equal);
 	t->per_net = g_hash_table_new_full(addr_hash, addr_hash_equal, g_free,
 	    NULL);
 	t->budget = budget_new();
@@ -1183,6 +1199,7 @@ tarpit_free(struct tarpit *t)
 			smtp_clear(&t->clients[fd].s);
 	g_free(t->clients);
 	g_free(t->waiting);
+	g_hash_table_destroy(t->per_net4);
 	g_hash_table_destroy(t->per_net);
 	budget_free(t->budget);
 	summary_free(t->summary);

@@ -225,7 +225,7 @@ test_order(void)
 	storeq_flush(q);
 	storeq_get_stats(q, &s);
 	g_assert_cmpuint(s.written, ==, 20000);
-	g_assert_cmpuint(s.batches, >=, 20000 / 512);
+	g_assert_cmpuint(s.batches, >=, 20000 / 4096);
 	for (int k = 0; k < 7; k++) {
 		char key[32], want[32];
 		struct hit_record r;
