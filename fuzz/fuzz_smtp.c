@@ -118,7 +118,7 @@ deliver(struct run *r, const uint8_t *data, size_t len)
 
 	smtp_input(&r->s, &r->p, r->now, data, len, &cmd);
 	if (cmd.complete) {
-		const char *a = cmd.arg, *line = r->s.line;
+		const char *a = cmd.arg;
 
 		FUZZ_CHECK(!had);
 		FUZZ_CHECK(cmd.arg_len < SMTP_LINE_MAX);
@@ -126,8 +126,7 @@ deliver(struct run *r, const uint8_t *data, size_t len)
 		FUZZ_CHECK(a == NULL ||
 		    (a >= (const char *)data &&
 		    a + cmd.arg_len <= (const char *)data + len) ||
-		    (line != NULL && a >= line &&
-		    a + cmd.arg_len <= line + SMTP_LINE_MAX));
+		    (a >= cmd.buf && a + cmd.arg_len <= cmd.buf + SMTP_LINE_MAX));
 		FUZZ_CHECK(cmd.is_helo == r->s.have_helo);
 		if (cmd.is_helo && r->s.helo_len > 0)
 			FUZZ_CHECK(memcmp(r->s.helo, cmd.arg,

@@ -5,7 +5,11 @@
  * event, a primary-MX contact) into a bounded queue and return at once;
  * a writer thread applies whatever has gathered in one transaction, so
  * the caller never waits on a disk sync, and a slow disk only makes the
- * batches bigger. When the queue is full, events are dropped and counted.
+ * batches bigger. Once an event is queued the writer lingers a few
+ * milliseconds for more (group commit), so events that come one at a
+ * time share a sync. When the queue is full, events are dropped and counted.
+ * It holds what is queued, packed (a few dozen bytes an event), not its
+ * capacity: memory is mapped as it fills and returned as it drains.
  *
  * Create the queue after any fork(): the writer is a thread.
  */
@@ -13,6 +17,7 @@
 #define SLOWSPAM_STOREQ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "store.h"
@@ -45,5 +50,7 @@ bool	storeq_push_alive(struct storeq *q, int64_t now);
 /* Wait until everything pushed so far is written or failed. */
 void	storeq_flush(struct storeq *q);
 void	storeq_get_stats(struct storeq *q, struct storeq_stats *out);
+/* Bytes of queue blocks mapped now (those being written too). */
+size_t	storeq_mapped(struct storeq *q);
 
 #endif /* SLOWSPAM_STOREQ_H */

@@ -18,10 +18,12 @@
  * What a session leaves is bounded by design, not by the client's rate
  * (docs/abuse.md). A session is recorded once it has earned it: the
  * final greeting went out whole, or the client sent a byte. It goes to
- * the store: its contact then (stamped with the connect time), its HELO,
- * and the hold time and evidence at the end; one from a store network
- * not recorded lately would make a new record, so it must fit its
- * aggregate network's budget (budget.c) or it is not recorded at all.
+ * the store in two events: its contact (stamped with the connect time)
+ * and its HELO together, as soon as the HELO comes or CONTACT_WAIT after
+ * it was recorded if none came, and the hold time and evidence at the
+ * end; one from a store network not recorded lately would make a new
+ * record, so it must fit its aggregate network's budget (budget.c) or it
+ * is not recorded at all; one from a known network, only the end event.
  * At its end a recorded session writes one log line and one event-log
  * line, unless it was short (not held through the greeting and one drip)
  * and its lines do not fit the budget. Connections refused over a limit,
@@ -86,13 +88,20 @@
 #define EPOLL_BATCH	256
 /* After EMFILE/ENFILE, stop accepting for this long (ms). */
 #define ACCEPT_PAUSE	1000
-/* Store events waiting for the writer (two rings of ~5.6 MB). */
+/* Store events waiting for the writer (packed: about 50 bytes each). */
 #define QUEUE_EVENTS	16384
 #define COMPLAIN_EVERY	(60 * 1000)
 /* How often the unrecorded sessions are summarised. */
 #define SUMMARY_EVERY	(60 * 1000)
 /* With greet_wait = 0, a silent client is recorded once this old (ms). */
 #define RECORD_AFTER	1000
+/*
+ * A recorded contact waits this long (ms) for its HELO, to go to the
+ * store with it in one event; at most CONTACTS_WAITING at a time (the
+ * rest are written at once).
+ */
+#define CONTACT_WAIT	1000
+#define CONTACTS_WAITING 4096
 /* epoll data of the metrics socket: listeners are -1 - i, clients >= 0. */
 #define METRICS_EVENT	INT_MIN
 
@@ -114,18 +123,34 @@ enum record {
 	RECORD_OVER,	/* it earned it, but its network's budget was spent */
 };
 
+/*
+ * A held client costs this (72 bytes on LP64, in the array) and its
+ * HELO (smtp.c's 16-byte slots): keep it small.
+ */
 struct client {
 	struct smtp_session s;
 	struct addr	addr;
 	uint16_t	port;
-	uint8_t		queue;		/* enum queue */
-	uint8_t		record;		/* enum record */
-	bool		used;
+	uint8_t		queue:2;	/* enum queue */
+	uint8_t		record:2;	/* enum record */
+	bool		used:1;
+	bool		contact_due:1;	/* its contact is not written yet */
 	int32_t		prev, next;	/* neighbours in the queue, or -1 */
 };
 
+G_STATIC_ASSERT(Q_NONE < 4 && RECORD_OVER < 4);
+#if GLIB_SIZEOF_VOID_P == 8
+G_STATIC_ASSERT(sizeof(struct client) <= 72);
+#endif
+
 struct fifo {
 	int32_t		head, tail;
+};
+
+/* A contact waiting for its HELO (see maybe_record). */
+struct waiting {
+	int64_t		due;
+	int32_t		fd;
 };
 
 /* Evidence flags counted: at least as many as record_evidence_name() has. */
@@ -153,7 +178,15 @@ struct tarpit {
 	struct client	*clients;	/* indexed by descriptor */
 	int		nslots;
 	struct fifo	q[Q_COUNT];
+	struct waiting	*waiting;	/* a ring, oldest first */
+	unsigned	waiting_head, nwaiting;
 	unsigned	nclients;
+	/*
+	 * Clients held per store network: IPv4 networks keyed by their
+	 * address itself (no allocation: about 20 bytes a network, not
+	 * 55), IPv6 ones by a copy of the masked struct addr.
+	 */
+	GHashTable	*per_net4;	/* masked IPv4 address -> count */
 	GHashTable	*per_net;	/* masked struct addr -> count */
 	struct store	*store;
 	struct storeq	*queue;
@@ -371,13 +404,22 @@ static unsigned
 net_count(struct tarpit *t, const struct addr *a, int delta)
 {
 	struct addr n = net_of(t, a);
-	unsigned count = GPOINTER_TO_UINT(g_hash_table_lookup(t->per_net, &n));
+	bool v4 = n.family == AF_INET;
+	GHashTable *h = v4 ? t->per_net4 : t->per_net;
+	gpointer key = &n;
+	unsigned count;
+	uint32_t ip;
 
+	if (v4) {
+		memcpy(&ip, n.bytes, sizeof(ip));
+		key = GUINT_TO_POINTER(ip);
+	}
+	count = GPOINTER_TO_UINT(g_hash_table_lookup(h, key));
 	count = (unsigned)((int)count + delta);
 	if (count == 0)
-		g_hash_table_remove(t->per_net, &n);
+		g_hash_table_remove(h, key);
 	else
-		g_hash_table_replace(t->per_net, g_memdup2(&n, sizeof(n)),
+		g_hash_table_replace(h, v4 ? key : g_memdup2(&n, sizeof(n)),
 		    GUINT_TO_POINTER(count));
 	return count;
 }
@@ -427,22 +469,54 @@ charge(struct tarpit *t, const struct addr *a)
 }
 
 /*
+ * Write c's contact now, stamped with the time it connected, with the
+ * HELO cmd if not NULL: one event for both.
+ */
+static void
+write_contact(struct tarpit *t, struct client *c,
+    const struct smtp_command *cmd)
+{
+	struct tarpit_update u = { .now = wall_ms(c->s.start),
+	    .new_session = true };
+
+	if (cmd != NULL)
+		record_update_set_helo(&u, cmd->arg, cmd->arg_len,
+		    c->s.helo_class);
+	c->contact_due = false;
+	store_event(t, &c->addr, &u);
+}
+
+/* Write the contacts that waited CONTACT_WAIT for a HELO in vain. */
+static void
+write_waiting(struct tarpit *t, int64_t now)
+{
+	while (t->nwaiting > 0 && t->waiting[t->waiting_head].due <= now) {
+		struct client *c = &t->clients[t->waiting[t->waiting_head].fd];
+
+		/* Gone, or its HELO came: its slot may serve another. */
+		if (c->used && c->contact_due)
+			write_contact(t, c, NULL);
+		t->waiting_head = (t->waiting_head + 1) % CONTACTS_WAITING;
+		t->nwaiting--;
+	}
+}
+
+/*
  * Record the session once it has earned it: it spoke, or it waited for
  * the greeting (with greet_wait = 0, which greets at once, it must also
  * have stayed RECORD_AFTER: a connect-and-close is not greeted). A store
  * network this worker recorded lately makes no new record: the session
  * is recorded free, and goes to the store once, when it ends (see
  * end_session). Any other takes one from its aggregate network's budget,
- * and its contact goes to the store now, stamped with the time it
- * connected, so the milter sees a new client while it is still held.
+ * and its contact goes to the store, stamped with the time it connected,
+ * so the milter sees a new client while it is still held: with its HELO
+ * if that comes within CONTACT_WAIT (one event, not two), else then.
  */
 static void
 maybe_record(struct tarpit *t, int fd)
 {
 	struct client *c = &t->clients[fd];
 	int64_t now = mono_ms();
-	struct tarpit_update u = { .now = wall_ms(c->s.start),
-	    .new_session = true };
 	struct addr net;
 
 	if (c->record != RECORD_PENDING || c->s.end == SMTP_END_LIMIT ||
@@ -459,8 +533,16 @@ maybe_record(struct tarpit *t, int fd)
 		return;
 	}
 	budget_learn(t->budget, &net, now);
-	if (c->record == RECORD_YES)
-		store_event(t, &c->addr, &u);
+	if (c->record != RECORD_YES)
+		return;
+	if (t->nwaiting == CONTACTS_WAITING) {
+		write_contact(t, c, NULL);
+		return;
+	}
+	t->waiting[(t->waiting_head + t->nwaiting) % CONTACTS_WAITING] =
+	    (struct waiting){ now + CONTACT_WAIT, fd };
+	t->nwaiting++;
+	c->contact_due = true;
 }
 
 /*
@@ -519,6 +601,9 @@ end_session(struct tarpit *t, int fd)
 	    .evidence = c->s.evidence, .held_ms = (uint64_t)(now - c->s.start) };
 
 	maybe_record(t, fd);	/* greeted, silent, and stayed long enough */
+	/* Its contact first: the end event has the disconnect time. */
+	if (c->contact_due)
+		write_contact(t, c, NULL);
 	if ((c->record == RECORD_YES || c->record == RECORD_KNOWN) &&
 	    worth_writing(t, c, now - c->s.start)) {
 		char line[2048];
@@ -610,10 +695,13 @@ client_readable(struct tarpit *t, int fd)
 		if (cmd.complete && cmd.is_helo) {
 			struct tarpit_update u = { .now = store_now() };
 
-			record_update_set_helo(&u, cmd.arg, cmd.arg_len,
-			    c->s.helo_class);
-			if (c->record == RECORD_YES)
+			if (c->contact_due)
+				write_contact(t, c, &cmd);
+			else if (c->record == RECORD_YES) {
+				record_update_set_helo(&u, cmd.arg, cmd.arg_len,
+				    c->s.helo_class);
 				store_event(t, &c->addr, &u);
+			}
 			t->totals.helos++;
 		}
 	}
@@ -797,6 +885,7 @@ run_timers(struct tarpit *t, int64_t now)
 			settle(t, fd);
 		}
 	}
+	write_waiting(t, now);
 	if (t->accept_resume != 0 && now >= t->accept_resume) {
 		t->accept_resume = 0;
 		/* Those still watched refuse the add (EEXIST): harmless. */
@@ -818,6 +907,8 @@ next_timeout(const struct tarpit *t, int64_t now)
 	int64_t next = t->accept_resume != 0 ? t->accept_resume : INT64_MAX;
 
 	next = MIN(next, t->summary_due);
+	if (t->nwaiting > 0)
+		next = MIN(next, t->waiting[t->waiting_head].due);
 	if (t->metrics != NULL)
 		next = MIN(next, metrics_server_deadline(t->metrics));
 
@@ -1059,6 +1150,8 @@ tarpit_new(struct conf *conf, const struct conf_source *src,
 	t->nslots = (int)MIN(rl.rlim_cur, (rlim_t)(1 << 22));
 	t->clients = g_new0(struct client, (gsize)t->nslots);
 	t->pending = g_new(int, (gsize)t->nslots);
+	t->waiting = g_new(struct waiting, CONTACTS_WAITING);
+	t->per_net4 = g_hash_table_new(g_direct_hash, g_direct_equal);
 	t->per_net = g_hash_table_new_full(addr_hash, addr_hash_equal, g_free,
 	    NULL);
 	t->budget = budget_new();
@@ -1185,6 +1278,8 @@ tarpit_free(struct tarpit *t)
 			smtp_clear(&t->clients[fd].s);
 	g_free(t->clients);
 	g_free(t->pending);
+	g_free(t->waiting);
+	g_hash_table_destroy(t->per_net4);
 	g_hash_table_destroy(t->per_net);
 	budget_free(t->budget);
 	summary_free(t->summary);

@@ -47,6 +47,66 @@
 #include "record.h"
 #include "smtp.h"
 
+/* The bit-fields of struct smtp_session hold every value. */
+G_STATIC_ASSERT(SMTP_CLOSED < 8 && SMTP_END_ERROR < 8 && SMTP_OUT_BUSY < 8);
+G_STATIC_ASSERT(SMTP_DRIP_LINES <= 16 && HELO_TOO_LONG < 16);
+G_STATIC_ASSERT(SMTP_SCRIPT_LINE_MAX <= 256 && SMTP_HELO_KEEP <= 255);
+
+/*
+ * The HELOs kept for the log come from slabs of 16-byte slots, by size
+ * class (16, 32, ... 112 bytes): a malloc'd copy costs a header and its
+ * rounding (32 bytes for a 13-byte HELO), and a held client pays for it
+ * for hours. A freed slot waits on its class's list for the next HELO;
+ * slabs are kept, so what they hold is the worker's peak of held HELOs
+ * (bounded by max_clients). One list per process: a worker is one
+ * thread.
+ */
+#define HELO_GRAIN	16
+#define HELO_CLASSES	((SMTP_HELO_KEEP + HELO_GRAIN - 1) / HELO_GRAIN)
+#define HELO_SLAB	4096
+
+union helo_slot {
+	union helo_slot	*next;
+	char		bytes[HELO_GRAIN];
+};
+
+static union helo_slot *helo_free_slots[HELO_CLASSES];
+
+/* A copy of arg[0..len) (len <= SMTP_HELO_KEEP); NULL for len 0. */
+static char *
+helo_keep(const char *arg, size_t len)
+{
+	union helo_slot *slot;
+	size_t class, n;
+
+	if (len == 0)
+		return NULL;
+	class = (len - 1) / HELO_GRAIN;
+	n = class + 1;		/* grains a copy takes */
+	if (helo_free_slots[class] == NULL) {
+		union helo_slot *slab = g_malloc(HELO_SLAB);
+
+		for (size_t i = 0; i + n <= HELO_SLAB / sizeof(*slab); i += n) {
+			slab[i].next = helo_free_slots[class];
+			helo_free_slots[class] = &slab[i];
+		}
+	}
+	slot = helo_free_slots[class];
+	helo_free_slots[class] = slot->next;
+	return memcpy(slot, arg, len);
+}
+
+/* Give helo (of len bytes, from helo_keep) back to its class. */
+static void
+helo_release(char *helo, size_t len)
+{
+	union helo_slot *slot = (void *)helo;
+	size_t class = (len - 1) / HELO_GRAIN;
+
+	slot->next = helo_free_slots[class];
+	helo_free_slots[class] = slot;
+}
+
 /*
  * EHLO keywords, dripped in turn; the reply ends with "250 HELP". Once
  * the reply is complete a client acts on them, so none may make it give
@@ -269,8 +329,7 @@ judge_command(struct smtp_session *s, const char *line, size_t len,
 		helo_classify(cmd->arg, cmd->arg_len, NULL, &r);
 		s->helo_class = (uint8_t)r.class;
 		s->helo_len = (uint8_t)MIN(cmd->arg_len, SMTP_HELO_KEEP);
-		g_free(s->helo);
-		s->helo = g_memdup2(cmd->arg, s->helo_len);
+		s->helo = helo_keep(cmd->arg, s->helo_len);
 		return;
 	}
 	for (size_t i = 0; i < G_N_ELEMENTS(smtp_verbs); i++) {
@@ -326,6 +385,12 @@ take_line(struct smtp_session *s, const uint8_t *data, size_t len,
 		s->evidence |= EVIDENCE_BARE_LF;
 	if (cr && line_len > 0 && line[line_len - 1] == '\r')
 		line_len--;
+	if (line == s->line) {
+		/* The buffer gives way to the HELO: cmd keeps a copy. */
+		memcpy(cmd->buf, line, line_len);
+		line = cmd->buf;
+		g_clear_pointer(&s->line, g_free);
+	}
 	judge_command(s, line, line_len, cmd);
 	return lf != NULL ? n + 1 : len;
 }
@@ -336,9 +401,9 @@ smtp_input(struct smtp_session *s, const struct smtp_params *p, int64_t now,
 {
 	size_t used;
 
-	memset(cmd, 0, sizeof(*cmd));
-	if (s->have_command)
-		g_clear_pointer(&s->line, g_free);	/* judged already */
+	cmd->complete = cmd->is_helo = false;
+	cmd->arg = NULL;
+	cmd->arg_len = 0;
 	if (len == 0 || s->state >= SMTP_CLOSING)
 		return;
 	s->heard = true;
@@ -519,8 +584,12 @@ smtp_sent(struct smtp_session *s, const struct smtp_script *sc, size_t n)
 void
 smtp_clear(struct smtp_session *s)
 {
-	g_clear_pointer(&s->line, g_free);
-	g_clear_pointer(&s->helo, g_free);
+	if (!s->have_command)
+		g_clear_pointer(&s->line, g_free);
+	else if (s->helo != NULL) {
+		helo_release(s->helo, s->helo_len);
+		s->helo = NULL;
+	}
 }
 
 const char *

@@ -85,30 +85,40 @@ enum smtp_line {
 	SMTP_OUT_BUSY,
 };
 
-/* One session: small and fixed, but for two rarely used buffers. */
+/*
+ * One session: small and fixed (40 bytes on LP64; a held client costs
+ * this and its HELO), but for one rarely used buffer. The small fields
+ * are bit-fields: each holds an enum of at most 16 values (state, end,
+ * out, next, last: 8 or fewer; helo_class: 9), or a line index.
+ */
 struct smtp_session {
 	int64_t		start;		/* connect time */
 	int64_t		deadline;	/* next wake-up */
+	union {
+		char	*line;		/* before the first line is judged:
+					   a partial one, or NULL */
+		char	*helo;		/* after: the HELO argument kept for
+					   the log (see smtp_helo_free), or
+					   NULL */
+	};
 	uint32_t	evidence;	/* EVIDENCE_* of record.h */
 	uint32_t	bytes_sent;
-	char		*line;		/* a partial first line, or NULL */
-	char		*helo;		/* HELO argument kept for the log */
 	uint16_t	line_len;	/* bytes of the first line seen */
-	uint8_t		state;		/* enum smtp_state */
-	uint8_t		end;		/* enum smtp_end */
-	uint8_t		out;		/* enum smtp_line going out */
-	uint8_t		out_off;	/* bytes of it already sent */
-	uint8_t		next;		/* enum smtp_line due after out */
-	uint8_t		last;		/* enum smtp_line last sent whole */
-	uint8_t		drip_next;	/* next drip line */
+	uint8_t		out_off;	/* bytes of out already sent */
 	uint8_t		helo_len;
-	uint8_t		helo_class;	/* enum helo_class */
-	bool		have_command;	/* the first line is complete */
-	bool		have_helo;	/* ... and it was HELO or EHLO */
-	bool		skip_line;	/* discarding the rest of a long line */
-	bool		greeted;	/* the final 220 went out whole,
+	uint8_t		state:3;	/* enum smtp_state */
+	uint8_t		end:3;		/* enum smtp_end */
+	bool		have_command:1;	/* the first line is complete */
+	bool		have_helo:1;	/* ... and it was HELO or EHLO */
+	uint8_t		out:3;		/* enum smtp_line going out */
+	uint8_t		next:3;		/* enum smtp_line due after out */
+	bool		skip_line:1;	/* discarding the rest of a long line */
+	bool		greeted:1;	/* the final 220 went out whole,
 					   before any goodbye */
-	bool		heard;		/* the client sent at least a byte */
+	uint8_t		last:3;		/* enum smtp_line last sent whole */
+	bool		heard:1;	/* the client sent at least a byte */
+	uint8_t		drip_next:4;	/* next drip line */
+	uint8_t		helo_class:4;	/* enum helo_class */
 };
 
 /* What smtp_input() found in the first command line. */
@@ -117,6 +127,8 @@ struct smtp_command {
 	bool		is_helo;
 	const char	*arg;		/* HELO argument, not NUL-terminated */
 	size_t		arg_len;
+	/* Where arg is copied when the line came in pieces. */
+	char		buf[SMTP_LINE_MAX];
 };
 
 /* Build the script for host name hostname. */
@@ -128,8 +140,7 @@ void	smtp_start(struct smtp_session *s, const struct smtp_params *p,
 
 /*
  * Feed bytes received at time now. When they complete the first command
- * line, cmd says so (cmd->arg points into data or the session's buffer
- * and is valid until the next call).
+ * line, cmd says so (cmd->arg points into data or into cmd itself).
  */
 void	smtp_input(struct smtp_session *s, const struct smtp_params *p,
 	    int64_t now, const uint8_t *data, size_t len,

@@ -174,10 +174,10 @@ flood() {
 flood
 tap_ok "flood: descriptors back after the first flood ($(nfd "$tarpit_pid") of $fd0)" $? \
 	"$dir/f2-churn.out" "$dir/f2-half.out" "$dir/f2.log"
-# Warm up: the store queue's rings (16384 events, 5.6 MB each) are
-# touched page by page as events go round them; 9000 connections (two
-# events each) take them round once, so what is measured next is what a
-# flood leaves.
+# Warm up: what a flood touches once stays resident (the client slots
+# of the descriptors it used, malloc's arenas; the store queue maps only
+# what is waiting and gives it back), so what is measured next is what
+# a flood leaves.
 fc churn "$port" 9000 > "$dir/f2-churn.out" 2>&1
 flood
 rss1=$(rss "$tarpit_pid") anon1=$(rss "$tarpit_pid" RssAnon)

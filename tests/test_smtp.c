@@ -62,6 +62,9 @@ send_bytes(struct run *r, const struct smtp_params *p, const char *data,
 	smtp_input(&r->s, p, r->now, (const uint8_t *)data, len, &cmd);
 	if (cmd.complete) {
 		r->last = cmd;
+		/* arg may point into cmd itself: then into the copy. */
+		if (cmd.arg >= cmd.buf && cmd.arg < cmd.buf + sizeof(cmd.buf))
+			r->last.arg = r->last.buf + (cmd.arg - cmd.buf);
 		r->commands++;
 	}
 	drain(r);
@@ -193,7 +196,7 @@ test_answer(void)
 	g_assert_cmpint(r.s.end, ==, SMTP_END_MAX_HOLD);
 	g_assert_cmpstr(r.out->str + before, ==, script.bye);
 	g_assert_cmpuint(r.s.evidence, ==, 0);
-	g_assert_null(r.s.line);
+	g_assert_true(r.s.have_command);
 	g_assert_cmpmem(r.s.helo, r.s.helo_len, "mail.example.org", 16);
 	check_invariants(&r, true);
 	finish(&r);
@@ -339,6 +342,61 @@ test_no_2xx_to_mail(void)
 	}
 }
 
+/*
+ * Many sessions keep HELOs of every length at once, freed in a shuffled
+ * order and taken again: each keeps its own bytes (they share slabs),
+ * cut to SMTP_HELO_KEEP.
+ */
+static void
+test_helo_slots(void)
+{
+	enum { N = 600 };
+	static struct run r[N];
+	static char want[N][SMTP_LINE_MAX];
+	size_t len[N];
+	GRand *rnd = g_rand_new_with_seed(16);
+
+	for (int round = 0; round < 20; round++) {
+		for (int i = 0; i < N; i++) {
+			char line[SMTP_LINE_MAX];
+
+			if (round > 0 && g_rand_boolean(rnd))
+				continue;	/* still held */
+			if (round > 0)
+				finish(&r[i]);
+			len[i] = (size_t)g_rand_int_range(rnd, 0,
+			    SMTP_HELO_KEEP + 20);
+			for (size_t k = 0; k < len[i]; k++)
+				want[i][k] = (char)('a' + (i + k * 3) % 26);
+			memcpy(line, "HELO ", 5);
+			memcpy(line + 5, want[i], len[i]);
+			memcpy(line + 5 + len[i], "\r\n", 2);
+			start(&r[i], &P);
+			tick(&r[i], &P);
+			/* Every other one in two pieces, through the buffer. */
+			if (i % 2 == 0)
+				send_bytes(&r[i], &P, line, len[i] + 7);
+			else {
+				send_bytes(&r[i], &P, line, 3);
+				send_bytes(&r[i], &P, line + 3, len[i] + 4);
+			}
+			g_assert_cmpuint(r[i].commands, ==, 1);
+			g_assert_cmpmem(r[i].last.arg, r[i].last.arg_len,
+			    want[i], len[i]);
+		}
+		for (int i = 0; i < N; i++) {
+			size_t keep = MIN(len[i], SMTP_HELO_KEEP);
+
+			g_assert_true(r[i].s.have_helo);
+			g_assert_cmpmem(r[i].s.helo, r[i].s.helo_len, want[i],
+			    keep);
+		}
+	}
+	for (int i = 0; i < N; i++)
+		finish(&r[i]);
+	g_rand_free(rnd);
+}
+
 /* A line split over many reads, byte by byte. */
 static void
 test_split_line(void)
@@ -360,7 +418,8 @@ test_split_line(void)
 	g_assert_cmpuint(r.s.evidence, ==, 0);
 	/* The CR came in the read before the LF: still not a bare LF. */
 	say(&r, &P, "");
-	g_assert_null(r.s.line);	/* freed once judged */
+	/* The line buffer was freed once judged; the HELO took its place. */
+	g_assert_cmpmem(r.s.helo, r.s.helo_len, "split.example", 13);
 	run_out(&r, &P);
 	finish(&r);
 }
@@ -678,6 +737,7 @@ main(int argc, char **argv)
 	g_test_add_func("/smtp/evidence", test_evidence);
 	g_test_add_func("/smtp/no-2xx-to-mail", test_no_2xx_to_mail);
 	g_test_add_func("/smtp/split-line", test_split_line);
+	g_test_add_func("/smtp/helo-slots", test_helo_slots);
 	g_test_add_func("/smtp/long-lines", test_long_lines);
 	g_test_add_func("/smtp/client-closed", test_client_closed);
 	g_test_add_func("/smtp/abort", test_abort);

@@ -921,6 +921,79 @@ test_store_while_held(void)
 	store_free(st);
 }
 
+/*
+ * A session's store events: its contact and HELO together, then its
+ * end, two in all (once three); a silent one's contact is in the store
+ * within CONTACT_WAIT (a second) while it is held, then its end.
+ */
+static void
+test_store_events(void)
+{
+	struct daemon d;
+	struct store_options o = { 0 };
+	struct hit_record r;
+	struct store *st;
+	bool closed, found = false;
+	int helo_fd, silent_fd, quick_fd;
+	int64_t t0;
+
+	start_daemon(&d, "events", NULL);
+	run_daemon(&d, NULL);
+	o = (struct store_options){ STORE_BACKEND_LMDB, d.store, 1u << 30, 0,
+	    true };
+	g_assert_cmpint(totals_value(&d, "store_written"), ==, 0);
+	helo_fd = dial(&d, "127.0.8.1");
+	silent_fd = dial(&d, "127.0.8.2");
+	g_string_free(read_until(helo_fd, "220 ", 3000, &closed), TRUE);
+	send_all(helo_fd, "EHLO held.example\r\n", 19);
+	g_string_free(read_until(silent_fd, "220 ", 3000, &closed), TRUE);
+	t0 = g_get_monotonic_time();
+	st = store_open(&o, NULL);
+	g_assert_nonnull(st);
+	for (int i = 0; i < 300 && !found; i++) {
+		g_assert_true(store_lookup(st, "127.0.8.2/32", &r, &found,
+		    NULL));
+		if (!found)
+			g_usleep(10000);
+	}
+	g_test_message("a silent client's contact was stored %" G_GINT64_FORMAT
+	    " ms after the greeting", (g_get_monotonic_time() - t0) / 1000);
+	g_assert_true(found);
+	g_assert_cmpuint(r.tarpit_sessions, ==, 1);
+	g_assert_cmpuint(r.tarpit_held_ms, ==, 0);	/* still held */
+	g_assert_cmpint(g_get_monotonic_time() - t0, <, 1000 * 1000 + SLACK * 1000);
+	g_assert_true(store_lookup(st, "127.0.8.1/32", &r, &found, NULL));
+	g_assert_true(found);
+	g_assert_cmpstr(r.helo, ==, "held.example");
+	g_assert_cmpint(totals_value(&d, "store_written"), ==, 2);
+	g_string_free(read_until(helo_fd, NULL, MAX_HOLD + DRIP + SLACK,
+	    &closed), TRUE);
+	g_string_free(read_until(silent_fd, NULL, MAX_HOLD + DRIP + SLACK,
+	    &closed), TRUE);
+	close(helo_fd);
+	close(silent_fd);
+	/* One that says EHLO and hangs up at once: two events too. */
+	quick_fd = dial(&d, "127.0.8.3");
+	g_string_free(read_until(quick_fd, "220 ", 3000, &closed), TRUE);
+	send_all(quick_fd, "EHLO quick.example\r\n", 20);
+	close(quick_fd);
+	g_assert_true(log_has(&d, "client=127.0.8.3 ", 3000));
+	for (int i = 0; i < 100 && totals_value(&d, "store_written") < 6; i++)
+		g_usleep(20000);
+	g_assert_cmpint(totals_value(&d, "store_written"), ==, 6);
+	g_assert_cmpint(totals_value(&d, "sessions"), ==, 3);
+	g_assert_true(store_lookup(st, "127.0.8.3/32", &r, &found, NULL));
+	g_assert_true(found);
+	g_assert_cmpstr(r.helo, ==, "quick.example");
+	g_assert_cmpuint(r.tarpit_sessions, ==, 1);
+	g_assert_true(store_lookup(st, "127.0.8.2/32", &r, &found, NULL));
+	g_assert_cmpuint(r.tarpit_held_ms, >=, MAX_HOLD - 50);
+	g_assert_cmpuint(r.tarpit_sessions, ==, 1);
+	store_free(st);
+	g_assert_cmpint(stop_daemon(&d), ==, 0);
+	free_daemon(&d);
+}
+
 /* After a client sent MAIL, RCPT, AUTH and DATA: none of it is kept. */
 static void
 test_privacy(void)
@@ -1826,6 +1899,7 @@ main(int argc, char **argv)
 	g_test_add_func("/tarpitd/polite", test_polite);
 	g_test_add_func("/tarpitd/hostile", test_hostile);
 	g_test_add_func("/tarpitd/store-while-held", test_store_while_held);
+	g_test_add_func("/tarpitd/store-events", test_store_events);
 	g_test_add_func("/tarpitd/unrecorded", test_unrecorded);
 	g_test_add_func("/tarpitd/budget", test_budget);
 	g_test_add_func("/tarpitd/greet-at-once", test_greet_at_once);
