@@ -97,7 +97,7 @@ ms=$(sed -n '1s/.* ms=//p' "$out")
 grep -q '^192.0.2.1 timeout codes=0 first=- last=- ' "$out" &&
 	awk -v m="$ms" 'BEGIN { exit !(m >= 500 && m < 800) }'
 tap_ok "no answer: a timeout by the deadline (${ms} ms for 500)" $? "$out"
-grep -q 'tarpit_list: 1.2.0.192.bl.example: no answer within 500 ms' \
+grep -q 'tarpit_list: 1.2.0.192.bl.example: no answer within 5[0-9][0-9] ms' \
 	"$dir/err"
 tap_ok "the timeout is logged" $? "$dir/err"
 # The lookup that timed out above is still in flight (libunbound still
