@@ -562,6 +562,8 @@ for n in "${names[@]}"; do
 	    "${r_flood[$n]}, idle ${r_idle[$n]};" \
 	    "short sessions ${r_rate[$n]}/s, ${r_rate_events[$n]} store events a session"
 done
-[ "$BIG" -gt 0 ] && say "workers = 6: $big_est of $BIG established, $big_250 got a 250- drip line," \
-    "$big_open open when the load closed them; all tarpitd processes" \
-    "${b1[0]} kB VmRSS, ${b1[2]} kB Pss"
+if [ "$BIG" -gt 0 ]; then
+	say "workers = 6: $big_est of $BIG established, $big_250 got a 250- drip line," \
+	    "$big_open open when the load closed them; all tarpitd processes" \
+	    "${b1[0]} kB VmRSS, ${b1[2]} kB Pss"
+fi
