@@ -780,10 +780,11 @@ client_new(struct tarpit *t, int fd, const struct sockaddr_storage *ss,
 /*
  * Greet up to max accepted clients, oldest first (their deadlines were
  * set in that order, so each FIFO stays sorted), or send those over a
- * limit their 421. Until now a client was not watched, so nothing it
- * sent was read: with greet_wait = 0 no byte is read before its
- * greeting went out; with greet_wait > 0 bytes read before the final
- * 220 are pregreet whenever they came, as before.
+ * limit their 421. Until now a client was not watched: what it sent
+ * meanwhile is read first, before the greeting, because a bot that
+ * talked and hung up before it (a burst defers greetings) would answer
+ * our write with a reset, which on Linux discards its unread bytes and
+ * with them the evidence; bytes there before any greeting are pregreet.
  */
 static void
 greet_pending(struct tarpit *t, unsigned max)
@@ -796,11 +797,14 @@ greet_pending(struct tarpit *t, unsigned max)
 
 		t->pending_head = (t->pending_head + 1) % (unsigned)t->nslots;
 		t->npending--;
-		if (c->s.end != SMTP_END_LIMIT &&
-		    epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		if (c->s.end == SMTP_END_LIMIT)
+			settle(t, fd);
+		else if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			smtp_closed(&c->s, &t->params, mono_ms(),
 			    SMTP_END_ERROR);
-		settle(t, fd);
+			settle(t, fd);
+		} else
+			client_readable(t, fd);		/* settles it */
 	}
 }
 

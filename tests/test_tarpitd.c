@@ -579,8 +579,8 @@ test_hostile(void)
 	g_auto(GStrv) lines = NULL;
 	size_t before;
 
-	/* The log writer may not have written the last session yet. */
-	wait_lines(main_d.events, "\"helo\":\"mail.example.org\"", 1);
+	/* The log writer may not have written the polite two yet. */
+	wait_lines(main_d.events, "\"helo\":\"mail.example.org\"", 2);
 	events = read_text(main_d.events);
 	before = count_lines(events, "\"client\"");
 	for (size_t i = 0; i < G_N_ELEMENTS(hostiles); i++)
