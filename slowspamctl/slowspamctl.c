@@ -306,15 +306,26 @@ remove_doomed(int sig)
 	raise(sig);
 }
 
-/* Handle (on) or leave to the default (off) the signals that end us. */
+/*
+ * Handle the signals that end us (on), or give back what they had (off).
+ * One ignored (nohup, trap '' HUP) stays ignored: it ends nothing.
+ */
 static void
 doom_watch(bool on)
 {
-	struct sigaction sa = { .sa_handler = on ? remove_doomed : SIG_DFL };
+	static struct sigaction before[G_N_ELEMENTS(doom_signals)];
+	struct sigaction sa = { .sa_handler = remove_doomed };
 
 	sigemptyset(&sa.sa_mask);
-	for (size_t i = 0; i < G_N_ELEMENTS(doom_signals); i++)
-		sigaction(doom_signals[i], &sa, NULL);
+	for (size_t i = 0; i < G_N_ELEMENTS(doom_signals); i++) {
+		if (!on) {
+			sigaction(doom_signals[i], &before[i], NULL);
+			continue;
+		}
+		sigaction(doom_signals[i], NULL, &before[i]);
+		if (before[i].sa_handler != SIG_IGN)
+			sigaction(doom_signals[i], &sa, NULL);
+	}
 }
 
 /* Block them (or restore old) while the file and its name disagree. */

@@ -156,7 +156,7 @@ early_good=$(grep -c "^$GOOD/32 " "$list")
 		>> "$dir/storetool.out" 2>&1 ||
 	bail "storetool failed"
 
-tap_plan 33
+tap_plan 34
 [ $status -eq 0 ] && [ "$early_good" -eq 0 ] && [ "$early_bare" -eq 1 ]
 tap_ok "no mark after the contact yet: not backup-first, the bot only as a bot" $? \
 	"$dir/export.out" "$list"
@@ -306,6 +306,20 @@ for call in fsync rename; do
 	tap_ok "SIGTERM at $call: exit $status, a whole list, no temporary" $? \
 		"$dir/term.out"
 done
+# An ignored SIGHUP (nohup, a cron wrapper) stays ignored: it ends nothing.
+if command -v strace >/dev/null 2>&1; then
+	(trap '' HUP
+	strace -f -qq -o /dev/null -e trace=fsync -e inject=fsync:signal=HUP:when=1 \
+		"$ctl" -c "$conf" --set "$trusted" export --format rbldnsd \
+		-o "$list" > "$dir/hup.out" 2>&1)
+	status=$?
+	[ $status -eq 0 ] && grep -q ' networks listed ' "$dir/hup.out" &&
+		[ "$(find "$zone" -mindepth 1 -not -name "*.log" | wc -l)" -eq 1 ]
+	tap_ok "an ignored SIGHUP at fsync: exit $status, the list written" $? \
+		"$dir/hup.out"
+else
+	tap_ok "an ignored SIGHUP # SKIP no strace" 0
+fi
 # A key stored IPv4-mapped is written as the network it names: rbldnsd
 # drops "::ffff:127.0.6.0/120" in an ip4trie as an invalid A RR.
 "$storetool" "$store" tarpit ::ffff:127.0.6.0/120 now-3600000 mapped 1 \
