@@ -558,13 +558,15 @@ append_item(struct store_redis *s, struct conn *c,
 /*
  * Send items[i] for every i in which (all if which is NULL) pipelined,
  * as EVAL if eval, and read every reply. An item the server has no
- * script for is added to *noscript (allocated for n on the first). A
- * connection failure sets *transport if the server closed it.
+ * script for is added to *noscript (allocated for n on the first).
+ * *replies counts the replies read. A connection failure sets *transport
+ * if the server closed it before any reply: then nothing of the batch
+ * ran, and all of it may be sent again.
  */
 static bool
 send_items(struct store_redis *s, struct conn *c,
     const struct store_item *items, size_t n, const bool *which, bool eval,
-    bool **noscript, bool *transport, GError **error)
+    bool **noscript, size_t *replies, bool *transport, GError **error)
 {
 	const char *what = store_items_what(items, n);
 	bool ok = true;
@@ -581,10 +583,11 @@ send_items(struct store_redis *s, struct conn *c,
 			g_clear_error(error);
 			set_error(s, error, STORE_ERROR_UNAVAILABLE, what,
 			    c->ctx->errstr);
-			*transport = was_closed(c->ctx);
+			*transport = was_closed(c->ctx) && *replies == 0;
 			disconnect(s, c);
 			return false;
 		}
+		(*replies)++;
 		if (is_noscript(r) && !eval) {
 			if (*noscript == NULL)
 				*noscript = g_new0(bool, n);
@@ -613,20 +616,24 @@ send_batch(struct store_redis *s, struct conn *c,
     GError **error)
 {
 	g_autofree bool *noscript = NULL;
+	size_t replies = 0;
 	bool ok;
 
 	*transport = false;
-	ok = send_items(s, c, items, n, NULL, false, &noscript, transport,
-	    error);
+	ok = send_items(s, c, items, n, NULL, false, &noscript, &replies,
+	    transport, error);
 	if (noscript != NULL && c->ctx != NULL)
 		ok = send_items(s, c, items, n, noscript, true, &noscript,
-		    transport, error) && ok;
+		    &replies, transport, error) && ok;
 	return ok;
 }
 
 /*
  * One round trip for the whole batch. A connection the server closed
- * while it was idle gets one fresh try (the commands never ran then).
+ * while it was idle gets one fresh try (no reply came: the commands
+ * never ran). Once any reply came, some calls ran: sending the batch
+ * again would apply them twice, so the rest is lost instead (counted
+ * as failed by the caller).
  */
 static bool
 redis_apply(struct store *st, const struct store_item *items,
