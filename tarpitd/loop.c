@@ -150,6 +150,8 @@ struct fifo {
 /* A contact waiting for its HELO (see maybe_record). */
 struct waiting {
 	int64_t		due;
+	int64_t		start;		/* its session's, to tell a later one
+					   on the same descriptor */
 	int32_t		fd;
 };
 
@@ -491,10 +493,14 @@ static void
 write_waiting(struct tarpit *t, int64_t now)
 {
 	while (t->nwaiting > 0 && t->waiting[t->waiting_head].due <= now) {
-		struct client *c = &t->clients[t->waiting[t->waiting_head].fd];
+		const struct waiting *w = &t->waiting[t->waiting_head];
+		struct client *c = &t->clients[w->fd];
 
-		/* Gone, or its HELO came: its slot may serve another. */
-		if (c->used && c->contact_due)
+		/*
+		 * Gone, or its HELO came: its slot may serve another session
+		 * now, whose contact waits in an entry of its own.
+		 */
+		if (c->used && c->contact_due && c->s.start == w->start)
 			write_contact(t, c, NULL);
 		t->waiting_head = (t->waiting_head + 1) % CONTACTS_WAITING;
 		t->nwaiting--;
@@ -540,7 +546,7 @@ maybe_record(struct tarpit *t, int fd)
 		return;
 	}
 	t->waiting[(t->waiting_head + t->nwaiting) % CONTACTS_WAITING] =
-	    (struct waiting){ now + CONTACT_WAIT, fd };
+	    (struct waiting){ now + CONTACT_WAIT, c->s.start, fd };
 	t->nwaiting++;
 	c->contact_due = true;
 }
