@@ -774,19 +774,24 @@ client_new(struct tarpit *t, int fd, const struct sockaddr_storage *ss,
 		net_count(t, &c->addr, -1);
 		over = true;
 	}
-	/* Nothing is written for it yet: see maybe_record(). */
-	if (over)
+	/*
+	 * Nothing is written for it yet: see maybe_record(). One over a
+	 * limit gets its 421 and is closed at once, so that a flood of
+	 * refused clients does not hold descriptors until the burst is over.
+	 */
+	if (over) {
 		smtp_abort(&c->s, SMTP_END_LIMIT);
-	else
-		t->nclients++;
+		settle(t, fd);
+		return;
+	}
+	t->nclients++;
 	t->pending[(t->pending_head + t->npending) % (unsigned)t->nslots] = fd;
 	t->npending++;
 }
 
 /*
  * Greet up to max accepted clients, oldest first (their deadlines were
- * set in that order, so each FIFO stays sorted), or send those over a
- * limit their 421. Until now a client was not watched: what it sent
+ * set in that order, so each FIFO stays sorted). Until now a client was not watched: what it sent
  * meanwhile is read first, before the greeting, because a bot that
  * talked and hung up before it (a burst defers greetings) would answer
  * our write with a reset, which on Linux discards its unread bytes and
@@ -803,9 +808,7 @@ greet_pending(struct tarpit *t, unsigned max)
 
 		t->pending_head = (t->pending_head + 1) % (unsigned)t->nslots;
 		t->npending--;
-		if (c->s.end == SMTP_END_LIMIT)
-			settle(t, fd);
-		else if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		if (epoll_ctl(t->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			smtp_closed(&c->s, &t->params, mono_ms(),
 			    SMTP_END_ERROR);
 			settle(t, fd);
