@@ -814,7 +814,11 @@ test_stalled_log(void)
 	held = dial(&d, "127.0.0.30");
 	g_string_free(read_until(held, "220 ", 3000, &closed), TRUE);
 	send_all(held, "EHLO held.example\r\n", 19);
-	g_string_free(read_until(held, "250-", 3000, &closed), TRUE);
+	t = read_until(held, "250-", 3000, &closed);
+	/* The rest of that line, if it came apart (small socket buffers). */
+	if (!g_str_has_suffix(t->str, "\r\n"))
+		g_string_free(read_until(held, "\r\n", 3000, &closed), TRUE);
+	g_string_free(g_steal_pointer(&t), TRUE);
 	/* Each writes a session line: ~300 bytes, 8,000 of them. */
 	for (size_t i = 0; i < G_N_ELEMENTS(flood); i++)
 		flood[i] = g_thread_new("flood", flood_sessions, &d);
@@ -826,7 +830,13 @@ test_stalled_log(void)
 		t0 = g_get_monotonic_time();
 		worst = MAX(worst, gap);
 		g_assert_false(closed);
+		/* A drip line, the reply's last (max_hold, when slow), or the 421. */
+		if (!g_str_has_prefix(t->str, "250") &&
+		    !g_str_has_prefix(t->str, "421 "))
+			g_test_message("drip %d after %" G_GINT64_FORMAT " ms: "
+			    "\"%s\"", i, gap, g_strescape(t->str, NULL));
 		g_assert_true(g_str_has_prefix(t->str, "250-") ||
+		    g_str_has_prefix(t->str, "250 ") ||
 		    g_str_has_prefix(t->str, "421 "));
 		g_string_free(g_steal_pointer(&t), TRUE);
 	}
