@@ -72,19 +72,34 @@ alive_clock_ok(int64_t *newest, int64_t now)
 	return true;
 }
 
+/*
+ * The minutes of from..to (ms) that the ring holds, in *first..*last
+ * (empty when *first > *last); false if nothing was ever marked.
+ */
+static bool
+ring_minutes(const struct alive *a, int64_t from, int64_t to, int64_t *first,
+    int64_t *last)
+{
+	if (a->newest == 0)
+		return false;
+	*first = from / ALIVE_MINUTE_MS;
+	*last = to / ALIVE_MINUTE_MS;
+	/* The ring holds the newest ALIVE_MINUTES minutes only. */
+	if (*last > a->newest)
+		*last = a->newest;
+	if (*first <= a->newest - ALIVE_MINUTES)
+		*first = a->newest - ALIVE_MINUTES + 1;
+	return true;
+}
+
 void
 alive_keep(struct alive *a, int64_t from, int64_t to)
 {
-	int64_t first = from / ALIVE_MINUTE_MS, last = to / ALIVE_MINUTE_MS;
 	struct alive kept = { .newest = a->newest };
+	int64_t first, last;
 
-	if (a->newest == 0)
+	if (!ring_minutes(a, from, to, &first, &last))
 		return;
-	/* The ring holds the newest ALIVE_MINUTES minutes only. */
-	if (last > a->newest)
-		last = a->newest;
-	if (first <= a->newest - ALIVE_MINUTES)
-		first = a->newest - ALIVE_MINUTES + 1;
 	for (int64_t m = first; m <= last; m++)
 		if (get_bit(a, m))
 			set_bit(&kept, m, true);
@@ -94,14 +109,10 @@ alive_keep(struct alive *a, int64_t from, int64_t to)
 bool
 alive_any(const struct alive *a, int64_t from, int64_t to)
 {
-	int64_t first = from / ALIVE_MINUTE_MS, last = to / ALIVE_MINUTE_MS;
+	int64_t first, last;
 
-	if (a->newest == 0)
+	if (!ring_minutes(a, from, to, &first, &last))
 		return false;
-	if (last > a->newest)
-		last = a->newest;
-	if (first <= a->newest - ALIVE_MINUTES)
-		first = a->newest - ALIVE_MINUTES + 1;
 	for (int64_t m = first; m <= last; m++)
 		if (get_bit(a, m))
 			return true;
