@@ -171,10 +171,39 @@ lib_cleanup() {
 # --- processes
 
 lib_pids=	# background processes to stop when cleaning up
+lib_stamps=	# PID:START of each, START its start time (pid_start)
+
+# pid_start PID: print when PID started (field 22 of /proc/PID/stat, in
+# clock ticks since boot), or "gone". A PID is reused once its process
+# is reaped, and the shell reaps background jobs as they end: with the
+# tests running side by side as root, a stale PID can name another
+# test's process, so a tracked PID is signalled only while its start
+# time is the one recorded.
+pid_start() {
+	_st=
+	read -r _st 2>/dev/null < "/proc/$1/stat" || { echo gone; return; }
+	# shellcheck disable=SC2086
+	set -- ${_st##*) }	# after the command name, which may hold spaces
+	shift 19
+	echo "${1:-gone}"
+}
 
 # track_pid PID: stop PID when cleaning up.
 track_pid() {
 	lib_pids="$lib_pids $1"
+	lib_stamps="$lib_stamps $1:$(pid_start "$1")"
+}
+
+# lib_ours PID: succeed if PID is untracked, or is still the process
+# track_pid recorded (not gone, not a new one under the same PID).
+lib_ours() {
+	case " $lib_stamps " in
+	*" $1:"*) ;;
+	*) return 0 ;;
+	esac
+	_rec=${lib_stamps##* $1:}
+	_rec=${_rec%% *}
+	[ "$_rec" != gone ] && [ "$(pid_start "$1")" = "$_rec" ]
 }
 
 # stop_pid PID...: stop the PIDs now, reap them and forget them. All
@@ -182,19 +211,33 @@ track_pid() {
 # SLOWSPAM_SLOW), SIGKILL. A libmilter process takes up to 5 s to stop,
 # and a sanitizer's or valgrind's leak check runs at exit.
 stop_pid() {
+	_live=
 	for _p in "$@"; do
-		kill "$_p" 2>/dev/null
+		lib_ours "$_p" && kill "$_p" 2>/dev/null && _live="$_live $_p"
 	done
 	_t=0
-	for _p in "$@"; do
-		while kill -0 "$_p" 2>/dev/null && [ $_t -lt $((100 * lib_slow)) ]; do
+	for _p in $_live; do
+		while lib_ours "$_p" && kill -0 "$_p" 2>/dev/null &&
+		    [ $_t -lt $((100 * lib_slow)) ]; do
 			sleep 0.1
 			_t=$((_t + 1))
 		done
-		kill -9 "$_p" 2>/dev/null
+		lib_ours "$_p" && kill -9 "$_p" 2>/dev/null
 		wait "$_p" 2>/dev/null
+	done
+	for _p in "$@"; do
 		# shellcheck disable=SC2086
 		lib_pids=$(lib_without "$_p" $lib_pids)
+		lib_stamps=$(lib_without_pid "$_p" $lib_stamps)
+	done
+}
+
+# lib_without_pid PID STAMP...: print the PID:START STAMPs but PID's.
+lib_without_pid() {
+	_w=$1
+	shift
+	for _x in "$@"; do
+		[ "${_x%%:*}" = "$_w" ] || printf ' %s' "$_x"
 	done
 }
 
