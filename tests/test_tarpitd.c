@@ -931,6 +931,57 @@ test_store_while_held(void)
 	store_free(st);
 }
 
+/* Sleep until the monotonic time t (at once if it has passed). */
+static void
+sleep_until(int64_t t)
+{
+	int64_t left = t - g_get_monotonic_time();
+
+	if (left > 0)
+		g_usleep((gulong)left);
+}
+
+/*
+ * A recorded session that hangs up before its HELO leaves its entry in
+ * the contact-wait queue; the next session on the same descriptor (the
+ * lowest free one: the same) must not be written by that stale entry,
+ * early and without its HELO, when it comes due. The second session is
+ * greeted half a CONTACT_WAIT after the first and says EHLO after the
+ * first's entry came due: its contact and HELO still go in one event.
+ * Two events each, 6 + 4 (once 6 + 5).
+ */
+static void
+stale_contact_wait(const struct daemon *d, struct store *st)
+{
+	struct hit_record r;
+	bool closed, found;
+	int gone_fd, next_fd;
+	int64_t t0;
+
+	gone_fd = dial(d, "127.0.8.4");
+	g_string_free(read_until(gone_fd, "220 ", 3000, &closed), TRUE);
+	t0 = g_get_monotonic_time();
+	close(gone_fd);
+	g_assert_true(log_has(d, "client=127.0.8.4 ", 3000));
+	sleep_until(t0 + 500 * 1000);
+	next_fd = dial(d, "127.0.9.5");
+	g_string_free(read_until(next_fd, "220 ", 3000, &closed), TRUE);
+	sleep_until(t0 + 1250 * 1000);
+	send_all(next_fd, "EHLO next.example\r\n", 19);
+	for (int i = 0; i < 100 && totals_value(d, "store_written") < 9; i++)
+		g_usleep(20000);
+	close(next_fd);
+	g_assert_true(log_has(d, "client=127.0.9.5 ", 3000));
+	for (int i = 0; i < 100 && totals_value(d, "store_written") < 10; i++)
+		g_usleep(20000);
+	g_usleep(100 * 1000);	/* a stale write would have come by now */
+	g_assert_cmpint(totals_value(d, "store_written"), ==, 10);
+	g_assert_true(store_lookup(st, "127.0.9.5/32", &r, &found, NULL));
+	g_assert_true(found);
+	g_assert_cmpstr(r.helo, ==, "next.example");
+	g_assert_cmpuint(r.tarpit_sessions, ==, 1);
+}
+
 /*
  * A session's store events: its contact and HELO together, then its
  * end, two in all (once three); a silent one's contact is in the store
@@ -999,6 +1050,7 @@ test_store_events(void)
 	g_assert_true(store_lookup(st, "127.0.8.2/32", &r, &found, NULL));
 	g_assert_cmpuint(r.tarpit_held_ms, >=, MAX_HOLD - 50);
 	g_assert_cmpuint(r.tarpit_sessions, ==, 1);
+	stale_contact_wait(&d, st);
 	store_free(st);
 	g_assert_cmpint(stop_daemon(&d), ==, 0);
 	free_daemon(&d);
