@@ -271,7 +271,7 @@ mta_start() {
 	if [ -n "$_dev" ]; then
 		mta_log_socket "$_dev" "$dir/$_name.syslog"
 	fi
-	rm -f "$dir/$_name.ns"
+	mta_ns_kill "$_name"	# a namespace of this name before
 	mta_names="$mta_names $_name"
 	# The inner script writes its namespace's name before it runs CMD:
 	# CMD may be gone by the time its children are to be found.
@@ -297,6 +297,10 @@ mta_start() {
 			done
 			mount --bind "$dev" /dev
 		fi
+		# The holder keeps the namespace, so its name, while it is
+		# ours (see mta_ns_pids).
+		sleep 3600 < /dev/null > /dev/null 2>&1 &
+		echo $! > "$ns.holder"
 		readlink /proc/self/ns/mnt > "$ns.tmp"
 		mv "$ns.tmp" "$ns"
 		exec env "$@"
@@ -309,13 +313,20 @@ mta_start() {
 }
 
 # mta_ns_pids NAME: print the PIDs of the processes in the mount
-# namespace of mta_start NAME (none once it is empty; zombies have
-# none).
+# namespace of mta_start NAME, but its holder (none once it is empty;
+# zombies have none). A namespace's name ("mnt:[N]") is reused by the
+# next namespace made once it is gone, with the tests running side by
+# side: another test's. So the holder process, in it from the start,
+# keeps it; without its holder there, it is not ours and has no PIDs.
 mta_ns_pids() {
-	[ -s "$dir/$1.ns" ] || return 0
-	_ns=$(cat "$dir/$1.ns")
+	[ -s "$dir/$1.ns" ] && [ -s "$dir/$1.ns.holder" ] || return 0
+	_ns=$(cat "$dir/$1.ns") _holder=$(cat "$dir/$1.ns.holder")
+	[ "$(readlink "/proc/$_holder/ns/mnt" 2>/dev/null)" = "$_ns" ] ||
+		return 0
 	for _p in /proc/[0-9]*; do
-		[ "$(readlink "$_p/ns/mnt" 2>/dev/null)" = "$_ns" ] && echo "${_p#/proc/}"
+		[ "${_p#/proc/}" != "$_holder" ] &&
+			[ "$(readlink "$_p/ns/mnt" 2>/dev/null)" = "$_ns" ] &&
+			echo "${_p#/proc/}"
 	done
 	return 0
 }
@@ -325,17 +336,25 @@ mta_ns_pids() {
 # children outlive their parent's SIGTERM.
 mta_ns_kill() {
 	_pids=$(mta_ns_pids "$1")
-	[ -n "$_pids" ] || return 0
-	# shellcheck disable=SC2086
-	kill $_pids 2>/dev/null
-	_t=0
-	while [ -n "$(mta_ns_pids "$1")" ] && [ $_t -lt 30 ]; do
-		sleep 0.1
-		_t=$((_t + 1))
-	done
-	_pids=$(mta_ns_pids "$1")
-	# shellcheck disable=SC2086
-	[ -z "$_pids" ] || kill -9 $_pids 2>/dev/null
+	if [ -n "$_pids" ]; then
+		# shellcheck disable=SC2086
+		kill $_pids 2>/dev/null
+		_t=0
+		while [ -n "$(mta_ns_pids "$1")" ] && [ $_t -lt 30 ]; do
+			sleep 0.1
+			_t=$((_t + 1))
+		done
+		_pids=$(mta_ns_pids "$1")
+		# shellcheck disable=SC2086
+		[ -z "$_pids" ] || kill -9 $_pids 2>/dev/null
+	fi
+	# The holder last, once: after it the name may be anyone's.
+	if [ -s "$dir/$1.ns.holder" ] && [ -s "$dir/$1.ns" ] &&
+	    [ "$(readlink "/proc/$(cat "$dir/$1.ns.holder")/ns/mnt" \
+	    2>/dev/null)" = "$(cat "$dir/$1.ns")" ]; then
+		kill -9 "$(cat "$dir/$1.ns.holder")" 2>/dev/null
+	fi
+	rm -f "$dir/$1.ns" "$dir/$1.ns.holder"
 	return 0
 }
 

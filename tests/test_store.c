@@ -12,9 +12,11 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -1030,6 +1032,18 @@ test_sigkill(void)
 	}
 }
 
+/*
+ * In a spawned server, before exec: die with the test. A failed assertion
+ * aborts the test without its clean-up, and a server left behind would
+ * hold the test's output open, so the harness would wait for it forever.
+ */
+static void
+die_with_test(gpointer unused)
+{
+	(void)unused;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
 /* Start a throwaway redis-server on a free loopback port; false if none. */
 static bool
 redis_start(const char *extra, GPid *pid, char *addr, size_t size)
@@ -1055,8 +1069,8 @@ redis_start(const char *extra, GPid *pid, char *addr, size_t size)
 	argv[2] = port;
 	g_snprintf(addr, size, "127.0.0.1:%s", port);
 	if (!g_spawn_async(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH |
-	    G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL,
-	    pid, &err))
+	    G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_DO_NOT_REAP_CHILD,
+	    die_with_test, NULL, pid, &err))
 		g_error("redis-server: %s", err->message);
 	/* Ready when it accepts a connection. */
 	for (int i = 0; i < 200; i++) {
@@ -1139,7 +1153,8 @@ test_redis_down(void)
 
 		g_assert_true(g_spawn_async(NULL, (char **)argv, NULL,
 		    G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
-		    G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, NULL));
+		    G_SPAWN_DO_NOT_REAP_CHILD, die_with_test, NULL, &pid,
+		    NULL));
 	}
 	for (tries = 0; tries < 100; tries++) {
 		if (store_apply(st, &it, 1, NULL))
@@ -1269,6 +1284,157 @@ test_redis_noscript(void)
 	g_assert_true(store_alive_get(st, &a, &err));
 	g_assert_true(alive_any(&a, T0 + 7 * MIN_MS, T0 + 7 * MIN_MS));
 	g_assert_true(alive_any(&a, T0, T0));
+	store_free(st);
+}
+
+/*
+ * A relay in front of the test's Redis that, once armed, cuts the
+ * connection on which the store sends its next EVAL (a call sent again
+ * with its script): the server has then answered the batch's other
+ * calls, and they ran. One connection at a time, as one thread's store
+ * makes them.
+ */
+struct cutter {
+	int		listen_fd;
+	uint16_t	port;
+	gint		armed, cuts, stop;
+	GThread		*thread;
+};
+
+/* Copy what is readable on from to to; false when from is done. */
+static bool
+relay(int from, int to, struct cutter *k, bool from_client)
+{
+	char buf[65536];
+	ssize_t n = read(from, buf, sizeof(buf));
+
+	if (n <= 0)
+		return false;
+	if (from_client && g_atomic_int_get(&k->armed) &&
+	    g_strstr_len(buf, n, "\r\nEVAL\r\n") != NULL) {
+		g_atomic_int_set(&k->armed, 0);
+		g_atomic_int_inc(&k->cuts);
+		return false;
+	}
+	return write(to, buf, (size_t)n) == n;
+}
+
+static gpointer
+cutter_run(gpointer data)
+{
+	struct cutter *k = data;
+
+	while (!g_atomic_int_get(&k->stop)) {
+		struct pollfd p[3] = { { k->listen_fd, POLLIN, 0 } };
+		int client = -1, server = -1;
+
+		if (poll(p, 1, 50) <= 0)
+			continue;
+		client = accept(k->listen_fd, NULL, NULL);
+		server = socket(AF_INET, SOCK_STREAM, 0);
+		{
+			struct sockaddr_in sin = { .sin_family = AF_INET,
+			    .sin_port = htons(atoi(strrchr(redis_addr, ':') +
+			    1)) };
+
+			sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+			g_assert_cmpint(connect(server, (struct sockaddr *)&sin,
+			    sizeof(sin)), ==, 0);
+		}
+		for (;;) {
+			p[1] = (struct pollfd){ client, POLLIN, 0 };
+			p[2] = (struct pollfd){ server, POLLIN, 0 };
+			if (g_atomic_int_get(&k->stop))
+				break;
+			/* A new connection replaces this one. */
+			if (poll(p, 3, 50) < 0 || (p[0].revents & POLLIN))
+				break;
+			if ((p[1].revents & (POLLIN | POLLHUP)) &&
+			    !relay(client, server, k, true))
+				break;
+			if ((p[2].revents & (POLLIN | POLLHUP)) &&
+			    !relay(server, client, k, false))
+				break;
+		}
+		close(client);
+		close(server);
+	}
+	return NULL;
+}
+
+static void
+cutter_start(struct cutter *k)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+
+	*k = (struct cutter){ .listen_fd = socket(AF_INET, SOCK_STREAM, 0) };
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	g_assert_cmpint(bind(k->listen_fd, (struct sockaddr *)&sin,
+	    sizeof(sin)), ==, 0);
+	g_assert_cmpint(listen(k->listen_fd, 8), ==, 0);
+	getsockname(k->listen_fd, (struct sockaddr *)&sin, &len);
+	k->port = ntohs(sin.sin_port);
+	k->thread = g_thread_new("cutter", cutter_run, k);
+}
+
+static void
+cutter_stop(struct cutter *k)
+{
+	g_atomic_int_set(&k->stop, 1);
+	g_thread_join(k->thread);
+	close(k->listen_fd);
+}
+
+/*
+ * The connection lost after some of a batch's calls ran (here: between
+ * the calls' replies and the EVAL of the one the server had no script
+ * for): the batch is not sent again, so no call is applied twice; the
+ * rest is lost, and the apply fails (counted by the caller).
+ */
+static void
+test_redis_lost_midway(void)
+{
+	struct store_item first[] = { contact("192.0.2.50/32", T0) };
+	struct store_item batch[] = {
+		contact("192.0.2.50/32", T0 + 1000),
+		item("192.0.2.51/32", T0 + 1000, true, "cut.client.test"),
+	};
+	struct store_options o;
+	struct cutter k;
+	struct store *st;
+	struct hit_record r;
+	bool found;
+	char addr[64];
+	g_autoptr(GError) err = NULL;
+
+	cutter_start(&k);
+	g_snprintf(addr, sizeof(addr), "127.0.0.1:%u", k.port);
+	backend = STORE_BACKEND_REDIS;
+	o = options("cut:", 0, 0, false);
+	backend = STORE_BACKEND_LMDB;
+	o.redis = addr;
+	st = store_open(&o, &err);
+	g_assert_no_error(err);
+	/* The contact's script cached, the tar pit's not. */
+	redis_raw("SCRIPT FLUSH");
+	g_assert_true(store_apply(st, first, 1, &err));
+	g_assert_no_error(err);
+	g_atomic_int_set(&k.armed, 1);
+	g_assert_false(store_apply(st, batch, G_N_ELEMENTS(batch), &err));
+	g_assert_error(err, STORE_ERROR, STORE_ERROR_UNAVAILABLE);
+	g_clear_error(&err);
+	g_assert_cmpint(g_atomic_int_get(&k.cuts), ==, 1);
+	store_free(st);
+	cutter_stop(&k);
+	/* The contact that ran counts once. */
+	backend = STORE_BACKEND_REDIS;
+	st = open_store("cut:", 0, 0, false);
+	backend = STORE_BACKEND_LMDB;
+	g_assert_true(store_lookup(st, "192.0.2.50/32", &r, &found, &err));
+	g_assert_no_error(err);
+	g_assert_true(found);
+	g_assert_cmpuint(r.primary_sessions, ==, 2);
 	store_free(st);
 }
 
@@ -1407,6 +1573,8 @@ main(int argc, char **argv)
 		    test_alive_range, on_redis);
 		g_test_add_func("/store/redis/noscript", test_redis_noscript);
 		g_test_add_func("/store/redis/pool", test_redis_pool);
+		g_test_add_func("/store/redis/lost-midway",
+		    test_redis_lost_midway);
 		g_test_add_data_func("/store/redis/foreach-forget",
 		    test_foreach_forget, on_redis);
 		g_test_add_data_func("/store/redis/foreach-many",
