@@ -112,6 +112,7 @@ scrape() {
 }
 # marked PORT OUT NAME: scrape PORT into OUT, whose alive gauge NAME is
 # within 2 minutes of now (written behind the answers: waited for).
+# shellcheck disable=SC2317 # called through wait_for
 marked() {
 	scrape "$1" "$2" &&
 		awk -v n="$3" -v now="$(date +%s)" \
