@@ -186,7 +186,11 @@ rec_unpack(const unsigned char *p, struct store_item *it)
 	return h.size;
 }
 
-/* Apply items[0..n): one transaction; counted. */
+/*
+ * Apply items[0..n): one transaction; counted. The newest alive mark
+ * committed is kept: a primary that handles mail but never gets its mark
+ * into the store makes no tar-pit contact count, and only this says so.
+ */
 static void
 apply(struct storeq *q, const struct store_item *items, size_t n)
 {
@@ -197,6 +201,10 @@ apply(struct storeq *q, const struct store_item *items, size_t n)
 	if (ok) {
 		q->stats.written += n;
 		q->stats.batches++;
+		for (size_t i = 0; i < n; i++)
+			if (items[i].kind == STORE_ITEM_ALIVE)
+				q->stats.alive_newest = MAX(q->stats.alive_newest,
+				    (uint64_t)MAX(items[i].update.now, 0));
 	} else {
 		q->stats.failed += n;
 		complain(q, items, n, err);

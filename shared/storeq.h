@@ -28,6 +28,8 @@ struct storeq_stats {
 	uint64_t	dropped;	/* refused: the queue was full */
 	uint64_t	failed;		/* lost to a store error */
 	uint64_t	batches;	/* transactions committed */
+	uint64_t	alive_newest;	/* ms of the newest alive mark
+					   committed; 0: none yet */
 };
 
 struct storeq;

@@ -941,6 +941,7 @@ next_timeout(const struct tarpit *t, int64_t now)
 struct counters {
 	struct totals	t;
 	uint64_t	held_now;
+	uint64_t	max_clients;	/* the limit held_now may reach */
 	uint64_t	budget_networks;
 	struct storeq_stats store;
 };
@@ -1013,6 +1014,12 @@ static const struct metrics_row counter_rows[] = {
 	  .help = "Aggregate networks whose records_per_minute budget is in "
 	    "use.", .kind = METRICS_GAUGE, .key = "budget_networks",
 	  .offset = offsetof(struct counters, budget_networks) },
+	/* The limit clients_held may reach: an alert needs no copy of it. */
+	{ .name = "slowspam_tarpit_max_clients",
+	  .help = "Clients this process holds at most (max_clients); more "
+	    "get a 421 at once.", .kind = METRICS_GAUGE,
+	  .key = "max_clients",
+	  .offset = offsetof(struct counters, max_clients) },
 	{ .name = "slowspam_store_events_total",
 	  .help = "Tar-pit store events, by result.", .key = "store_",
 	  .offset = offsetof(struct counters, store.written),
@@ -1033,6 +1040,7 @@ counters_get(struct tarpit *t, struct counters *out)
 {
 	out->t = t->totals;
 	out->held_now = t->nclients;
+	out->max_clients = t->conf->tarpitd.max_clients;
 	out->budget_networks = budget_size(t->budget);
 	storeq_get_stats(t->queue, &out->store);
 }

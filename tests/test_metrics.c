@@ -969,6 +969,7 @@ test_tarpit_table(void)
 		"slowspam_tarpit_evidence_total",
 		"slowspam_tarpit_unrecorded_total",
 		"slowspam_tarpit_budget_networks",
+		"slowspam_tarpit_max_clients",
 		"slowspam_store_events_total",
 		"slowspam_log_lines_dropped_total",
 		"slowspam_log_lines_failed_total",

@@ -30,7 +30,7 @@ event_log = $dir/log/events.jsonl
 path = $dir/known-store/hits.lmdb
 CONF
 
-tap_plan 14
+tap_plan 17
 "$ctl" -c "$dir/known.conf" stats > "$dir/out" 2>&1
 head -n 4 "$dir/out" > "$dir/figures"
 printf 'Stats since: 2026-11-26T10:00:00.000Z\nEmails blocked: 9\nHours in Tar Pit: 0.75\nUnique SMTP Hosts: 2\n' |
@@ -119,9 +119,101 @@ tap_ok "rotation: reopened on SIGHUP, stats reads both files" $? "$dir/out"
 	grep -q 'id="hosts">2<' "$dir/report.html" &&
 	grep -q '<svg ' "$dir/report.html"
 tap_ok "report: the three figures and inline SVG charts" $? "$dir/out"
-# Nothing to fetch: no src=, no href=, no url( in the page.
-! grep -Eq 'src=|href=|url\(' "$dir/report.html"
+# Nothing to fetch: no src=, no href=, no url( in the page, no script,
+# and a policy that forbids loading anything.
+! grep -Eqi 'src=|href=|url\(|<script' "$dir/report.html" &&
+	grep -q "Content-Security-Policy\" content=\"default-src 'none'" \
+		"$dir/report.html"
 tap_ok "report: self-contained" $? "$dir/report.html"
+
+# charts FILE: each chart of the page (or of Chromium's DOM of it) has
+# its title, both axis titles, y ticks from 0 to a round number at or
+# above the highest bar (6: 0 2 4 6; 3: 0 1 2 3), a label under every bar, and each bar's value (text
+# and tooltip) is the known log's: 3 sessions on 26 November and 6 on
+# the 27th, 6 at 10h and 3 at 11h, 3 each held 5 s, 300 s and 600 s.
+charts() {
+	python3 - "$1" <<'EOF'
+import sys
+from html.parser import HTMLParser
+
+class Charts(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.charts, self.chart, self.cls, self.text = {}, None, [], None
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "svg" and a.get("id", "").startswith("chart-"):
+            self.chart = self.charts.setdefault(a["id"], {})
+        if self.chart is None:
+            return
+        self.cls.append(a.get("class") or tag)
+        if tag in ("text", "title"):
+            self.text = ""
+    def handle_endtag(self, tag):
+        if tag == "svg":
+            self.chart = None
+        if self.chart is None or not self.cls:
+            return
+        kind = self.cls.pop()
+        if tag in ("text", "title") and self.text is not None:
+            if tag == "title":
+                kind = "bar" if self.cls and self.cls[-1] == "bar" else "title"
+            self.chart.setdefault(kind, []).append(self.text)
+            self.text = None
+    def handle_data(self, data):
+        if self.text is not None:
+            self.text += data
+
+p = Charts()
+p.feed(open(sys.argv[1], encoding="utf-8").read())
+hours = ["%02d" % h for h in range(24)]
+holds = ["< 10 s", "10 s - 1 min", "1 - 5 min", "5 - 10 min",
+    "10 - 30 min", "30 min - 1 h", ">= 1 h"]
+want = {
+    "chart-days": ("Sessions per day (UTC)",
+        "day (UTC), 2026-11-26 to 2026-11-27",
+        ["2026-11-26", "2026-11-27"], ["11-26", "11-27"], [3, 6], 2),
+    "chart-hours": ("Sessions by hour of day (UTC)", "hour of day (UTC)",
+        hours, hours, [6 if h == 10 else 3 if h == 11 else 0
+        for h in range(24)], 2),
+    "chart-holds": ("Hold times", "time held", holds, holds,
+        [3, 0, 0, 3, 3, 0, 0], 1),
+}
+ok = True
+for cid, (title, x_title, labels, xlabels, values, step) in want.items():
+    c = p.charts.get(cid)
+    if c is None:
+        print("%s: no such chart" % cid); ok = False; continue
+    got = {
+        "title": c.get("title"), "axis": c.get("axis"),
+        "tick": c.get("tick"), "xlabel": c.get("xlabel"),
+        "value": c.get("value"), "bar": c.get("bar"),
+    }
+    exp = {
+        "title": [title], "axis": ["sessions", x_title],
+        "tick": [str(v) for v in range(0, max(values) + 1, step)],
+        "xlabel": xlabels,
+        "value": [str(v) for v in values],
+        "bar": ["%s: %d sessions" % (l, v) for l, v in zip(labels, values)],
+    }
+    for k in exp:
+        if got[k] != exp[k]:
+            print("%s %s: %r, not %r" % (cid, k, got[k], exp[k])); ok = False
+    print("%s: %d bars, ticks %s" % (cid, len(c.get("bar", [])),
+        " ".join(c.get("tick", []))))
+sys.exit(0 if ok else 1)
+EOF
+}
+charts "$dir/report.html" > "$dir/charts.out" 2>&1
+tap_ok "report: every chart's axes, ticks, labels and values" $? \
+	"$dir/charts.out"
+# From a file whose name is markup: shown as text, never as markup.
+cp "$dir/log/events.jsonl" "$dir/log/<b>x&amp;.jsonl"
+"$ctl" -c "$dir/known.conf" report --log "$dir/log/<b>x&amp;.jsonl" \
+	-o "$dir/escaped.html" > "$dir/out" 2>&1 &&
+	grep -q '/&lt;b&gt;x&amp;amp;.jsonl' "$dir/escaped.html" &&
+	! grep -q '<b>x' "$dir/escaped.html"
+tap_ok "report: names from the data are escaped" $? "$dir/out"
 # Headless Chromium renders it: the figures are in the DOM, and a
 # screenshot is made (tests/../report.png stays in the test dir).
 if command -v chromium >/dev/null 2>&1; then
@@ -140,7 +232,11 @@ if command -v chromium >/dev/null 2>&1; then
 		[ "$(wc -c < "$dir/report.png")" -gt 10000 ]
 	tap_ok "report: Chromium renders the figures and a screenshot" $? \
 		"$dir/chromium.log"
+	charts "$dir/dom.html" > "$dir/dom-charts.out" 2>&1
+	tap_ok "report: Chromium's DOM has every chart's axes and values" $? \
+		"$dir/dom-charts.out" "$dir/chromium.log"
 else
 	tap_ok "report in Chromium # SKIP chromium is not installed" 0
+	tap_ok "report charts in Chromium # SKIP chromium is not installed" 0
 fi
 tap_done

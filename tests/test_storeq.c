@@ -165,6 +165,14 @@ test_contacts(void)
 	g_assert_cmpuint(r.tarpit_sessions, ==, 100);
 	g_assert_cmpint(r.primary_first, ==, t0 + 1);
 	g_assert_cmpint(r.primary_last, ==, t0 + 2981);	/* 2991 % 3 == 0 */
+
+	/* The newest alive mark written is kept, an older one later too. */
+	g_assert_cmpuint(s.alive_newest, ==, 0);
+	g_assert_true(storeq_push_alive(q, t0 + 120000));
+	g_assert_true(storeq_push_alive(q, t0 + 60000));
+	storeq_flush(q);
+	storeq_get_stats(q, &s);
+	g_assert_cmpuint(s.alive_newest, ==, (uint64_t)t0 + 120000);
 	storeq_free(q);
 	store_free(st);
 }

@@ -188,6 +188,13 @@ static const struct metrics_row counter_rows[] = {
 	    "record (or the DNS list) makes backup-first, none for the "
 	    "others.",
 	  .offset = offsetof(struct counts, liveness_reads) },
+	/* Out of the totals line (no key), which keeps its fields. */
+	{ .name = "alive_marked_timestamp_seconds",
+	  .help = "When the newest mark of the primary alive that this "
+	    "process wrote to the store was made (Unix time); 0: none yet. "
+	    "Without marks no tar-pit contact counts as backup-first.",
+	  .kind = METRICS_GAUGE, .divisor = 1000,
+	  .offset = offsetof(struct counts, contacts.alive_newest) },
 	{ .name = "list_lookups_total",
 	  .help = "DNS list (tarpit_list) lookups, by result: listed, "
 	    "not_listed, timeout, failed, overflow (the last three fail "
