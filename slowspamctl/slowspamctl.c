@@ -256,8 +256,8 @@ run_stats(const struct conf *conf, struct store *st, bool report)
 			g_clear_error(&err);
 			continue;
 		}
-		g_string_append_printf(s.source, "%s%s", i > 0 ? ", " : "event "
-		    "log ", (const char *)files->pdata[i]);
+		g_string_append_printf(s.source, "%s%s", s.source->len > 0 ?
+		    ", " : "event log ", (const char *)files->pdata[i]);
 	}
 	if (files->len == 0) {
 		if (st == NULL || !stats_add_store(&s, st, &err)) {
