@@ -14,7 +14,7 @@
  *
  * Three things json-glib's generator cannot do are done after it, in
  * jsonline_print(): its strings are C strings, so they cannot hold
- * U+0000; it writes U+001F unescaped (1.6 to 1.10 at least: it tests
+ * U+0000; it writes U+001F unescaped (1.6.6 and the current source: it tests
  * < 0x1f), which no strict parser accepts; and it prints a double with
  * 17 digits (0.08 as 0.080000000000000002). So a NUL byte is built as
  * the noncharacter U+FDD0 and a decimal as a string behind U+FDD1, which
