@@ -3,7 +3,7 @@
  * bytes a client sent, one time format, evidence as an array of names
  * (docs/json.md).
  *
- *	jsonline_add_bytes	client bytes as a string, a byte a code point
+ *	jsonline_add_bytes	client bytes: a code point per byte
  *	jsonline_bytes_decode	and back
  *	jsonline_add_text	operator text (a path) as valid UTF-8
  *	jsonline_add_time	ISO 8601 UTC with milliseconds, or null
@@ -14,13 +14,13 @@
  *
  * Three things json-glib's generator cannot do are done after it, in
  * jsonline_print(): its strings are C strings, so they cannot hold
- * U+0000; it writes U+001F unescaped (1.6.6 and the current source: it tests
- * < 0x1f), which no strict parser accepts; and it prints a double with
- * 17 digits (0.08 as 0.080000000000000002). So a NUL byte is built as
- * the noncharacter U+FDD0 and a decimal as a string behind U+FDD1, which
- * nothing else here can contain (client bytes stay below U+0100 and
- * operator text has them replaced); the printer writes \u0000, \u001f
- * and the bare decimal.
+ * U+0000; it writes U+001F unescaped (1.6.6 and the current source: it
+ * tests < 0x1f), which no strict parser accepts; and it prints a double
+ * with 17 digits (0.08 as 0.080000000000000002). So a NUL byte is built
+ * as the noncharacter U+FDD0 and a decimal as a string behind U+FDD1,
+ * which nothing else here can contain (client bytes stay below U+0100
+ * and operator text has them replaced); the printer writes \u0000,
+ * \u001f and the bare decimal.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
