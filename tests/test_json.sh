@@ -146,7 +146,7 @@ for i, helo in enumerate(helos):
 json.dump(want, open(out, "w"))
 PY
 
-tap_plan 8
+tap_plan 9
 tarpitd_start "$conf" "$dir/tarpitd.log"
 python3 "$dir/client.py" "$port" "$dir/expected.json" > "$dir/client.log" 2>&1 ||
 	bail "the client failed: $(cat "$dir/client.log")"
@@ -181,4 +181,29 @@ check "stats --json from the store" stats "$dir/stats-store"
 # Every HELO made it to the store (else the checks above saw none).
 [ "$(grep -c '"helo":"' "$dir/export")" -ge 9 ]
 tap_ok "the store holds the 9 HELOs" $? "$dir/export"
+
+# The reader is bounded: lines too deep, too long, or hiding brackets
+# from the bound in what json-glib alone would read (a comment, single
+# quotes) are counted, not parsed; a good line beside them still counts.
+python3 - "$dir/hostile.jsonl" <<'PY'
+import sys
+good = ('{"client":"192.0.2.1","port":1,"connect":"2026-11-26T10:00:00.000Z",'
+        '"disconnect":"2026-11-26T10:10:00.000Z","held":600.000,"helo":null,'
+        '"helo_class":null,"evidence":[],"bytes_sent":1,"end":"max_hold"}')
+with open(sys.argv[1], "w") as f:
+    f.write("[" * 8000 + "\n")                       # deep, under 8 KiB
+    f.write('{"a":[[[[1]]]],' + good[1:] + "\n")      # 5 deep
+    f.write(good[:-1] + ',"pad":"' + "x" * 100000 + '"}\n')
+    f.write("/*\"*/" + "[" * 5000 + "\n")            # a comment hides '"'
+    f.write("{'x':\"" + "[" * 5000 + "\n")           # so do single quotes
+    f.write(good + good + "\n")                      # two objects
+    f.write(good + "\n")
+PY
+"$ctl" -c "$conf" stats --json --log "$dir/hostile.jsonl" > "$dir/hostile.out" 2>&1 &&
+	python3 -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+sys.exit(0 if (s["emails_blocked"], s["lines_not_understood"]) == (1, 6) else 1)
+' "$dir/hostile.out"
+tap_ok "stats: deep, long and disguised lines counted, not parsed" $? "$dir/hostile.out"
 tap_done
