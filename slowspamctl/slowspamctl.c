@@ -13,7 +13,8 @@
  *	slowspamctl [-c FILE] forget ADDR	delete ADDR's network's record
  *	slowspamctl [-c FILE] expire		delete records past the TTL
  *
- * --json prints lookup, list and stats as JSON for scripts. CSV cells
+ * --json prints lookup, list and stats as JSON for scripts, written with
+ * json-glib to the schema of docs/json.md (the event log's). CSV cells
  * that a spreadsheet would take for a formula (a HELO "=HYPERLINK(...)")
  * begin with a single quote inside their quotes. export -o writes a
  * temporary file beside FILE and renames it over FILE once complete, so a
@@ -43,6 +44,7 @@
 #include "addr.h"
 #include "conf.h"
 #include "helo.h"
+#include "jsonline.h"
 #include "log.h"
 #include "record.h"
 #include "report.h"
@@ -84,42 +86,59 @@ print_record(const char *key, const struct hit_record *rec)
 	    record_format_time(rec->primary_last, t[3]));
 }
 
-/* The HELO of a record as a JSON string body (\u00XX for the rest). */
+/* Add a member name: n. */
 static void
-json_helo(const struct hit_record *rec, GString *out)
+add_uint(JsonBuilder *b, const char *name, unsigned n)
 {
-	for (size_t i = 0; i < rec->helo_len; i++) {
-		unsigned char c = (unsigned char)rec->helo[i];
-
-		if (c == '"' || c == '\\')
-			g_string_append_printf(out, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			g_string_append_printf(out, "\\u%04x", c);
-		else
-			g_string_append_c(out, (char)c);
-	}
+	json_builder_set_member_name(b, name);
+	json_builder_add_int_value(b, n);
 }
 
-/* One record as a JSON object, a line. */
+/* Add a member name: a time or null. */
+static void
+add_time(JsonBuilder *b, const char *name, int64_t ms)
+{
+	json_builder_set_member_name(b, name);
+	jsonline_add_time(b, ms);
+}
+
+/*
+ * One record as a JSON object, a line (docs/json.md): the names, the
+ * evidence array, the times and the HELO rule of the event log.
+ */
 static void
 print_record_json(const char *key, const struct hit_record *rec)
 {
-	char t[4][RECORD_TIME_LEN], ev[128];
-	g_autoptr(GString) helo = g_string_new(NULL);
+	g_autoptr(JsonBuilder) b = json_builder_new_immutable();
+	bool helo = rec->helo_len > 0;
 
-	json_helo(rec, helo);
-	fprintf(O.out, "{\"network\":\"%s\",\"tarpit_sessions\":%u,"
-	    "\"tarpit_first\":\"%s\",\"tarpit_last\":\"%s\","
-	    "\"held_seconds\":%.3f,\"helo\":\"%s\",\"helo_class\":\"%s\","
-	    "\"evidence\":\"%s\",\"primary_sessions\":%u,"
-	    "\"primary_first\":\"%s\",\"primary_last\":\"%s\"}\n", key,
-	    rec->tarpit_sessions, record_format_time(rec->tarpit_first, t[0]),
-	    record_format_time(rec->tarpit_last, t[1]),
-	    (double)rec->tarpit_held_ms / 1000.0, helo->str,
-	    helo_class_name(rec->helo_class),
-	    record_evidence_format(rec->evidence, ev, sizeof(ev)),
-	    rec->primary_sessions, record_format_time(rec->primary_first, t[2]),
-	    record_format_time(rec->primary_last, t[3]));
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "network");
+	/* A Redis store others write to may hold any key. */
+	jsonline_add_bytes(b, key, strlen(key));
+	add_uint(b, "tarpit_sessions", rec->tarpit_sessions);
+	add_time(b, "tarpit_first", rec->tarpit_first);
+	add_time(b, "tarpit_last", rec->tarpit_last);
+	json_builder_set_member_name(b, "held_seconds");
+	jsonline_add_decimal(b, (double)rec->tarpit_held_ms / 1000.0, 3);
+	json_builder_set_member_name(b, "helo");
+	if (helo)
+		jsonline_add_bytes(b, rec->helo, rec->helo_len);
+	else
+		json_builder_add_null_value(b);
+	json_builder_set_member_name(b, "helo_class");
+	if (helo)
+		json_builder_add_string_value(b,
+		    helo_class_name(rec->helo_class));
+	else
+		json_builder_add_null_value(b);
+	json_builder_set_member_name(b, "evidence");
+	jsonline_add_evidence(b, rec->evidence);
+	add_uint(b, "primary_sessions", rec->primary_sessions);
+	add_time(b, "primary_first", rec->primary_first);
+	add_time(b, "primary_last", rec->primary_last);
+	json_builder_end_object(b);
+	jsonline_print(b, O.out);
 }
 
 /*
@@ -237,8 +256,8 @@ run_stats(const struct conf *conf, struct store *st, bool report)
 			g_clear_error(&err);
 			continue;
 		}
-		g_string_append_printf(s.source, "%s%s", i > 0 ? ", " : "event "
-		    "log ", (const char *)files->pdata[i]);
+		g_string_append_printf(s.source, "%s%s", s.source->len > 0 ?
+		    ", " : "event log ", (const char *)files->pdata[i]);
 	}
 	if (files->len == 0) {
 		if (st == NULL || !stats_add_store(&s, st, &err)) {

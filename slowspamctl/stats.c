@@ -13,8 +13,9 @@
  *
  * "Emails blocked" counts tar-pit sessions, "Hours in Tar Pit" sums their
  * hold times, "Unique SMTP Hosts" counts distinct client addresses
- * (slowspamctl(8), "stats"). Event-log lines are tarpitd's own; a line that does not
- * parse is counted and skipped.
+ * (slowspamctl(8), "stats"). Event-log lines are tarpitd's own, read
+ * with json-glib (docs/json.md); a line that does not parse, or is too
+ * long or too deeply nested to be one of ours, is counted and skipped.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -26,6 +27,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "jsonline.h"
 #include "record.h"
 #include "stats.h"
 
@@ -45,6 +47,7 @@ struct work {
 	GHashTable	*hosts;		/* client address text, set */
 	GHashTable	*days;		/* date -> struct stats_day * */
 	GHashTable	*nets;		/* network key -> struct stats_net * */
+	JsonParser	*parser;	/* one for every line */
 };
 static struct work W;
 
@@ -60,6 +63,7 @@ stats_init(struct stats *st, int64_t since, int64_t until)
 	W.hosts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	W.days = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
 	W.nets = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
+	W.parser = json_parser_new_immutable();
 }
 
 void
@@ -71,6 +75,7 @@ stats_clear(struct stats *st)
 	g_clear_pointer(&W.hosts, g_hash_table_destroy);
 	g_clear_pointer(&W.days, g_hash_table_destroy);
 	g_clear_pointer(&W.nets, g_hash_table_destroy);
+	g_clear_object(&W.parser);
 }
 
 /* Milliseconds of an ISO 8601 time, or -1. */
@@ -102,88 +107,54 @@ stats_parse_time(const char *text, int64_t now, int64_t *ms)
 	return (*ms = iso_ms(full)) >= 0;
 }
 
-/* From just inside a string, its closing quote; NULL if there is none. */
+/* The string member name of obj, or NULL (absent, null, not a string). */
 static const char *
-skip_string(const char *p, const char *end)
+member_string(JsonObject *obj, const char *name)
 {
-	while (p < end && *p != '"') {
-		if (*p == '\\')
-			p++;		/* a backslash escapes the next byte */
-		if (p < end)
-			p++;
-	}
-	return p < end ? p : NULL;
+	JsonNode *n = json_object_get_member(obj, name);
+
+	if (n == NULL || !JSON_NODE_HOLDS_VALUE(n) ||
+	    json_node_get_value_type(n) != G_TYPE_STRING)
+		return NULL;
+	return json_node_get_string(n);
 }
 
-/*
- * The value of key in one of our JSON lines, line[0..len): a string (its
- * body, still escaped), an array (with brackets) or a scalar. Strings
- * are skipped whole, so no text inside a value is ever taken for a key;
- * nothing past line + len is read.
- */
+/* The number member name of obj into *v; false if it is none. */
 static bool
-json_get(const char *line, size_t len, const char *key, const char **val,
-    size_t *vlen)
+member_number(JsonObject *obj, const char *name, double *v)
 {
-	const char *p = line, *end = line + len;
-	size_t klen = strlen(key);
+	JsonNode *n = json_object_get_member(obj, name);
+	GType t = n != NULL && JSON_NODE_HOLDS_VALUE(n) ?
+	    json_node_get_value_type(n) : G_TYPE_INVALID;
 
-	if (p == end || *p++ != '{')
+	if (t != G_TYPE_DOUBLE && t != G_TYPE_INT64)
 		return false;
-	while (p < end && *p != '}') {
-		const char *k, *v;
-		size_t kl;
-
-		if (*p == ',' && ++p == end)
-			return false;
-		if (*p++ != '"')
-			return false;
-		k = p;
-		if ((p = skip_string(k, end)) == NULL)
-			return false;
-		kl = (size_t)(p++ - k);
-		if (p == end || *p++ != ':')
-			return false;
-		v = p;
-		if (p < end && *p == '"') {
-			if ((p = skip_string(p + 1, end)) == NULL)
-				return false;
-			p++;
-		} else if (p < end && *p == '[') {
-			for (p++; p < end && *p != ']'; p++)
-				if (*p == '"' &&
-				    (p = skip_string(p + 1, end)) == NULL)
-					return false;
-			if (p == end)
-				return false;
-			p++;
-		} else {
-			while (p < end && *p != ',' && *p != '}')
-				p++;
-		}
-		if (kl == klen && memcmp(k, key, klen) == 0) {
-			if (v < end && *v == '"') {
-				*val = v + 1;
-				*vlen = (size_t)(p - v - 2);
-			} else {
-				*val = v;
-				*vlen = (size_t)(p - v);
-			}
-			return true;
-		}
-	}
-	return false;
+	*v = json_node_get_double(n);
+	return true;
 }
 
-/* The value of key as a C string (NULL if absent). */
-static char *
-json_str(const char *line, size_t len, const char *key)
+/* The evidence flags named in the array member name of obj. */
+static uint32_t
+member_evidence(JsonObject *obj, const char *name)
 {
-	const char *v;
-	size_t vlen;
+	JsonNode *n = json_object_get_member(obj, name);
+	JsonArray *a = n != NULL && JSON_NODE_HOLDS_ARRAY(n) ?
+	    json_node_get_array(n) : NULL;
+	uint32_t evidence = 0;
 
-	return json_get(line, len, key, &v, &vlen) ? g_strndup(v, vlen) :
-	    NULL;
+	for (guint i = 0; a != NULL && i < json_array_get_length(a); i++) {
+		JsonNode *e = json_array_get_element(a, i);
+		const char *v;
+
+		if (!JSON_NODE_HOLDS_VALUE(e) ||
+		    json_node_get_value_type(e) != G_TYPE_STRING)
+			continue;
+		v = json_node_get_string(e);
+		for (unsigned f = 0; record_evidence_name(f) != NULL; f++)
+			if (strcmp(v, record_evidence_name(f)) == 0)
+				evidence |= 1u << f;
+	}
+	return evidence;
 }
 
 /* Count one session. */
@@ -238,42 +209,41 @@ static bool
 add_line(struct stats *st, const char *line, size_t len, unsigned v4,
     unsigned v6)
 {
-	g_autofree char *client = json_str(line, len, "client");
-	g_autofree char *connect = json_str(line, len, "connect");
-	g_autofree char *held = json_str(line, len, "held");
-	g_autofree char *hc = json_str(line, len, "helo_class");
-	g_autofree char *ev = json_str(line, len, "evidence");
+	JsonNode *root;
+	JsonObject *obj;
+	const char *client, *connect, *hc;
 	char key[ADDR_NETKEY_LEN];
 	struct addr a;
 	int64_t t;
 	double secs;
 	int helo_class = HELO_CLASS_COUNT;
-	uint32_t evidence = 0;
-	char *end;
 
-	if (client == NULL || connect == NULL || held == NULL ||
-	    !addr_parse(client, &a) || (t = iso_ms(connect)) < 0)
+	/* Bounded first: json-glib recurses once per bracket. */
+	if (!jsonline_shape_ok(line, len) ||
+	    !json_parser_load_from_data(W.parser, line, (gssize)len, NULL) ||
+	    (root = json_parser_get_root(W.parser)) == NULL ||
+	    !JSON_NODE_HOLDS_OBJECT(root))
 		return false;
-	secs = g_ascii_strtod(held, &end);
+	obj = json_node_get_object(root);
+	client = member_string(obj, "client");
+	connect = member_string(obj, "connect");
+	if (client == NULL || connect == NULL ||
+	    !member_number(obj, "held", &secs) || !addr_parse(client, &a) ||
+	    (t = iso_ms(connect)) < 0)
+		return false;
 	/* Written so that NaN fails too. */
-	if (*end != '\0' || !(secs >= 0 && secs <= 1e9))
+	if (!(secs >= 0 && secs <= 1e9))
 		return false;
 	if ((st->since != 0 && t < st->since) ||
 	    (st->until != 0 && t >= st->until))
 		return true;
+	hc = member_string(obj, "helo_class");
 	for (int i = 0; hc != NULL && i < HELO_CLASS_COUNT; i++)
 		if (strcmp(hc, helo_class_name(i)) == 0)
 			helo_class = i;
-	for (unsigned i = 0; ev != NULL && record_evidence_name(i) != NULL;
-	    i++) {
-		g_autofree char *q = g_strdup_printf("\"%s\"",
-		    record_evidence_name(i));
-
-		if (strstr(ev, q) != NULL)
-			evidence |= 1u << i;
-	}
 	add_session(st, client, addr_netkey(&a, v4, v6, key), t,
-	    (uint64_t)(secs * 1000.0 + 0.5), helo_class, evidence);
+	    (uint64_t)(secs * 1000.0 + 0.5), helo_class,
+	    member_evidence(obj, "evidence"));
 	return true;
 }
 
@@ -286,8 +256,8 @@ stats_add_line(struct stats *st, const char *line, size_t len)
 	/* Our lines never hold a NUL (log.c escapes controls). */
 	if (len == 0)
 		return true;
-	if (memchr(line, '\0', len) != NULL || !add_line(st, line, len, v4,
-	    v6)) {
+	if (len >= LINE_MAX_LEN || memchr(line, '\0', len) != NULL ||
+	    !add_line(st, line, len, v4, v6)) {
 		st->bad_lines++;
 		return false;
 	}
@@ -502,50 +472,92 @@ stats_print(const struct stats *st, FILE *out)
 	    "(store): %" G_GUINT64_FORMAT "\n", st->later_at_primary);
 }
 
+/* Add hours of ms, to two decimals as the text report prints them. */
+static void
+add_hours(JsonBuilder *b, const char *name, uint64_t ms)
+{
+	json_builder_set_member_name(b, name);
+	jsonline_add_decimal(b, (double)ms / 3600000.0, 2);
+}
+
+/* Add the members "sessions" and "hours" of a day or a network. */
+static void
+add_count(JsonBuilder *b, uint64_t sessions, uint64_t held_ms)
+{
+	json_builder_set_member_name(b, "sessions");
+	json_builder_add_int_value(b, (gint64)sessions);
+	add_hours(b, "hours", held_ms);
+}
+
+/* Add a member name: n. */
+static void
+add_int(JsonBuilder *b, const char *name, uint64_t n)
+{
+	json_builder_set_member_name(b, name);
+	json_builder_add_int_value(b, (gint64)n);
+}
+
 void
 stats_print_json(const struct stats *st, FILE *out)
 {
-	char t0[RECORD_TIME_LEN], t1[RECORD_TIME_LEN];
-	g_autofree char *source = g_strescape(st->source->str, NULL);
+	g_autoptr(JsonBuilder) b = json_builder_new_immutable();
 
-	fprintf(out, "{\"since\":\"%s\",\"last\":\"%s\",\"emails_blocked\":%"
-	    G_GUINT64_FORMAT ",\"hours_in_tar_pit\":%.2f,\"unique_smtp_hosts\":%"
-	    G_GUINT64_FORMAT ",\"source\":\"%s\",\"lines_not_understood\":%"
-	    G_GUINT64_FORMAT ",\"later_at_primary\":%" G_GUINT64_FORMAT
-	    ",\"days\":[", record_format_time(st->first, t0),
-	    record_format_time(st->last, t1), st->sessions,
-	    (double)st->held_ms / 3600000.0, st->hosts, source, st->bad_lines,
-	    st->later_at_primary);
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "since");
+	jsonline_add_time(b, st->first);
+	json_builder_set_member_name(b, "last");
+	jsonline_add_time(b, st->last);
+	add_int(b, "emails_blocked", st->sessions);
+	add_hours(b, "hours_in_tar_pit", st->held_ms);
+	add_int(b, "unique_smtp_hosts", st->hosts);
+	json_builder_set_member_name(b, "source");
+	jsonline_add_text(b, st->source->str);
+	add_int(b, "lines_not_understood", st->bad_lines);
+	add_int(b, "later_at_primary", st->later_at_primary);
+	json_builder_set_member_name(b, "days");
+	json_builder_begin_array(b);
 	for (guint i = 0; i < st->days->len; i++) {
 		const struct stats_day *d = &g_array_index(st->days,
 		    struct stats_day, i);
 
-		fprintf(out, "%s{\"date\":\"%s\",\"sessions\":%" G_GUINT64_FORMAT
-		    ",\"hours\":%.2f}", i > 0 ? "," : "", d->date, d->sessions,
-		    (double)d->held_ms / 3600000.0);
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "date");
+		json_builder_add_string_value(b, d->date);
+		add_count(b, d->sessions, d->held_ms);
+		json_builder_end_object(b);
 	}
-	fprintf(out, "],\"top\":[");
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "top");
+	json_builder_begin_array(b);
 	for (guint i = 0; i < st->top->len; i++) {
 		const struct stats_net *n = &g_array_index(st->top,
 		    struct stats_net, i);
 
-		fprintf(out, "%s{\"network\":\"%s\",\"sessions\":%"
-		    G_GUINT64_FORMAT ",\"hours\":%.2f}", i > 0 ? "," : "",
-		    n->net, n->sessions, (double)n->held_ms / 3600000.0);
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "network");
+		/* A store key: Redis may hold keys others wrote. */
+		jsonline_add_bytes(b, n->net, strlen(n->net));
+		add_count(b, n->sessions, n->held_ms);
+		json_builder_end_object(b);
 	}
-	fprintf(out, "],\"helo_classes\":{");
-	for (int i = 0, n = 0; i <= HELO_CLASS_COUNT; i++)
+	json_builder_end_array(b);
+	json_builder_set_member_name(b, "helo_classes");
+	json_builder_begin_object(b);
+	for (int i = 0; i <= HELO_CLASS_COUNT; i++)
 		if (st->helo_classes[i] > 0)
-			fprintf(out, "%s\"%s\":%" G_GUINT64_FORMAT, n++ ? "," : "",
-			    i < HELO_CLASS_COUNT ? helo_class_name(i) : "none",
-			    st->helo_classes[i]);
-	fprintf(out, "},\"evidence\":{");
+			add_int(b, i < HELO_CLASS_COUNT ? helo_class_name(i) :
+			    "none", st->helo_classes[i]);
+	json_builder_end_object(b);
+	json_builder_set_member_name(b, "evidence");
+	json_builder_begin_object(b);
 	for (unsigned i = 0; record_evidence_name(i) != NULL; i++)
-		fprintf(out, "%s\"%s\":%" G_GUINT64_FORMAT, i ? "," : "",
-		    record_evidence_name(i), st->evidence[i]);
-	fprintf(out, "},\"hold_times\":{");
+		add_int(b, record_evidence_name(i), st->evidence[i]);
+	json_builder_end_object(b);
+	json_builder_set_member_name(b, "hold_times");
+	json_builder_begin_object(b);
 	for (int i = 0; i < STATS_HOLD_BINS; i++)
-		fprintf(out, "%s\"%s\":%" G_GUINT64_FORMAT, i ? "," : "",
-		    hold_names[i], st->hold[i]);
-	fprintf(out, "}}\n");
+		add_int(b, hold_names[i], st->hold[i]);
+	json_builder_end_object(b);
+	json_builder_end_object(b);
+	jsonline_print(b, out);
 }

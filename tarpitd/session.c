@@ -9,6 +9,11 @@
  * time (UTC, ISO 8601, milliseconds), seconds held, HELO (escaped, cut),
  * HELO class, evidence, bytes sent, why it ended. Nothing else the
  * client said is ever written.
+ *
+ * The JSON line is written here, not with json-glib: it is made in the
+ * event loop, into the caller's buffer, with no allocation. It follows
+ * the schema slowspamctl writes with json-glib (docs/json.md), and
+ * fuzz/fuzz_sessjson.c parses it with json-glib for any HELO bytes.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -49,7 +54,12 @@ session_log(const struct session_report *r)
 	log_event_emit(&e, LOG_INFO);
 }
 
-/* Append in[0..len) as a JSON string body; bytes >= 0x80 as \u00XX. */
+/*
+ * Append in[0..len) as a JSON string body by the rule for client bytes
+ * (docs/json.md): a code point per byte, printable ASCII as itself (" and
+ * \ escaped), any other byte as \u00XX; so the line stays ASCII. An
+ * escape is never cut: one that does not fit ends the string before it.
+ */
 static size_t
 json_string(const char *in, size_t len, char *out, size_t size)
 {

@@ -375,7 +375,7 @@ tarpit_evidence() {
 	_rec=$(tarpit_record "$1" "$2") || return 1
 	printf '%s\n' "$_rec" | python3 -c '
 import json, sys
-print(json.load(sys.stdin).get("evidence") or "-")'
+print(",".join(json.load(sys.stdin)["evidence"]) or "-")'
 }
 
 # --- a client at the tar pit, then at the primary
