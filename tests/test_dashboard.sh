@@ -21,6 +21,16 @@ policyd=$top_builddir/policyd/slowspam-policyd
 storetool=$top_builddir/tests/storetool
 examples=$top_srcdir/conf-examples
 need_cmds swaks python3 miltertest
+# A python3 that reads YAML (the rules): Debian's has python3-yaml from
+# scripts/install-deps; the one first on PATH may be another.
+py_yaml=
+for _py in python3 /usr/bin/python3; do
+	if "$_py" -c 'import yaml' 2>/dev/null; then
+		py_yaml=$_py
+		break
+	fi
+done
+[ -n "$py_yaml" ] || bail "no python3 with the yaml module (Debian: python3-yaml)"
 make_dir dashboard
 # shellcheck source=tests/lib_mta.sh
 . "$top_srcdir/tests/lib_mta.sh"
@@ -139,7 +149,7 @@ done
 # every label matcher names a label (and, for = and =~, a value) that
 # the scrapes have for it. Prints what it looked at.
 names() {
-	python3 - "$1" "$2" "$dir/tarpitd.prom" "$dir/milter.prom" \
+	"$py_yaml" - "$1" "$2" "$dir/tarpitd.prom" "$dir/milter.prom" \
 		"$dir/policyd.prom" <<'EOF'
 import json, re, sys
 
