@@ -307,9 +307,12 @@ days_fill(struct days *ds, const struct stats *st)
 			g_strlcpy(ds->date[i], s, sizeof(ds->date[i]));
 		}
 		ds->names[i] = ds->date[i];
-		/* "2026-11-20" under its bar as "11-20"; the year is in the title. */
-		ds->short_names[i] = strlen(ds->date[i]) == 10 ?
-		    ds->date[i] + 5 : ds->date[i];
+		/*
+		 * "2026-11-20" under its bar as "11-20", the years in the
+		 * title, if no MM-DD can stand for two days (under a year).
+		 */
+		ds->short_names[i] = strlen(ds->date[i]) == 10 && span >= 0 &&
+		    span < 365 ? ds->date[i] + 5 : ds->date[i];
 		if (j < len && strcmp(d[j].date, ds->date[i]) == 0)
 			ds->sessions[i] = d[j++].sessions;
 	}
