@@ -164,51 +164,132 @@ jsonline_print(JsonBuilder *b, FILE *out)
 	return fwrite(text->str, 1, text->len, out) == text->len;
 }
 
-/* May c stand outside a string in strict JSON (brackets aside)? */
-static bool
-bare_char(char c)
+/*
+ * The tokens are checked here because json-glib's scanner is lenient
+ * where its parser is not: it takes unknown escapes ("\q" as "q"), raw
+ * control characters in strings, and numbers such as 01, 1. and .5.
+ * Each returns the index just past its token in line[0..len), or 0 if
+ * the token is not strict JSON (RFC 8259).
+ */
+
+/* A string from its opening quote at i. */
+static size_t
+string_end(const char *line, size_t len, size_t i)
 {
-	switch (c) {
-	case ' ': case '\t': case '\r': case ':': case ',': case '+':
-	case '-': case '.': case 'e': case 'E':
-	case 't': case 'r': case 'u': case 'f': case 'a': case 'l':
-	case 's': case 'n':
-		return true;
-	default:
-		return c >= '0' && c <= '9';
+	for (i++; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+
+		if (c == '"')
+			return i + 1;
+		if (c < 0x20)
+			return 0;
+		if (c != '\\')
+			continue;
+		if (++i == len)
+			return 0;
+		if (line[i] == 'u') {
+			for (int k = 0; k < 4; k++)
+				if (++i == len || !g_ascii_isxdigit(line[i]))
+					return 0;
+		} else if (strchr("\"\\/bfnrt", line[i]) == NULL ||
+		    line[i] == '\0') {
+			return 0;
+		}
 	}
+	return 0;
+}
+
+/* Digits from i: the index past them, i itself if there are none. */
+static size_t
+digits_end(const char *line, size_t len, size_t i)
+{
+	while (i < len && g_ascii_isdigit(line[i]))
+		i++;
+	return i;
+}
+
+/* A number from i: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static size_t
+number_end(const char *line, size_t len, size_t i)
+{
+	size_t d;
+
+	if (i < len && line[i] == '-')
+		i++;
+	if (i < len && line[i] == '0') {
+		/* 01 would be two tokens here, one number to json-glib. */
+		if (++i < len && g_ascii_isdigit(line[i]))
+			return 0;
+	} else if ((d = digits_end(line, len, i)) > i)
+		i = d;
+	else
+		return 0;
+	if (i < len && line[i] == '.') {
+		if ((d = digits_end(line, len, i + 1)) == i + 1)
+			return 0;
+		i = d;
+	}
+	if (i < len && (line[i] == 'e' || line[i] == 'E')) {
+		i++;
+		if (i < len && (line[i] == '+' || line[i] == '-'))
+			i++;
+		if ((d = digits_end(line, len, i)) == i)
+			return 0;
+		i = d;
+	}
+	return i;
+}
+
+/* true, false or null from i. */
+static size_t
+literal_end(const char *line, size_t len, size_t i)
+{
+	static const char *const words[] = { "true", "false", "null" };
+
+	for (size_t w = 0; w < G_N_ELEMENTS(words); w++) {
+		size_t n = strlen(words[w]);
+
+		if (len - i >= n && memcmp(line + i, words[w], n) == 0)
+			return i + n;
+	}
+	return 0;
 }
 
 bool
 jsonline_shape_ok(const char *line, size_t len)
 {
 	unsigned depth = 0;
-	bool in_string = false, closed = false;
+	bool closed = false;
+	size_t i = 0;
 
-	for (size_t i = 0; i < len; i++) {
+	while (i < len) {
 		char c = line[i];
 
-		if (in_string) {
-			if (c == '\\')
-				i++;
-			else if (c == '"')
-				in_string = false;
+		if (c == ' ' || c == '\t' || c == '\r') {
+			i++;
 			continue;
 		}
 		/* One object or array, blanks around it: nothing else. */
-		if (depth == 0 && c != ' ' && c != '\t' && c != '\r' &&
-		    (closed || (c != '{' && c != '[')))
+		if (depth == 0 && (closed || (c != '{' && c != '[')))
 			return false;
-		if (c == '"') {
-			in_string = true;
-		} else if (c == '{' || c == '[') {
+		if (c == '{' || c == '[') {
 			if (++depth > JSONLINE_DEPTH_MAX)
 				return false;
+			i++;
 		} else if (c == '}' || c == ']') {
 			closed = --depth == 0;
-		} else if (!bare_char(c)) {
-			return false;
+			i++;
+		} else if (c == ',' || c == ':') {
+			i++;
+		} else if (c == '"') {
+			i = string_end(line, len, i);
+		} else if (c == '-' || g_ascii_isdigit(c)) {
+			i = number_end(line, len, i);
+		} else {
+			i = literal_end(line, len, i);
 		}
+		if (i == 0)
+			return false;
 	}
-	return closed && !in_string;
+	return closed;
 }

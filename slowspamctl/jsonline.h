@@ -38,10 +38,11 @@ bool	jsonline_print(JsonBuilder *b, FILE *out);
 
 /*
  * May line[0..len) go to the parser: one object or array, nested at most
- * JSONLINE_DEPTH_MAX deep, and outside strings nothing that strict JSON
- * does not allow there. json-glib recurses once per bracket, and also
- * reads comments and single quotes, which would hide brackets from
- * this count.
+ * JSONLINE_DEPTH_MAX deep, every token (string, number, true, false,
+ * null) strict JSON. json-glib recurses once per bracket, reads comments
+ * and single quotes, which would hide brackets from this count, and its
+ * scanner takes tokens its parser should not (01, 1., \q); the parser
+ * is strict about the rest (commas, colons, brackets that match).
  */
 bool	jsonline_shape_ok(const char *line, size_t len);
 

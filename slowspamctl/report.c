@@ -11,7 +11,9 @@
  * title; each bar a tooltip (its <title>) with its label and value, and
  * the value above it when it fits. The page has no script, and its
  * Content-Security-Policy forbids loading anything; every string from
- * the data (network names, file names) is HTML-escaped.
+ * the data (network names, file names) is HTML-escaped, and valid UTF-8
+ * without controls (a file name's invalid bytes as U+FFFD, a store key's
+ * bytes one code point each, as in the JSON).
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
@@ -57,28 +59,59 @@ struct chart {
 	size_t		 n;
 };
 
-/* Text for HTML: & < > " escaped. */
+/* U+FFFD, for what HTML text may not hold (controls, invalid UTF-8). */
+#define REPLACEMENT	"\xef\xbf\xbd"
+
+/* Code point c for HTML text: & < > " escaped, controls replaced. */
+static void
+put_char(FILE *out, gunichar c)
+{
+	char u[6];
+
+	switch (c) {
+	case '&':
+		fputs("&amp;", out);
+		break;
+	case '<':
+		fputs("&lt;", out);
+		break;
+	case '>':
+		fputs("&gt;", out);
+		break;
+	case '"':
+		fputs("&quot;", out);
+		break;
+	default:
+		/* C0, DEL and C1: parse errors in HTML, and invisible. */
+		if (c < 0x20 || (c >= 0x7f && c < 0xa0))
+			fputs(REPLACEMENT, out);
+		else
+			fwrite(u, 1, (size_t)g_unichar_to_utf8(c, u), out);
+	}
+}
+
+/*
+ * Text an operator chose (a path) for HTML: the page is UTF-8, so a byte
+ * sequence that is not becomes U+FFFD, as in stats --json.
+ */
 static void
 put_text(FILE *out, const char *s)
 {
-	for (; *s != '\0'; s++) {
-		switch (*s) {
-		case '&':
-			fputs("&amp;", out);
-			break;
-		case '<':
-			fputs("&lt;", out);
-			break;
-		case '>':
-			fputs("&gt;", out);
-			break;
-		case '"':
-			fputs("&quot;", out);
-			break;
-		default:
-			fputc(*s, out);
-		}
-	}
+	g_autofree char *valid = g_utf8_make_valid(s, -1);
+
+	for (const char *p = valid; *p != '\0'; p = g_utf8_next_char(p))
+		put_char(out, g_utf8_get_char(p));
+}
+
+/*
+ * Bytes another writer may have chosen (a store key) for HTML: each byte
+ * one code point, U+0000..U+00FF, the rule of the JSON (docs/json.md).
+ */
+static void
+put_bytes(FILE *out, const char *s)
+{
+	for (; *s != '\0'; s++)
+		put_char(out, (unsigned char)*s);
 }
 
 /*
@@ -274,9 +307,12 @@ days_fill(struct days *ds, const struct stats *st)
 			g_strlcpy(ds->date[i], s, sizeof(ds->date[i]));
 		}
 		ds->names[i] = ds->date[i];
-		/* "2026-11-20" under its bar as "11-20"; the year is in the title. */
-		ds->short_names[i] = strlen(ds->date[i]) == 10 ?
-		    ds->date[i] + 5 : ds->date[i];
+		/*
+		 * "2026-11-20" under its bar as "11-20", the years in the
+		 * title, if no MM-DD can stand for two days (under a year).
+		 */
+		ds->short_names[i] = strlen(ds->date[i]) == 10 && span >= 0 &&
+		    span < 365 ? ds->date[i] + 5 : ds->date[i];
 		if (j < len && strcmp(d[j].date, ds->date[i]) == 0)
 			ds->sessions[i] = d[j++].sessions;
 	}
@@ -373,7 +409,7 @@ report_html(const struct stats *st, FILE *out)
 		    struct stats_net, i);
 
 		fprintf(out, "<tr><td>");
-		put_text(out, n->net);
+		put_bytes(out, n->net);
 		fprintf(out, "</td><td class=\"n\">%" G_GUINT64_FORMAT "</td>"
 		    "<td class=\"n\">%.2f</td></tr>\n", n->sessions,
 		    (double)n->held_ms / 3600000.0);

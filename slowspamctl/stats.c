@@ -63,7 +63,7 @@ stats_init(struct stats *st, int64_t since, int64_t until)
 	W.hosts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	W.days = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
 	W.nets = g_hash_table_new_full(g_str_hash, g_str_equal, NULL, g_free);
-	W.parser = json_parser_new_immutable();
+	W.parser = json_parser_new();
 }
 
 void

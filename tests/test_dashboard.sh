@@ -147,7 +147,8 @@ done
 # dashboard: the targets and template queries of a Grafana dashboard;
 # rules: a Prometheus rules file) is served by one of the scrapes, and
 # every label matcher names a label (and, for = and =~, a value) that
-# the scrapes have for it. Prints what it looked at.
+# the scrapes have for it, and every label grouped by (by, without,
+# on, ignoring) is one of its metrics'. Prints what it looked at.
 names() {
 	"$py_yaml" - "$1" "$2" "$dir/tarpitd.prom" "$dir/milter.prom" \
 		"$dir/policyd.prom" <<'EOF'
@@ -207,7 +208,7 @@ matcher = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!=|!~|=)\s*'
     r'"((?:[^"\\]|\\.)*)"\s*,?')
 
 def check(where, e):
-    bad, used = [], set()
+    bad, used, groups = [], set(), set()
     toks = [(m.group(0), m) for m in token.finditer(e)
         if not m.group(0).isspace()]
     i = 0
@@ -220,7 +221,10 @@ def check(where, e):
         elif m.group("id"):
             name = m.group("id")
             if name in grouping and nxt == "(":
+                i += 1
                 while i < len(toks) and toks[i][0] != ")":
+                    if toks[i][1].group("id"):
+                        groups.add(toks[i][0])
                     i += 1
             elif name in keywords or nxt == "(":
                 pass
@@ -235,6 +239,10 @@ def check(where, e):
                     if known:
                         bad += matchers(where, name, toks[i][1].group("m"))
         i += 1
+    # "by (reason)": a label one of the expression's metrics has.
+    for g in sorted(groups - target_labels):
+        if not any(g in served.get(u, {}) for u in used):
+            bad.append("%s: no metric of it has the label %s" % (where, g))
     return bad, used
 
 def matchers(where, name, text):

@@ -30,7 +30,7 @@ event_log = $dir/log/events.jsonl
 path = $dir/known-store/hits.lmdb
 CONF
 
-tap_plan 17
+tap_plan 19
 "$ctl" -c "$dir/known.conf" stats > "$dir/out" 2>&1
 head -n 4 "$dir/out" > "$dir/figures"
 printf 'Stats since: 2026-11-26T10:00:00.000Z\nEmails blocked: 9\nHours in Tar Pit: 0.75\nUnique SMTP Hosts: 2\n' |
@@ -214,6 +214,32 @@ cp "$dir/log/events.jsonl" "$dir/log/<b>x&amp;.jsonl"
 	grep -q '/&lt;b&gt;x&amp;amp;.jsonl' "$dir/escaped.html" &&
 	! grep -q '<b>x' "$dir/escaped.html"
 tap_ok "report: names from the data are escaped" $? "$dir/out"
+# From a file whose name is not UTF-8 and holds a control: the page
+# (UTF-8, it says) stays UTF-8, the name's bad bytes shown as U+FFFD.
+bad_name=$(printf '%s/log/ev\377\001.jsonl' "$dir")
+cp "$dir/log/events.jsonl" "$bad_name"
+"$ctl" -c "$dir/known.conf" report --log "$bad_name" \
+	-o "$dir/bad-name.html" > "$dir/out" 2>&1 &&
+	python3 - "$dir/bad-name.html" >> "$dir/out" 2>&1 <<'EOF'
+import re, sys
+text = open(sys.argv[1], "rb").read().decode("utf-8", errors="strict")
+if re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", text):
+    sys.exit("a control character in the page")
+if "/ev\ufffd\ufffd.jsonl" not in text:
+    sys.exit("the file name is not shown with U+FFFD")
+EOF
+tap_ok "report: a file name not UTF-8 leaves the page UTF-8" $? "$dir/out"
+# Days a year apart (366 bars, every 43rd labelled): MM-DD could name
+# two days, so the labels under the bars are whole dates.
+for t in 2025-01-05 2026-01-05; do
+	printf '{"client":"192.0.2.9","port":1,"connect":"%sT10:00:00.000Z","disconnect":"%sT10:00:10.000Z","held":10.000,"helo":null,"helo_class":null,"evidence":[],"bytes_sent":1,"end":"max_hold"}\n' "$t" "$t"
+done > "$dir/years.jsonl"
+"$ctl" -c "$dir/known.conf" report --log "$dir/years.jsonl" \
+	-o "$dir/years.html" > "$dir/out" 2>&1 &&
+	grep -q 'class="xlabel"[^>]*>2025-01-05<' "$dir/years.html" &&
+	! grep -Eq 'class="xlabel"[^>]*>[0-9]{2}-[0-9]{2}<' "$dir/years.html"
+tap_ok "report: days over a year apart are labelled with their year" $? \
+	"$dir/out"
 # Headless Chromium renders it: the figures are in the DOM, and a
 # screenshot is made (tests/../report.png stays in the test dir).
 if command -v chromium >/dev/null 2>&1; then
