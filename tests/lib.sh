@@ -228,25 +228,18 @@ stop_pid() {
 	for _p in "$@"; do
 		# shellcheck disable=SC2086
 		lib_pids=$(lib_without "$_p" $lib_pids)
-		lib_stamps=$(lib_without_pid "$_p" $lib_stamps)
+		# shellcheck disable=SC2086
+		lib_stamps=$(lib_without "$_p" $lib_stamps)
 	done
 }
 
-# lib_without_pid PID STAMP...: print the PID:START STAMPs but PID's.
-lib_without_pid() {
-	_w=$1
-	shift
-	for _x in "$@"; do
-		[ "${_x%%:*}" = "$_w" ] || printf ' %s' "$_x"
-	done
-}
-
-# lib_without WORD LIST...: print LIST without WORD.
+# lib_without WORD LIST...: print LIST without WORD (nor WORD:ANY, so
+# a PID's stamp goes with it).
 lib_without() {
 	_w=$1
 	shift
 	for _x in "$@"; do
-		[ "$_x" = "$_w" ] || printf ' %s' "$_x"
+		[ "${_x%%:*}" = "$_w" ] || printf ' %s' "$_x"
 	done
 }
 
