@@ -282,9 +282,10 @@ struct days {
 static void
 days_fill(struct days *ds, const struct stats *st)
 {
-	const struct stats_day *d = &g_array_index(st->days,
-	    struct stats_day, 0);
 	guint len = st->days->len;
+	/* No days: the array has no storage to point into (UBSan). */
+	const struct stats_day *d = len > 0 ? &g_array_index(st->days,
+	    struct stats_day, 0) : NULL;
 	g_autoptr(GDateTime) first = len > 0 ? parse_date(d[0].date) : NULL;
 	g_autoptr(GDateTime) last = len > 0 ? parse_date(d[len - 1].date) :
 	    NULL;
