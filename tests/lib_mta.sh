@@ -319,16 +319,21 @@ mta_start() {
 # side: another test's. So the holder process, in it from the start,
 # keeps it; without its holder there, it is not ours and has no PIDs.
 mta_ns_pids() {
-	[ -s "$dir/$1.ns" ] && [ -s "$dir/$1.ns.holder" ] || return 0
-	_ns=$(cat "$dir/$1.ns") _holder=$(cat "$dir/$1.ns.holder")
-	[ "$(readlink "/proc/$_holder/ns/mnt" 2>/dev/null)" = "$_ns" ] ||
-		return 0
+	mta_ns_held "$1" || return 0
 	for _p in /proc/[0-9]*; do
 		[ "${_p#/proc/}" != "$_holder" ] &&
 			[ "$(readlink "$_p/ns/mnt" 2>/dev/null)" = "$_ns" ] &&
 			echo "${_p#/proc/}"
 	done
 	return 0
+}
+
+# mta_ns_held NAME: succeed while the holder of mta_start NAME's
+# namespace is in it; sets _ns and _holder.
+mta_ns_held() {
+	[ -s "$dir/$1.ns" ] && [ -s "$dir/$1.ns.holder" ] || return 1
+	_ns=$(cat "$dir/$1.ns") _holder=$(cat "$dir/$1.ns.holder")
+	[ "$(readlink "/proc/$_holder/ns/mnt" 2>/dev/null)" = "$_ns" ]
 }
 
 # mta_ns_kill NAME: stop every process in the mount namespace of
@@ -349,11 +354,7 @@ mta_ns_kill() {
 		[ -z "$_pids" ] || kill -9 $_pids 2>/dev/null
 	fi
 	# The holder last, once: after it the name may be anyone's.
-	if [ -s "$dir/$1.ns.holder" ] && [ -s "$dir/$1.ns" ] &&
-	    [ "$(readlink "/proc/$(cat "$dir/$1.ns.holder")/ns/mnt" \
-	    2>/dev/null)" = "$(cat "$dir/$1.ns")" ]; then
-		kill -9 "$(cat "$dir/$1.ns.holder")" 2>/dev/null
-	fi
+	mta_ns_held "$1" && kill -9 "$_holder" 2>/dev/null
 	rm -f "$dir/$1.ns" "$dir/$1.ns.holder"
 	return 0
 }
