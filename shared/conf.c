@@ -686,6 +686,42 @@ parse_redis_addr(const struct key *k, const char *text, void *field,
 	return parse_string(k, text, field, why);
 }
 
+/*
+ * Redis Sentinels: none, or ADDR:PORT;ADDR:PORT;... (at most 16), kept
+ * as the list's text with single ';' between the addresses.
+ */
+#define SENTINELS_MAX	16
+static bool
+parse_redis_sentinels(const struct key *k, const char *text, void *field,
+    const char **why)
+{
+	g_auto(GStrv) items = split_list(text);
+	g_autofree char *joined = NULL;
+	struct addr a;
+	uint16_t port;
+
+	(void)k;
+	if (g_strv_length(items) > SENTINELS_MAX) {
+		*why = "more than 16 sentinels";
+		return false;
+	}
+	for (size_t i = 0; items[i] != NULL; i++)
+		if (!addr_hostport_parse(items[i], &a, &port, why))
+			return false;
+	joined = g_strjoinv(";", items);
+	return set_string(field, joined);
+}
+
+/* An empty value (none) or a host name. */
+static bool
+parse_hostname_opt(const struct key *k, const char *text, void *field,
+    const char **why)
+{
+	if (text[0] == '\0')
+		return parse_string(k, text, field, why);
+	return parse_hostname(k, text, field, why);
+}
+
 #define F(group, field)	offsetof(struct conf, group.field)
 #define STR		.is_string = true
 
@@ -809,6 +845,21 @@ static const struct key keys[] = {
 	    "slowspam:", STR },
 	{ "store", "redis_connections", parse_uint, F(store, redis_connections),
 	    "4", 1, 64 },
+	{ "store", "redis_sentinels", parse_redis_sentinels,
+	    F(store, redis_sentinels), "", STR },
+	{ "store", "redis_master", parse_token_opt, F(store, redis_master),
+	    "slowspam", STR },
+	{ "store", "redis_sentinel_password", parse_string,
+	    F(store, redis_sentinel_password), "", STR },
+	{ "store", "redis_tls", parse_bool, F(store, redis_tls), "no" },
+	{ "store", "redis_tls_ca", parse_path_opt, F(store, redis_tls_ca), "",
+	    STR },
+	{ "store", "redis_tls_cert", parse_path_opt, F(store, redis_tls_cert),
+	    "", STR },
+	{ "store", "redis_tls_key", parse_path_opt, F(store, redis_tls_key), "",
+	    STR },
+	{ "store", "redis_tls_server_name", parse_hostname_opt,
+	    F(store, redis_tls_server_name), "", STR },
 
 	{ "log", "level", parse_level, F(log, level), "info" },
 	{ "log", "facility", parse_facility, F(log, facility), "mail" },
@@ -970,6 +1021,40 @@ load_key(struct load *ld, const struct key *k)
 	}
 }
 
+
+/* The Redis keys that only make sense together. */
+static void
+check_redis(struct load *ld, const struct conf_store *st)
+{
+	/* The first TLS key set, to name in a problem. */
+	const char *tls_key = st->redis_tls ? "redis_tls" :
+	    st->redis_tls_ca[0] != '\0' ? "redis_tls_ca" :
+	    st->redis_tls_cert[0] != '\0' ? "redis_tls_cert" :
+	    st->redis_tls_key[0] != '\0' ? "redis_tls_key" :
+	    st->redis_tls_server_name[0] != '\0' ? "redis_tls_server_name" :
+	    NULL;
+
+	if (st->redis_sentinels[0] != '\0' && st->redis_master[0] == '\0')
+		problem(ld, "store", "redis_master",
+		    "must name the master when redis_sentinels is set");
+#ifndef HAVE_REDIS_TLS
+	if (tls_key != NULL)
+		problem(ld, "store", tls_key, "this slowspam was built without "
+		    "TLS for Redis (its hiredis has no hiredis_ssl; on Debian "
+		    "12 use a TLS tunnel, see docs/deployment.md)");
+	return;
+#endif
+	if (!st->redis_tls && tls_key != NULL)
+		problem(ld, "store", tls_key, "is set, but redis_tls = no");
+	if ((st->redis_tls_cert[0] == '\0') != (st->redis_tls_key[0] == '\0'))
+		problem(ld, "store", st->redis_tls_cert[0] == '\0' ?
+		    "redis_tls_cert" : "redis_tls_key",
+		    "redis_tls_cert and redis_tls_key go together");
+	if (st->redis_tls && st->redis_sentinels[0] == '\0' &&
+	    g_str_has_prefix(st->redis, "unix:"))
+		problem(ld, "store", "redis_tls",
+		    "TLS is for TCP, and redis is a unix socket");
+}
 /* Checks that involve more than one key, and computed defaults. */
 static void
 check_together(struct load *ld)
@@ -1012,6 +1097,8 @@ check_together(struct load *ld)
 		problem(ld, "store", "backend", "this slowspam was built "
 		    "without Redis support (configure --with-redis)");
 #endif
+	if (c->store.backend == STORE_BACKEND_REDIS)
+		check_redis(ld, &c->store);
 }
 
 const char *
@@ -1151,17 +1238,26 @@ conf_warn_exposed(const struct conf *conf)
 	struct stat sb;
 
 	/* The file's own text: a --set does not take it out of the file. */
+	static const char *const secrets[] = { "redis_password",
+	    "redis_sentinel_password" };
+
 	if (conf->path == NULL || stat(conf->path, &sb) != 0 ||
 	    !S_ISREG(sb.st_mode) || (sb.st_mode & S_IROTH) == 0 ||
-	    !g_key_file_load_from_file(kf, conf->path, G_KEY_FILE_NONE,
-	    NULL) || (password = g_key_file_get_string(kf, "store",
-	    "redis_password", NULL)) == NULL || g_strstrip(password)[0] == '\0')
+	    !g_key_file_load_from_file(kf, conf->path, G_KEY_FILE_NONE, NULL))
 		return false;
-	log_msg(LOG_WARNING, "%s: [store] redis_password is set, and every "
-	    "user may read the file (mode %04o): chmod 0640 %s; chgrp "
-	    "slowspam %s (the group the daemons run as)", conf->path,
-	    (unsigned)(sb.st_mode & 07777), conf->path, conf->path);
-	return true;
+	for (size_t i = 0; i < G_N_ELEMENTS(secrets); i++) {
+		g_free(password);
+		password = g_key_file_get_string(kf, "store", secrets[i], NULL);
+		if (password == NULL || g_strstrip(password)[0] == '\0')
+			continue;
+		log_msg(LOG_WARNING, "%s: [store] %s is set, and every user "
+		    "may read the file (mode %04o): chmod 0640 %s; chgrp "
+		    "slowspam %s (the group the daemons run as)", conf->path,
+		    secrets[i], (unsigned)(sb.st_mode & 07777), conf->path,
+		    conf->path);
+		return true;
+	}
+	return false;
 }
 
 void
@@ -1211,6 +1307,14 @@ conf_store_options(const struct conf *conf, struct store_options *out)
 	out->redis_timeout = conf->store.redis_timeout;
 	out->redis_prefix = conf->store.redis_prefix;
 	out->redis_connections = conf->store.redis_connections;
+	out->redis_sentinels = conf->store.redis_sentinels;
+	out->redis_master = conf->store.redis_master;
+	out->redis_sentinel_password = conf->store.redis_sentinel_password;
+	out->redis_tls = conf->store.redis_tls;
+	out->redis_tls_ca = conf->store.redis_tls_ca;
+	out->redis_tls_cert = conf->store.redis_tls_cert;
+	out->redis_tls_key = conf->store.redis_tls_key;
+	out->redis_tls_server_name = conf->store.redis_tls_server_name;
 }
 
 const char *

@@ -132,6 +132,14 @@ struct conf {
 		int64_t		redis_timeout;
 		char		*redis_prefix;
 		unsigned	redis_connections;
+		char		*redis_sentinels;	/* "A:P;A:P" or "" */
+		char		*redis_master;
+		char		*redis_sentinel_password;
+		bool		redis_tls;
+		char		*redis_tls_ca;
+		char		*redis_tls_cert;
+		char		*redis_tls_key;
+		char		*redis_tls_server_name;
 	} store;
 
 	struct conf_log {

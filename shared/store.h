@@ -45,6 +45,19 @@ struct store_options {
 	unsigned	redis_connections;	/* the pool; 0: 4 */
 	bool		redis_eval_only;	/* send scripts whole, never
 						   EVALSHA: for benchmarks */
+	/*
+	 * Sentinel: "ADDR:PORT;ADDR:PORT..." (NULL or "": none, use redis)
+	 * and the master's name; the sentinels' own password ("" none).
+	 */
+	const char	*redis_sentinels;
+	const char	*redis_master;
+	const char	*redis_sentinel_password;
+	/* TLS (HAVE_REDIS_TLS): CA file, client cert and key, name to check. */
+	bool		redis_tls;
+	const char	*redis_tls_ca;		/* "": the system's CAs */
+	const char	*redis_tls_cert;	/* "": no client certificate */
+	const char	*redis_tls_key;
+	const char	*redis_tls_server_name;	/* "": the host connected to */
 };
 
 #define STORE_ERROR (store_error_quark())

@@ -43,6 +43,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "redis_conn.h"
 #include "store_impl.h"
 
 #define BACKOFF_FIRST	(250 * 1000)		/* us */
@@ -70,6 +71,7 @@ struct store_redis {
 	int		port;
 	char		*path;
 	char		*password;
+	struct redis_tls *tls;		/* NULL: plain TCP */
 	unsigned	db;
 	struct timeval	timeout;
 	char		*prefix;
@@ -263,6 +265,14 @@ backing_off(struct store_redis *s, bool now)
 	return wait;
 }
 
+/* A new connection to the server. */
+static redisContext *
+connect_server(struct store_redis *s, GError **error)
+{
+	return redis_conn_open(s->host, s->port, s->path, &s->timeout, s->tls,
+	    s->where, error);
+}
+
 /*
  * Connect c, authenticate and select the database, if not connected;
  * now: even during the backoff.
@@ -280,16 +290,10 @@ ensure(struct store_redis *s, struct conn *c, bool now, GError **error)
 		    "waiting before the next connection attempt");
 		return false;
 	}
-	c->ctx = s->host != NULL ?
-	    redisConnectWithTimeout(s->host, s->port, s->timeout) :
-	    redisConnectUnixWithTimeout(s->path, s->timeout);
-	if (c->ctx == NULL || c->ctx->err != 0) {
-		set_error(s, error, STORE_ERROR_UNAVAILABLE, "connect",
-		    c->ctx != NULL ? c->ctx->errstr : "out of memory");
+	if ((c->ctx = connect_server(s, error)) == NULL) {
 		disconnect(s, c);
 		return false;
 	}
-	redisSetTimeout(c->ctx, s->timeout);
 	if (s->password[0] != '\0') {
 		const char *argv[] = { "AUTH", s->password };
 
@@ -1005,6 +1009,7 @@ redis_free(struct store *st)
 	g_free(s->host);
 	g_free(s->path);
 	g_free(s->password);
+	redis_tls_free(s->tls);
 	g_free(s->prefix);
 	g_free(s->base.describe);
 	g_free(s);
@@ -1070,6 +1075,10 @@ store_redis_open(const struct store_options *o, GError **error)
 		}
 		s->host = g_strdup(addr_format(&a, text));
 		s->port = port;
+	}
+	if (o->redis_tls && (s->tls = redis_tls_new(o, error)) == NULL) {
+		redis_free(&s->base);
+		return NULL;
 	}
 	/*
 	 * A wrong password or database is a clear error at start; a Redis
