@@ -58,11 +58,19 @@ on_cleanup() {
 # is a checksum of the package list, so a changed list makes a new one;
 # prefixes not used for a day are removed (not at once: another test may
 # share NAME with another list and run now).
+# A word A,B names alternatives: the first one apt knows is fetched
+# (Debian 13 renamed libraries for 64-bit time: libevent-2.1-7t64).
 # Everything set-uid or set-gid loses that bit: the loader would ignore
 # LD_LIBRARY_PATH, and these copies run as root in tests only.
 mta_fetch() {
 	_name=$1
 	shift
+	_words=
+	for _w in "$@"; do
+		_words="$_words $(mta_pick "$_w")"
+	done
+	# shellcheck disable=SC2086 # the words are package names
+	set -- $_words
 	_cache=${TMPDIR:-/tmp}/slowspam-$_name-cache-$(id -u)
 	[ -e "$_cache" ] || mkdir -m 711 "$_cache" 2>/dev/null
 	if [ ! -d "$_cache" ] || [ -L "$_cache" ] ||
@@ -113,6 +121,19 @@ mta_fetch() {
 	done
 	mta_libpath=$(find "$mta_prefix" -name '*.so*' \( -type f -o -type l \) |
 		sed 's,/[^/]*$,,' | sort -u | paste -sd: -)
+}
+
+# mta_pick A,B...: the first of the alternative packages apt knows (the
+# last one if it knows none: its download then says what is missing).
+mta_pick() {
+	_alts=$1
+	while :; do
+		_alt=${_alts%%,*}
+		[ "$_alt" = "$_alts" ] && break
+		apt-cache show "$_alt" > /dev/null 2>&1 && break
+		_alts=${_alts#*,}
+	done
+	echo "$_alt"
 }
 
 # mta_missing BIN: print the shared libraries BIN cannot find with

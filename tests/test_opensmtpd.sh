@@ -68,7 +68,7 @@ bail_logs="$dir/tarpitd.log $dir/osmtpd.out $dir/swaks.out $dir/*.out $dir/prima
 
 # --- OpenSMTPD's package; libevent comes with libunbound8 only, which a
 # fresh machine may lack (libasr is built in)
-mta_fetch opensmtpd opensmtpd libevent-2.1-7
+mta_fetch opensmtpd opensmtpd libevent-2.1-7t64,libevent-2.1-7
 smtpd=$mta_prefix/usr/sbin/smtpd
 missing=$(mta_missing "$smtpd")
 [ -z "$missing" ] || tap_skip "OpenSMTPD's libraries are missing: $missing"
